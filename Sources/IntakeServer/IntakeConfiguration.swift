@@ -1,0 +1,133 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Configuration
+import SMTPCore
+
+/// Everything `intaked` can be configured with, read once at start.
+///
+/// Sources, highest first: command-line options (`--smtp-port`, or `--set KEY=VALUE` for any key),
+/// environment variables (`INTAKE_` + the key in upper case with `.` as `_`, e.g.
+/// `INTAKE_SMTP_PORT`), the YAML file given with `--config` or `INTAKE_CONFIG`, then the defaults
+/// below. With nothing configured the daemon listens on 127.0.0.1:2525 and keeps its data in
+/// `./intake-data`.
+///
+/// | key | type | default | meaning |
+/// |---|---|---|---|
+/// | `data_dir` | path | `./intake-data` | data folder: spool, temporary files |
+/// | `dropbox.domains` | list | `dropbox.localhost` | domains whose mail is accepted |
+/// | `delivery` | `spool` or `discard` | `spool` | `discard` accepts and drops every message: for benchmarks only |
+/// | `smtp.host` | address | `127.0.0.1` | address to listen on |
+/// | `smtp.port` | int | `2525` | port to listen on; 0 picks a free port |
+/// | `smtp.hostname` | string | the machine's host name | name in the greeting and Received fields |
+/// | `smtp.tls.certificate` | path | none | PEM certificate chain; STARTTLS is offered when set |
+/// | `smtp.tls.private_key` | path | none | PEM private key of the certificate |
+/// | `smtp.max_message_size` | int | 26214400 | octets; advertised with SIZE |
+/// | `smtp.max_recipients` | int | 100 | recipients per transaction |
+/// | `smtp.max_errors` | int | 10 | error replies before the session is closed |
+/// | `smtp.max_received_headers` | int | 50 | Received fields before a message is taken for a loop |
+/// | `smtp.max_command_line_length` | int | 564 | octets including CRLF |
+/// | `smtp.max_data_line_length` | int | 1000 | octets including CRLF |
+/// | `smtp.idle_timeout_seconds` | int | 300 | silence before the session is closed |
+/// | `smtp.max_connections` | int | 1000 | simultaneous sessions |
+/// | `smtp.max_connections_per_ip` | int | 50 | simultaneous sessions per client address |
+/// | `smtp.memory_threshold` | int | 262144 | message octets kept in memory before spilling to a file |
+/// | `shutdown.grace_seconds` | int | 30 | time sessions in DATA get to finish at shutdown |
+/// | `log.level` | string | `info` | trace, debug, info, notice, warning, error, critical |
+public struct IntakeConfiguration: Sendable, Hashable {
+    /// Where a delivered message goes.
+    public enum Delivery: String, Sendable, Hashable {
+        /// Durably into the spool folder.
+        case spool
+        /// Nowhere: accepted and dropped. For benchmarks of the protocol path only.
+        case discard
+    }
+
+    public var dataDirectory = "./intake-data"
+    public var dropboxDomains = ["dropbox.localhost"]
+    public var delivery = Delivery.spool
+    public var smtpHost = "127.0.0.1"
+    public var smtpPort = 2525
+    public var hostname = IntakeConfiguration.systemHostname()
+    public var tlsCertificatePath: String?
+    public var tlsPrivateKeyPath: String?
+    public var limits = SMTPLimits()
+    public var memoryThreshold = 256 * 1024
+    public var shutdownGraceSeconds = 30
+    public var logLevel = "info"
+
+    /// The defaults.
+    public init() {}
+
+    /// Reads every key from `reader`, falling back to the defaults.
+    public init(reader: ConfigReader) throws(IntakeConfigurationError) {
+        let defaults = IntakeConfiguration()
+        dataDirectory = reader.string(forKey: "data_dir", default: defaults.dataDirectory)
+        dropboxDomains = reader.stringArray(forKey: "dropbox.domains", default: defaults.dropboxDomains)
+            .map { $0.lowercased() }
+        let deliveryName = reader.string(forKey: "delivery", default: defaults.delivery.rawValue)
+        guard let delivery = Delivery(rawValue: deliveryName) else {
+            throw IntakeConfigurationError("delivery must be spool or discard, not \(deliveryName)")
+        }
+        self.delivery = delivery
+        smtpHost = reader.string(forKey: "smtp.host", default: defaults.smtpHost)
+        smtpPort = reader.int(forKey: "smtp.port", default: defaults.smtpPort)
+        hostname = reader.string(forKey: "smtp.hostname", default: defaults.hostname)
+        tlsCertificatePath = reader.string(forKey: "smtp.tls.certificate")
+        tlsPrivateKeyPath = reader.string(forKey: "smtp.tls.private_key")
+        var limits = defaults.limits
+        limits.maxMessageSize = reader.int(forKey: "smtp.max_message_size", default: limits.maxMessageSize)
+        limits.maxRecipients = reader.int(forKey: "smtp.max_recipients", default: limits.maxRecipients)
+        limits.maxErrors = reader.int(forKey: "smtp.max_errors", default: limits.maxErrors)
+        limits.maxReceivedHeaders = reader.int(forKey: "smtp.max_received_headers", default: limits.maxReceivedHeaders)
+        limits.maxCommandLineLength = reader.int(forKey: "smtp.max_command_line_length", default: limits.maxCommandLineLength)
+        limits.maxDataLineLength = reader.int(forKey: "smtp.max_data_line_length", default: limits.maxDataLineLength)
+        limits.idleTimeoutSeconds = reader.int(forKey: "smtp.idle_timeout_seconds", default: limits.idleTimeoutSeconds)
+        limits.maxConnections = reader.int(forKey: "smtp.max_connections", default: limits.maxConnections)
+        limits.maxConnectionsPerIP = reader.int(forKey: "smtp.max_connections_per_ip", default: limits.maxConnectionsPerIP)
+        self.limits = limits
+        memoryThreshold = reader.int(forKey: "smtp.memory_threshold", default: defaults.memoryThreshold)
+        shutdownGraceSeconds = reader.int(forKey: "shutdown.grace_seconds", default: defaults.shutdownGraceSeconds)
+        logLevel = reader.string(forKey: "log.level", default: defaults.logLevel)
+        try validate()
+    }
+
+    /// Checks values that would make the daemon misbehave, with a message naming the key.
+    public func validate() throws(IntakeConfigurationError) {
+        guard (0...65535).contains(smtpPort) else { throw .init("smtp.port must be 0…65535, not \(smtpPort)") }
+        guard !dropboxDomains.isEmpty else { throw .init("dropbox.domains must name at least one domain") }
+        guard (tlsCertificatePath == nil) == (tlsPrivateKeyPath == nil) else {
+            throw .init("smtp.tls.certificate and smtp.tls.private_key must be set together")
+        }
+        guard limits.maxCommandLineLength >= 512 else {
+            throw .init("smtp.max_command_line_length must be at least 512 (RFC 5321 4.5.3.1.4)")
+        }
+        guard limits.maxDataLineLength >= 1000 else { throw .init("smtp.max_data_line_length must be at least 1000 (RFC 5321 4.5.3.1.6)") }
+        guard limits.maxRecipients >= 1 else { throw .init("smtp.max_recipients must be at least 1") }
+        guard limits.maxMessageSize >= 1024 else { throw .init("smtp.max_message_size must be at least 1024") }
+        guard limits.idleTimeoutSeconds >= 1 else { throw .init("smtp.idle_timeout_seconds must be at least 1") }
+        guard limits.maxConnections >= 1, limits.maxConnectionsPerIP >= 1 else {
+            throw .init("smtp.max_connections and smtp.max_connections_per_ip must be at least 1")
+        }
+        guard memoryThreshold >= 4096 else { throw .init("smtp.memory_threshold must be at least 4096") }
+        guard shutdownGraceSeconds >= 0 else { throw .init("shutdown.grace_seconds must not be negative") }
+    }
+
+    static func systemHostname() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count) == 0 else { return "localhost" }
+        let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return name.isEmpty ? "localhost" : name
+    }
+}
+
+/// A configuration value that cannot be used, with a message that names the key.
+public struct IntakeConfigurationError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}

@@ -1,0 +1,98 @@
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import SMTPCore
+import SMTPNIO
+import ServiceLifecycle
+
+/// The composition root: builds the services from a configuration and runs them in one
+/// `ServiceGroup` until SIGTERM or SIGINT asks them to stop gracefully.
+public struct IntakeServer: Sendable {
+    /// The configuration it runs with.
+    public let configuration: IntakeConfiguration
+    private let logger: Logger
+
+    /// Creates a server; nothing starts before ``run(onListening:)``.
+    public init(configuration: IntakeConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Runs until shutdown. `onListening` receives the SMTP listener's bound address.
+    public func run(onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }) async throws {
+        let dataDirectory = configuration.dataDirectory
+        let spoolDirectory = dataDirectory + "/spool"
+        let temporaryDirectory = dataDirectory + "/tmp"
+        do {
+            for folder in [dataDirectory, temporaryDirectory, spoolDirectory + "/tmp", spoolDirectory + "/new"] {
+                try DurableFiles.makeDirectory(folder)
+            }
+        } catch {
+            throw IntakeConfigurationError("cannot create the data folder: \(error) (set data_dir to a writable folder)")
+        }
+        // Partial content of sessions cut off by a crash: never acknowledged, so never kept.
+        DurableFiles.emptyFolder(temporaryDirectory)
+        DurableFiles.emptyFolder(spoolDirectory + "/tmp")
+
+        let threadPool = NIOThreadPool.singleton
+        let policy = DropboxRecipientPolicy(domains: configuration.dropboxDomains)
+        let receiver: any SMTPMessageReceiver =
+            switch configuration.delivery {
+            case .spool: SpoolReceiver(policy: policy, spoolDirectory: spoolDirectory, threadPool: threadPool)
+            case .discard: DiscardReceiver(policy: policy)
+            }
+        if configuration.delivery == .discard {
+            logger.warning("delivery is discard: messages are accepted and dropped (benchmarks only)")
+        }
+
+        let listener = SMTPListener(
+            configuration: .init(
+                host: configuration.smtpHost,
+                port: configuration.smtpPort,
+                hostname: configuration.hostname,
+                limits: configuration.limits,
+                tlsContext: try makeTLSContext(),
+                temporaryDirectory: temporaryDirectory,
+                memoryThreshold: configuration.memoryThreshold,
+                shutdownGracePeriod: .seconds(configuration.shutdownGraceSeconds)
+            ),
+            receiver: receiver,
+            group: MultiThreadedEventLoopGroup.singleton,
+            threadPool: threadPool,
+            logger: logger,
+            onListening: onListening
+        )
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: listener)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        logger.info(
+            "Intake starting",
+            metadata: [
+                "data_dir": "\(dataDirectory)", "dropbox.domains": "\(configuration.dropboxDomains.joined(separator: ","))",
+                "delivery": "\(configuration.delivery.rawValue)",
+            ]
+        )
+        try await group.run()
+        logger.info("Intake stopped")
+    }
+
+    private func makeTLSContext() throws -> NIOSSLContext? {
+        guard let certificatePath = configuration.tlsCertificatePath, let keyPath = configuration.tlsPrivateKeyPath else {
+            return nil
+        }
+        do {
+            let chain = try NIOSSLCertificate.fromPEMFile(certificatePath).map { NIOSSLCertificateSource.certificate($0) }
+            let key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
+            return try NIOSSLContext(configuration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key)))
+        } catch {
+            throw IntakeConfigurationError(
+                "cannot load the TLS certificate \(certificatePath) and key \(keyPath): \(error) (check smtp.tls.certificate and smtp.tls.private_key)"
+            )
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import NIOCore
+import NIOPosix
+import SMTPCore
+import SMTPNIO
+
+/// Accepts mail for the dropbox domains and never relays: the recipient rules every receiver
+/// shares (RFC 5321 §3.6.1, §4.5.1).
+struct DropboxRecipientPolicy: Sendable {
+    let domains: Set<String>
+
+    init(domains: [String]) {
+        self.domains = Set(domains.map { Self.normalise($0) })
+    }
+
+    /// `nil` when the address is at a dropbox domain and may be looked up; else the refusal.
+    func refusal(for recipient: ForwardPath) -> SMTPReply? {
+        switch recipient {
+        case .postmaster:
+            return nil
+        case .mailbox(let mailbox):
+            if mailbox.isAddressLiteral {
+                return SMTPReply(550, EnhancedStatusCode(5, 7, 1), "relay access denied: \(mailbox) is not a dropbox address")
+            }
+            guard domains.contains(Self.normalise(mailbox.domain)) else {
+                return SMTPReply(
+                    550, EnhancedStatusCode(5, 7, 1),
+                    "relay access denied: this server only accepts mail for \(domains.sorted().joined(separator: ", "))"
+                )
+            }
+            let local = mailbox.unquotedLocalPart
+            if local.contains("%") || local.contains("!") || local.contains("@") {
+                return SMTPReply(550, EnhancedStatusCode(5, 7, 1), "relay access denied: routing in the local part is not accepted")
+            }
+            return nil
+        }
+    }
+
+    static func normalise(_ domain: String) -> String {
+        var lowered = domain.lowercased()
+        while lowered.hasSuffix(".") { lowered.removeLast() }
+        return lowered
+    }
+}
+
+/// The default receiver until the CRM filing plugs in: each message is written durably to the spool
+/// folder (`spool/new/<id>.eml`: temp file, fsync, rename, fsync of the folder) before it is
+/// acknowledged.
+struct SpoolReceiver: SMTPMessageReceiver {
+    let policy: DropboxRecipientPolicy
+    let spoolDirectory: String
+    let threadPool: NIOThreadPool
+
+    var temporaryFolder: String { spoolDirectory + "/tmp" }
+    var newFolder: String { spoolDirectory + "/new" }
+
+    func checkRecipient(_ recipient: ForwardPath, transaction: MailTransaction, session: SMTPSessionInfo) async -> RecipientDecision {
+        policy.refusal(for: recipient).map(RecipientDecision.reject) ?? .accept
+    }
+
+    func receive(_ message: ReceivedMessage) async -> DeliveryResult {
+        let temporary = "\(temporaryFolder)/\(message.id)"
+        let final = "\(newFolder)/\(message.id).eml"
+        let newFolder = self.newFolder
+        do {
+            try await threadPool.runIfActive {
+                switch message.content {
+                case .memory(let buffer):
+                    try DurableFiles.writeDurably(buffer, to: temporary)
+                    try DurableFiles.publish(temporary, as: final, folder: newFolder)
+                case .file(let path, _):
+                    try DurableFiles.sync(path)
+                    try DurableFiles.publish(path, as: final, folder: newFolder)
+                }
+            }
+            return .accepted(id: message.id, text: "message kept")
+        } catch let failure as DurableFiles.Failure where failure.isOutOfSpace {
+            return .rejected(SMTPReply(452, EnhancedStatusCode(4, 3, 1), "not enough storage to keep the message; try again later"))
+        } catch {
+            return .rejected(SMTPReply(451, EnhancedStatusCode(4, 3, 0), "could not store the message; try again later"))
+        }
+    }
+}
+
+/// Accepts and drops every message: measures the protocol path in benchmarks. Never for real mail.
+struct DiscardReceiver: SMTPMessageReceiver {
+    let policy: DropboxRecipientPolicy
+
+    func checkRecipient(_ recipient: ForwardPath, transaction: MailTransaction, session: SMTPSessionInfo) async -> RecipientDecision {
+        policy.refusal(for: recipient).map(RecipientDecision.reject) ?? .accept
+    }
+
+    func receive(_ message: ReceivedMessage) async -> DeliveryResult {
+        .accepted(id: message.id, text: "message discarded (benchmark delivery)")
+    }
+}

@@ -1,0 +1,131 @@
+import NIOCore
+
+/// Frames the message content after DATA, incrementally: one line at a time, dot-unstuffed, up to
+/// the line that is a single dot.
+///
+/// - Only `CRLF . CRLF` ends the data (RFC 5321 §4.1.1.4). A bare CR or LF never ends a line: it
+///   stays in place, and the message is refused once its real end is reached (RFC 5321 §2.3.8).
+///   So `\n.\n`, `\r.\r` and their kin can never smuggle a second message.
+/// - A leading dot is removed from every line that has one (RFC 5321 §4.5.2).
+/// - A line over the line limit, or content over the size limit, is not kept: the rest is read and
+///   dropped as it arrives, so memory stays bounded, and the message is refused at its end.
+public struct MessageDataReader: Sendable {
+    /// One framed piece of the message.
+    public enum Frame: Hashable, Sendable {
+        /// A line of content with its CRLF, dot-unstuffed.
+        case line(ByteBuffer)
+        /// The end of the data; what was read.
+        case end(MessageDataSummary)
+    }
+
+    private let maxLineLength: Int
+    private let maxMessageSize: Int
+    private var summary = MessageDataSummary()
+    private var inHeaderSection = true
+    /// Whether the bytes at the front of the buffer continue a line whose start was dropped.
+    private var inOverlongLine = false
+
+    /// Creates a reader with the given limits, in octets.
+    public init(maxLineLength: Int, maxMessageSize: Int) {
+        self.maxLineLength = maxLineLength
+        self.maxMessageSize = maxMessageSize
+    }
+
+    /// Frames the next line or the end, consuming its bytes; `nil` when more bytes are needed.
+    ///
+    /// After `.end` the reader starts over for the next message.
+    public mutating func next(from buffer: inout ByteBuffer) -> Frame? {
+        while true {
+            let found = buffer.withUnsafeReadableBytes { CommandLineReader.findCRLF(in: $0) }
+            guard let (end, bare) = found else {
+                if inOverlongLine || buffer.readableBytes >= maxLineLength {
+                    noteViolation(.lineTooLong)
+                    inOverlongLine = true
+                    let keep = buffer.readableBytesView.last == UInt8(ascii: "\r") ? 1 : 0
+                    buffer.moveReaderIndex(forwardBy: buffer.readableBytes - keep)
+                }
+                return nil
+            }
+            let length = end + 1
+            if inOverlongLine {
+                inOverlongLine = false
+                buffer.moveReaderIndex(forwardBy: length)
+                continue
+            }
+            let view = buffer.readableBytesView
+            let first = view.first!
+            if length == 3 && first == UInt8(ascii: ".") {
+                buffer.moveReaderIndex(forwardBy: 3)
+                let result = summary
+                self = MessageDataReader(maxLineLength: maxLineLength, maxMessageSize: maxMessageSize)
+                return .end(result)
+            }
+            if bare { noteViolation(.bareLineEnding) }
+            if length > maxLineLength { noteViolation(.lineTooLong) }
+            if inHeaderSection { noteHeaderLine(view.prefix(length)) }
+            let stuffed = first == UInt8(ascii: ".") ? 1 : 0
+            summary.size += length - stuffed
+            if summary.size > maxMessageSize { noteViolation(.messageTooLarge) }
+            guard summary.violation == nil else {
+                buffer.moveReaderIndex(forwardBy: length)
+                continue
+            }
+            buffer.moveReaderIndex(forwardBy: stuffed)
+            return .line(buffer.readSlice(length: length - stuffed)!)
+        }
+    }
+
+    private mutating func noteViolation(_ violation: MessageDataSummary.Violation) {
+        if let current = summary.violation, current.precedence >= violation.precedence { return }
+        summary.violation = violation
+    }
+
+    private mutating func noteHeaderLine(_ line: ByteBufferView.SubSequence) {
+        if line.count == 2 {
+            inHeaderSection = false
+            return
+        }
+        let name = "received:".utf8
+        guard line.count > name.count else { return }
+        for (byte, expected) in zip(line, name) where byte | 0x20 != expected {
+            _ = byte
+            return
+        }
+        summary.receivedHeaderCount += 1
+    }
+}
+
+/// What the reader saw in one message's data.
+public struct MessageDataSummary: Hashable, Sendable {
+    /// Why the message cannot be accepted as received.
+    public enum Violation: Hashable, Sendable {
+        /// A line held a bare CR or LF (RFC 5321 §2.3.8).
+        case bareLineEnding
+        /// A line was longer than the line limit (RFC 5321 §4.5.3.1.6).
+        case lineTooLong
+        /// The content was larger than the size limit (RFC 1870).
+        case messageTooLarge
+
+        var precedence: Int {
+            switch self {
+            case .lineTooLong: return 0
+            case .bareLineEnding: return 1
+            case .messageTooLarge: return 2
+            }
+        }
+    }
+
+    /// Octets of content after dot-unstuffing (counted up to the end even when not kept).
+    public var size = 0
+    /// `Received:` fields in the header section (RFC 5321 §4.4).
+    public var receivedHeaderCount = 0
+    /// The first reason to refuse the message, if any.
+    public var violation: Violation?
+
+    /// An empty summary.
+    public init(size: Int = 0, receivedHeaderCount: Int = 0, violation: Violation? = nil) {
+        self.size = size
+        self.receivedHeaderCount = receivedHeaderCount
+        self.violation = violation
+    }
+}

@@ -1,0 +1,123 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import NIOCore
+import NIOPosix
+
+/// Collects a message's content as it arrives: in memory up to a threshold, then in a file in the
+/// server's temporary folder, so that a large message never sits in memory whole.
+///
+/// It belongs to one session's event loop. File writes run on the thread pool; the session waits
+/// for each before it reads on, which keeps memory bounded.
+final class MessageBodyBuffer {
+    private var memory: ByteBuffer
+    private let threshold: Int
+    private let directory: String
+    private let threadPool: NIOThreadPool
+    private let eventLoop: any EventLoop
+    private var file: (descriptor: CInt, path: String)?
+    private(set) var size = 0
+    private(set) var failed = false
+
+    init(threshold: Int, directory: String, threadPool: NIOThreadPool, eventLoop: any EventLoop, allocator: ByteBufferAllocator) {
+        self.threshold = threshold
+        self.directory = directory
+        self.threadPool = threadPool
+        self.eventLoop = eventLoop
+        self.memory = allocator.buffer(capacity: min(threshold, 16 * 1024))
+    }
+
+    /// Appends content.
+    func append(_ bytes: inout ByteBuffer) {
+        size += bytes.readableBytes
+        guard !failed else { return }
+        memory.writeBuffer(&bytes)
+    }
+
+    /// Appends text.
+    func append(_ text: String) {
+        size += memory.writeString(text)
+    }
+
+    /// Whether the memory part is over the threshold and should go to the file.
+    var shouldSpill: Bool { !failed && memory.readableBytes >= threshold }
+
+    /// Writes the memory part to the file (created on first use).
+    func spill() -> EventLoopFuture<Void> {
+        let chunk = memory
+        memory.clear()
+        let existing = file
+        let directory = self.directory
+        return threadPool.runIfActive(eventLoop: eventLoop) { () throws -> (CInt, String) in
+            let (descriptor, path) = try existing ?? Self.createFile(in: directory)
+            do {
+                try Self.write(chunk, to: descriptor)
+            } catch {
+                close(descriptor)
+                unlink(path)
+                throw error
+            }
+            return (descriptor, path)
+        }.assumeIsolated().map { descriptor, path in
+            self.file = (descriptor, path)
+        }.flatMapErrorThrowing { error in
+            self.file = nil
+            self.failed = true
+            throw error
+        }.nonisolated()
+    }
+
+    /// The whole content, once the data has ended.
+    func finish() -> EventLoopFuture<MessageContent> {
+        guard file != nil else {
+            return eventLoop.makeSucceededFuture(.memory(memory))
+        }
+        let size = self.size
+        return spill().assumeIsolated().flatMapThrowing { () -> MessageContent in
+            guard let (descriptor, path) = self.file else { throw BodyBufferError.writeFailed }
+            close(descriptor)
+            self.file = nil
+            return .file(path: path, size: size)
+        }.nonisolated()
+    }
+
+    /// Drops the content and deletes the file, if any.
+    func discard() {
+        memory.clear()
+        if let (descriptor, path) = file {
+            close(descriptor)
+            unlink(path)
+            file = nil
+        }
+    }
+
+    private static func createFile(in directory: String) throws -> (CInt, String) {
+        let path = "\(directory)/incoming-\(UInt64.random(in: .min ... .max))"
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw BodyBufferError.createFailed(errno: errno) }
+        return (descriptor, path)
+    }
+
+    private static func write(_ buffer: ByteBuffer, to descriptor: CInt) throws {
+        try buffer.withUnsafeReadableBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw BodyBufferError.writeFailed
+                }
+                offset += written
+            }
+        }
+    }
+}
+
+enum BodyBufferError: Error {
+    case createFailed(errno: CInt)
+    case writeFailed
+}

@@ -1,0 +1,164 @@
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import SMTPCore
+import ServiceLifecycle
+
+/// The SMTP listener as a service: it accepts connections, enforces the connection caps and runs a
+/// session per connection, until graceful shutdown.
+///
+/// At shutdown it stops accepting, asks every session to finish (idle ones are answered
+/// `421 4.3.2` and closed; one reading or delivering a message finishes it first) and closes what
+/// is still open once the grace period is over.
+public final class SMTPListener: Service {
+    /// How the listener is set up.
+    public struct Configuration: Sendable {
+        /// The address to listen on.
+        public var host: String
+        /// The port to listen on; 0 picks a free one.
+        public var port: Int
+        /// The name the server greets with.
+        public var hostname: String
+        /// The limits enforced.
+        public var limits: SMTPLimits
+        /// TLS for STARTTLS; `nil` when no certificate is configured.
+        public var tlsContext: NIOSSLContext?
+        /// The folder for message content too large to keep in memory.
+        public var temporaryDirectory: String
+        /// Message content above this many octets goes to a file.
+        public var memoryThreshold: Int
+        /// How long sessions busy with a message may take to finish at shutdown.
+        public var shutdownGracePeriod: Duration
+
+        /// Creates a configuration.
+        public init(
+            host: String, port: Int, hostname: String, limits: SMTPLimits, tlsContext: NIOSSLContext?,
+            temporaryDirectory: String, memoryThreshold: Int = 256 * 1024, shutdownGracePeriod: Duration = .seconds(30)
+        ) {
+            self.host = host
+            self.port = port
+            self.hostname = hostname
+            self.limits = limits
+            self.tlsContext = tlsContext
+            self.temporaryDirectory = temporaryDirectory
+            self.memoryThreshold = memoryThreshold
+            self.shutdownGracePeriod = shutdownGracePeriod
+        }
+    }
+
+    private let configuration: Configuration
+    private let receiver: any SMTPMessageReceiver
+    private let group: any EventLoopGroup
+    private let threadPool: NIOThreadPool
+    private let logger: Logger
+    private let onListening: @Sendable (SocketAddress) -> Void
+
+    /// Creates a listener; `onListening` is called with the bound address once it accepts.
+    public init(
+        configuration: Configuration,
+        receiver: any SMTPMessageReceiver,
+        group: any EventLoopGroup,
+        threadPool: NIOThreadPool,
+        logger: Logger,
+        onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }
+    ) {
+        self.configuration = configuration
+        self.receiver = receiver
+        self.group = group
+        self.threadPool = threadPool
+        self.logger = logger
+        self.onListening = onListening
+    }
+
+    public func run() async throws {
+        let limits = configuration.limits
+        let tracker = ConnectionTracker(maxTotal: limits.maxConnections, maxPerAddress: limits.maxConnectionsPerIP)
+        let environment = SMTPSessionEnvironment(
+            stateMachineConfiguration: .init(
+                hostname: configuration.hostname, limits: limits, startTLSAvailable: configuration.tlsContext != nil
+            ),
+            receiver: receiver,
+            tlsContext: configuration.tlsContext,
+            threadPool: threadPool,
+            temporaryDirectory: configuration.temporaryDirectory,
+            memoryThreshold: configuration.memoryThreshold,
+            logger: logger
+        )
+        let hostname = configuration.hostname
+        let logger = self.logger
+        let serverChannel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 4)
+            .childChannelInitializer { channel in
+                let address = channel.remoteAddress?.ipAddress ?? "unknown"
+                guard tracker.admit(channel, address: address) else {
+                    logger.notice("connection refused: too many connections", metadata: ["smtp.peer": "\(address)"])
+                    return channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(RefusingHandler(hostname: hostname))
+                    }
+                }
+                channel.closeFuture.whenComplete { _ in tracker.release(channel, address: address) }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        IdleStateHandler(readTimeout: .seconds(Int64(limits.idleTimeoutSeconds)))
+                    )
+                    try channel.pipeline.syncOperations.addHandler(
+                        SMTPSessionHandler(environment: environment, sessionID: SMTPIdentifiers.sessionID())
+                    )
+                }
+            }
+            .bind(host: configuration.host, port: configuration.port)
+            .get()
+
+        if let address = serverChannel.localAddress {
+            logger.info(
+                "SMTP listening",
+                metadata: ["smtp.address": "\(address.ipAddress ?? configuration.host)", "smtp.port": "\(address.port ?? 0)"]
+            )
+            onListening(address)
+        }
+
+        try? await gracefulShutdown()
+
+        logger.info("SMTP shutting down", metadata: ["smtp.sessions": "\(tracker.count)"])
+        try? await serverChannel.close()
+        for channel in tracker.channels {
+            channel.pipeline.fireUserInboundEventTriggered(SMTPShutdownEvent())
+        }
+        let deadline = ContinuousClock.now + configuration.shutdownGracePeriod
+        while tracker.count > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        let remaining = tracker.channels
+        if !remaining.isEmpty {
+            logger.warning("closing sessions still open after the grace period", metadata: ["smtp.sessions": "\(remaining.count)"])
+            for channel in remaining { try? await channel.close() }
+        }
+        logger.info("SMTP stopped")
+    }
+}
+
+/// Answers a connection over the caps with `421 4.7.0` and closes it.
+private final class RefusingHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let hostname: String
+
+    init(hostname: String) {
+        self.hostname = hostname
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        var buffer = context.channel.allocator.buffer(capacity: 96)
+        SMTPReply(421, EnhancedStatusCode(4, 7, 0), "\(hostname) too many connections; try again later").write(to: &buffer)
+        context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+}

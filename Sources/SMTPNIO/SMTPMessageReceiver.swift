@@ -1,0 +1,77 @@
+import NIOCore
+import SMTPCore
+
+/// The seam between the SMTP receiver and what it delivers to: the server asks it whether a
+/// recipient is acceptable, and hands it each message whose data was read in full.
+///
+/// Answers are awaited before the reply is sent: a `250` after end of data means `receive(_:)`
+/// returned `.accepted`, so an implementation returns that only once the message is durable.
+public protocol SMTPMessageReceiver: Sendable {
+    /// Whether `recipient` is acceptable in this transaction (RFC 5321 §4.1.1.3).
+    func checkRecipient(_ recipient: ForwardPath, transaction: MailTransaction, session: SMTPSessionInfo) async -> RecipientDecision
+
+    /// Takes the message: keep it durably and answer `.accepted`, or refuse it.
+    ///
+    /// When the content is a file, the receiver may move it away; the server deletes it afterwards
+    /// if it is still there.
+    func receive(_ message: ReceivedMessage) async -> DeliveryResult
+}
+
+/// Who is on the other end of a session.
+public struct SMTPSessionInfo: Hashable, Sendable {
+    /// The session's id, as it appears in logs.
+    public var id: String
+    /// The client's IP address.
+    public var peerAddress: String
+    /// The name the client gave in EHLO or HELO.
+    public var heloName: String
+    /// Whether the session runs over TLS.
+    public var tls: Bool
+
+    /// Creates the description of a session.
+    public init(id: String, peerAddress: String, heloName: String, tls: Bool) {
+        self.id = id
+        self.peerAddress = peerAddress
+        self.heloName = heloName
+        self.tls = tls
+    }
+}
+
+/// A message whose data was read in full, with its envelope.
+public struct ReceivedMessage: Sendable {
+    /// The id the server gave the message; it appears in the Received field, the logs and the reply.
+    public var id: String
+    /// The session it came in.
+    public var session: SMTPSessionInfo
+    /// The envelope.
+    public var transaction: MailTransaction
+    /// The content, starting with the Received field the server added (RFC 5321 §4.4).
+    public var content: MessageContent
+    /// When the data ended, in seconds since 1970.
+    public var receivedAt: Double
+
+    /// Creates a received message.
+    public init(id: String, session: SMTPSessionInfo, transaction: MailTransaction, content: MessageContent, receivedAt: Double) {
+        self.id = id
+        self.session = session
+        self.transaction = transaction
+        self.content = content
+        self.receivedAt = receivedAt
+    }
+}
+
+/// Where the content of a received message is: in memory when small, in a file when large.
+public enum MessageContent: Sendable {
+    /// The whole content.
+    case memory(ByteBuffer)
+    /// A file in the server's temporary folder holding the whole content.
+    case file(path: String, size: Int)
+
+    /// The content's size in octets.
+    public var size: Int {
+        switch self {
+        case .memory(let buffer): return buffer.readableBytes
+        case .file(_, let size): return size
+        }
+    }
+}

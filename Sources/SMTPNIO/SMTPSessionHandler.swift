@@ -1,0 +1,308 @@
+import Logging
+import NIOCore
+import NIOSSL
+import NIOTLS
+import SMTPCore
+
+/// Sent down a session's pipeline to ask it to finish: idle sessions close at once with
+/// `421 4.3.2`, busy ones after their current message.
+public struct SMTPShutdownEvent: Sendable {
+    public init() {}
+}
+
+/// Drives one SMTP session: frames input with ``SMTPFrameDecoder``, feeds the frames to
+/// ``SMTPServerStateMachine`` and performs the actions it returns. It holds no protocol state of
+/// its own beyond what I/O needs.
+///
+/// Replies to pipelined commands are gathered and flushed together (RFC 2920 §3). While an answer
+/// is awaited (a recipient check, a delivery, a file write, a TLS handshake) no further input is
+/// handled, and reading stops once the buffered input passes a bound.
+final class SMTPSessionHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private var machine: SMTPServerStateMachine
+    private var decoder: SMTPFrameDecoder
+    private let environment: SMTPSessionEnvironment
+    private let sessionID: String
+    private var logger: Logger
+    private var input = ByteBuffer()
+    private var output = ByteBuffer()
+    private var busy = false
+    private var heldRead = false
+    private var closing = false
+    private var body: MessageBodyBuffer?
+    private var messageID = ""
+    private var peerAddress = "unknown"
+    private var dataStarted = ContinuousClock.now
+
+    /// Most bytes buffered from the client while the session waits, before it stops reading.
+    private static let inputHighWater = 64 * 1024
+
+    init(environment: SMTPSessionEnvironment, sessionID: String) {
+        self.environment = environment
+        self.sessionID = sessionID
+        self.machine = SMTPServerStateMachine(configuration: environment.stateMachineConfiguration)
+        self.decoder = SMTPFrameDecoder(limits: environment.limits)
+        self.logger = environment.logger
+        self.logger[metadataKey: "smtp.session.id"] = "\(sessionID)"
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        peerAddress = context.channel.remoteAddress?.ipAddress ?? "unknown"
+        logger[metadataKey: "smtp.peer"] = "\(peerAddress)"
+        logger.debug("session opened")
+        perform(machine.sessionOpened(), context: context)
+        flushOutput(context: context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        body?.discard()
+        body = nil
+        logger.debug("session closed")
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        guard !closing else { return }
+        input.writeBuffer(&bytes)
+        processInput(context: context)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if busy && input.readableBytes >= Self.inputHighWater {
+            heldRead = true
+        } else {
+            context.read()
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? IdleStateHandler.IdleStateEvent, event == .read {
+            if let action = machine.idleTimeoutElapsed() {
+                logger.info("idle timeout", metadata: ["smtp.reply": "421"])
+                perform(action, context: context)
+                flushOutput(context: context)
+            }
+        } else if event is SMTPShutdownEvent {
+            if let action = machine.shutdownRequested() {
+                perform(action, context: context)
+                flushOutput(context: context)
+            }
+        } else if let event = event as? TLSUserEvent, case .handshakeCompleted = event {
+            machine.tlsEstablished()
+            logger.debug("TLS established")
+            resume(context: context)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.info("session error, closing", metadata: ["error": "\(error)"])
+        closing = true
+        context.close(promise: nil)
+    }
+
+    // MARK: Input
+
+    private func processInput(context: ChannelHandlerContext) {
+        while !busy && !closing, let frame = decoder.next(from: &input) {
+            handle(frame, context: context)
+        }
+        if !busy { flushOutput(context: context) }
+        if input.readableBytes == 0 || input.readerIndex > 64 * 1024 { input.discardReadBytes() }
+    }
+
+    private func handle(_ frame: SMTPFrame, context: ChannelHandlerContext) {
+        switch frame {
+        case .command(let line):
+            perform(machine.receivedLine(line), context: context)
+        case .messageLine(var line):
+            guard let body else { return }
+            body.append(&line)
+            if body.shouldSpill {
+                wait(for: body.spill().assumeIsolated().recover { _ in }.nonisolated(), context: context) { _ in }
+            }
+        case .endOfMessage(let summary):
+            perform(machine.dataReceived(summary), context: context)
+        }
+    }
+
+    /// Marks the session busy until `future` completes, then runs `then` and handles input again.
+    private func wait<Value>(
+        for future: EventLoopFuture<Value>,
+        context: ChannelHandlerContext,
+        then: @escaping (Value) -> Void
+    ) {
+        busy = true
+        future.assumeIsolated().whenSuccess { value in
+            then(value)
+            self.resume(context: context)
+        }
+    }
+
+    private func resume(context: ChannelHandlerContext) {
+        busy = false
+        processInput(context: context)
+        if heldRead && !busy {
+            heldRead = false
+            context.read()
+        }
+    }
+
+    // MARK: Actions
+
+    private func perform(_ action: SMTPServerStateMachine.Action, context: ChannelHandlerContext) {
+        switch action {
+        case .reply(let reply):
+            reply.write(to: &output)
+        case .replyAndClose(let replies):
+            for reply in replies { reply.write(to: &output) }
+            closing = true
+            let pending = output
+            output = context.channel.allocator.buffer(capacity: 0)
+            context.writeAndFlush(wrapOutboundOut(pending)).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
+        case .checkRecipient(let recipient, let transaction):
+            flushOutput(context: context)
+            let receiver = environment.receiver
+            let session = sessionInfo
+            let promise = context.eventLoop.makePromise(of: RecipientDecision.self)
+            promise.completeWithTask {
+                await receiver.checkRecipient(recipient, transaction: transaction, session: session)
+            }
+            wait(for: promise.futureResult, context: context) { decision in
+                if case .reject(let reply) = decision {
+                    self.logger.debug("recipient refused", metadata: ["smtp.reply": "\(reply.code)"])
+                }
+                self.perform(self.machine.recipientChecked(decision), context: context)
+            }
+        case .receiveData(let reply):
+            reply.write(to: &output)
+            decoder.mode = .data
+            startMessage(context: context)
+        case .deliver(let transaction, let summary):
+            flushOutput(context: context)
+            deliver(transaction, summary: summary, context: context)
+        case .startTLS(let reply):
+            startTLS(reply, context: context)
+        }
+        if case .replyAndClose = action {
+            return
+        }
+        if !busy && decoder.mode == .command && body != nil && !machine.isReceivingData {
+            // The data ended with a refusal: nothing of it is kept.
+            body?.discard()
+            body = nil
+        }
+    }
+
+    private func startMessage(context: ChannelHandlerContext) {
+        messageID = SMTPIdentifiers.messageID()
+        dataStarted = .now
+        let body = MessageBodyBuffer(
+            threshold: environment.memoryThreshold,
+            directory: environment.temporaryDirectory,
+            threadPool: environment.threadPool,
+            eventLoop: context.eventLoop,
+            allocator: context.channel.allocator
+        )
+        body.append(receivedField())
+        self.body = body
+    }
+
+    private func deliver(_ transaction: MailTransaction, summary: MessageDataSummary, context: ChannelHandlerContext) {
+        guard let body else { return }
+        let receiver = environment.receiver
+        let session = sessionInfo
+        let id = messageID
+        let promise = context.eventLoop.makePromise(of: (DeliveryResult, MessageContent?).self)
+        body.finish().assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let content):
+                let message = ReceivedMessage(
+                    id: id, session: session, transaction: transaction, content: content,
+                    receivedAt: SMTPIdentifiers.now()
+                )
+                promise.completeWithTask { (await receiver.receive(message), content) }
+            case .failure(let error):
+                self.logger.error("could not keep the message data", metadata: ["error": "\(error)"])
+                promise.succeed(
+                    (.rejected(SMTPReply(451, EnhancedStatusCode(4, 3, 0), "could not store the message; try again later")), nil))
+            }
+        }
+        wait(for: promise.futureResult, context: context) { result, content in
+            if case .file(let path, _) = content {
+                MessageFiles.remove(path)
+            }
+            self.body = nil
+            self.logDelivery(result, transaction: transaction, size: summary.size)
+            self.perform(self.machine.deliveryFinished(result), context: context)
+        }
+    }
+
+    private func startTLS(_ reply: SMTPReply, context: ChannelHandlerContext) {
+        reply.write(to: &output)
+        flushOutput(context: context)
+        // Plaintext pipelined after STARTTLS is never executed (CVE-2011-0411).
+        input.clear()
+        guard let tlsContext = environment.tlsContext else {
+            context.close(promise: nil)
+            return
+        }
+        busy = true
+        do {
+            try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext), position: .first)
+        } catch {
+            logger.error("could not start TLS", metadata: ["error": "\(error)"])
+            closing = true
+            context.close(promise: nil)
+        }
+    }
+
+    private func flushOutput(context: ChannelHandlerContext) {
+        guard output.readableBytes > 0, !closing else { return }
+        let pending = output
+        output = context.channel.allocator.buffer(capacity: 256)
+        context.writeAndFlush(wrapOutboundOut(pending), promise: nil)
+    }
+
+    // MARK: Details
+
+    private var sessionInfo: SMTPSessionInfo {
+        SMTPSessionInfo(id: sessionID, peerAddress: peerAddress, heloName: machine.heloName ?? "", tls: machine.tlsActive)
+    }
+
+    /// The trace field this server adds (RFC 5321 §4.4; protocol names of RFC 3848 and RFC 6531).
+    private func receivedField() -> String {
+        var with = machine.isExtended ? "ESMTP" : "SMTP"
+        if machine.tlsActive { with += "S" }
+        return "Received: from \(machine.heloName ?? "unknown") ([\(peerAddress)])\r\n"
+            + "\tby \(environment.stateMachineConfiguration.hostname) (Intake) with \(with) id \(messageID);\r\n"
+            + "\t\(SMTPIdentifiers.rfc5322Date())\r\n"
+    }
+
+    private func logDelivery(_ result: DeliveryResult, transaction: MailTransaction, size: Int) {
+        let elapsed = ContinuousClock.now - dataStarted
+        let milliseconds = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
+        var metadata: Logger.Metadata = [
+            "smtp.message.id": "\(messageID)",
+            "smtp.message.size": "\(size)",
+            "smtp.recipients": "\(transaction.recipients.count)",
+            "duration_ms": "\(Int(milliseconds.rounded()))",
+        ]
+        switch result {
+        case .accepted:
+            metadata["smtp.reply"] = "250"
+            logger.info("message accepted", metadata: metadata)
+        case .rejected(let reply):
+            metadata["smtp.reply"] = "\(reply.code)"
+            logger.info("message refused", metadata: metadata)
+        }
+    }
+}

@@ -1,0 +1,80 @@
+import ArgumentParser
+import Configuration
+import IntakeServer
+import Logging
+import SystemPackage
+
+/// `intaked`: the Intake daemon. Receives mail for the dropbox domains over SMTP.
+@main
+struct Intaked: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "intaked",
+        abstract: "Intake: the email dropbox daemon. Receives mail for the dropbox domains over SMTP.",
+        discussion: """
+            Runs with no configuration at all: SMTP on 127.0.0.1:2525, data in ./intake-data.
+            Every setting can come from a YAML file (--config or INTAKE_CONFIG), an environment
+            variable (INTAKE_ + the key in upper case, dots as underscores: INTAKE_SMTP_PORT), or
+            --set KEY=VALUE; the README lists every key.
+            """
+    )
+
+    @Option(name: .long, help: "A YAML configuration file.")
+    var config: String?
+
+    @Option(name: .long, help: "The data folder (data_dir).")
+    var dataDir: String?
+
+    @Option(name: .long, help: "The address to listen on (smtp.host).")
+    var smtpHost: String?
+
+    @Option(name: .long, help: "The port to listen on; 0 picks a free port (smtp.port).")
+    var smtpPort: Int?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error (log.level).")
+    var logLevel: String?
+
+    @Option(
+        name: .customLong("set"), help: ArgumentHelp("Any configuration key, e.g. --set smtp.max_recipients=50.", valueName: "key=value"))
+    var settings: [String] = []
+
+    func run() async throws {
+        var values: [AbsoluteConfigKey: ConfigValue] = [:]
+        for setting in settings {
+            guard let equals = setting.firstIndex(of: "=") else {
+                throw ValidationError("--set takes KEY=VALUE, not \(setting)")
+            }
+            values[AbsoluteConfigKey(stringLiteral: String(setting[..<equals]))] =
+                ConfigValue(.string(String(setting[setting.index(after: equals)...])), isSecret: false)
+        }
+        if let dataDir { values["data_dir"] = ConfigValue(.string(dataDir), isSecret: false) }
+        if let smtpHost { values["smtp.host"] = ConfigValue(.string(smtpHost), isSecret: false) }
+        if let smtpPort { values["smtp.port"] = ConfigValue(.int(smtpPort), isSecret: false) }
+        if let logLevel { values["log.level"] = ConfigValue(.string(logLevel), isSecret: false) }
+
+        let environment = EnvironmentVariablesProvider()
+        var providers: [any ConfigProvider] = [
+            InMemoryProvider(name: "command line", values: values),
+            environment.prefixKeys(with: "intake"),
+        ]
+        let configPath = config ?? ConfigReader(provider: environment).string(forKey: "intake.config")
+        if let configPath {
+            do {
+                providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(configPath)))
+            } catch {
+                throw ValidationError("cannot read the configuration file \(configPath): \(error)")
+            }
+        }
+        let configuration: IntakeConfiguration
+        do {
+            configuration = try IntakeConfiguration(reader: ConfigReader(providers: providers))
+        } catch {
+            throw ValidationError("configuration: \(error)")
+        }
+        guard let level = Logger.Level(rawValue: configuration.logLevel) else {
+            throw ValidationError("configuration: log.level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        LoggingSystem.bootstrap { label in KeyValueLogHandler(label: label, level: level) }
+        let logger = Logger(label: "intake")
+        try await IntakeServer(configuration: configuration, logger: logger).run()
+    }
+}
