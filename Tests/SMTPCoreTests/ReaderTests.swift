@@ -1,0 +1,109 @@
+import NIOCore
+import SMTPCore
+import Testing
+
+@Suite struct CommandLineReaderTests {
+    private func lines(_ input: String, max: Int = 64) -> [CommandLineReader.Line] {
+        var reader = CommandLineReader(maxLength: max)
+        var buffer = ByteBuffer(string: input)
+        var result: [CommandLineReader.Line] = []
+        while let line = reader.next(from: &buffer) { result.append(line) }
+        return result
+    }
+
+    @Test func splitsOnCRLFOnly() {
+        #expect(lines("NOOP\r\nQUIT\r\n") == [.line(ByteBuffer(string: "NOOP")), .line(ByteBuffer(string: "QUIT"))])
+        #expect(lines("NOOP\nQUIT\r\n") == [.bareLineEnding])
+        #expect(lines("NOOP\rQUIT\r\n") == [.bareLineEnding])
+        #expect(lines("NOOP\r\r\n") == [.bareLineEnding])
+        #expect(lines("NOOP") == [])
+        #expect(lines("NOOP\r") == [])
+    }
+
+    @Test func overlongLinesAreDiscardedAndReported() {
+        let long = String(repeating: "x", count: 200)
+        #expect(lines(long + "\r\nNOOP\r\n") == [.tooLong, .line(ByteBuffer(string: "NOOP"))])
+        // The limit counts the CRLF: 62 octets + CRLF = 64 is fine, 63 + CRLF is not.
+        #expect(lines(String(repeating: "y", count: 62) + "\r\n") == [.line(ByteBuffer(string: String(repeating: "y", count: 62)))])
+        #expect(lines(String(repeating: "y", count: 63) + "\r\n") == [.tooLong])
+    }
+
+    @Test func overlongLineArrivingInPiecesKeepsMemoryBounded() {
+        var reader = CommandLineReader(maxLength: 64)
+        var buffer = ByteBuffer()
+        for _ in 0..<1000 {
+            buffer.writeString(String(repeating: "z", count: 1000))
+            #expect(reader.next(from: &buffer) == nil)
+            #expect(buffer.readableBytes <= 64)
+        }
+        buffer.writeString("\r")
+        #expect(reader.next(from: &buffer) == nil)
+        buffer.writeString("\nNOOP\r\n")
+        #expect(reader.next(from: &buffer) == .tooLong)
+        #expect(reader.next(from: &buffer) == .line(ByteBuffer(string: "NOOP")))
+    }
+}
+
+@Suite struct MessageDataReaderTests {
+    private func read(_ input: String, maxLine: Int = 1000, maxSize: Int = 1 << 20) -> (
+        content: String, end: MessageDataSummary?, rest: String
+    ) {
+        var reader = MessageDataReader(maxLineLength: maxLine, maxMessageSize: maxSize)
+        var buffer = ByteBuffer(string: input)
+        var content = ""
+        while let frame = reader.next(from: &buffer) {
+            switch frame {
+            case .line(let line): content += String(buffer: line)
+            case .end(let summary): return (content, summary, String(buffer: buffer))
+            }
+        }
+        return (content, nil, String(buffer: buffer))
+    }
+
+    @Test func unstuffsDotsAndEndsAtCRLFDotCRLF() {
+        let result = read("Subject: x\r\n\r\n..hidden\r\n.\r\nQUIT\r\n")
+        #expect(result.content == "Subject: x\r\n\r\n.hidden\r\n")
+        #expect(result.end == MessageDataSummary(size: 23, receivedHeaderCount: 0))
+        #expect(result.rest == "QUIT\r\n")
+    }
+
+    @Test func emptyMessage() {
+        #expect(read(".\r\n").end == MessageDataSummary())
+    }
+
+    @Test(arguments: ["\n.\n", "\r.\r", "\n.\r\n", "\r.\n", "\r.\r\n", "\r\n.\n", "\r\n.\r", "\r\n.\r\r\n", "\r\n.\0\r\n", "\r\n\0.\r\n"])
+    func smugglingEndingsNeverEndTheData(_ ending: String) {
+        let input = "Subject: a\r\n\r\nfirst" + ending + "MAIL FROM:<evil@x.test>\r\n"
+        let result = read(input)
+        #expect(result.end == nil)
+        let completed = read(input + ".\r\n")
+        #expect(completed.end != nil)
+        #expect(completed.rest == "")
+    }
+
+    @Test func bareLineEndingsAreReported() {
+        #expect(read("a\nb\r\n.\r\n").end?.violation == .bareLineEnding)
+        #expect(read("a\rb\r\n.\r\n").end?.violation == .bareLineEnding)
+        #expect(read("ab\r\n.\r\n").end?.violation == nil)
+    }
+
+    @Test func longLinesAndLargeMessages() {
+        let long = String(repeating: "a", count: 999) + "\r\n"
+        #expect(read(long + ".\r\n").end?.violation == .lineTooLong)
+        #expect(read(String(repeating: "a", count: 998) + "\r\n.\r\n").end?.violation == nil)
+        let big = String(repeating: String(repeating: "b", count: 98) + "\r\n", count: 20)
+        #expect(read(big + ".\r\n", maxSize: 1999).end?.violation == .messageTooLarge)
+        #expect(read(big + ".\r\n", maxSize: 2000).end?.violation == nil)
+    }
+
+    @Test func countsReceivedFieldsInTheHeaderOnly() {
+        let message = "Received: from a\r\nRECEIVED: from b\r\nSubject: x\r\n\r\nReceived: in the body\r\n.\r\n"
+        #expect(read(message).end?.receivedHeaderCount == 2)
+    }
+
+    @Test func contentAfterAViolationIsNotKept() {
+        let result = read("ok\r\nbad\nline\r\nmore\r\n.\r\n")
+        #expect(result.content == "ok\r\n")
+        #expect(result.end?.violation == .bareLineEnding)
+    }
+}
