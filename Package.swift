@@ -83,7 +83,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntakeEndToEndTests",
-            dependencies: ["IntakeServer", "SMTPNIO", "SMTPCore"],
+            dependencies: ["intaked"],
             swiftSettings: strict
         ),
     ],

@@ -63,34 +63,34 @@ public struct IntakeConfiguration: Sendable, Hashable {
 
     /// Reads every key from `reader`, falling back to the defaults.
     public init(reader: ConfigReader) throws(IntakeConfigurationError) {
+        let settings = Settings(reader: reader)
         let defaults = IntakeConfiguration()
-        dataDirectory = reader.string(forKey: "data_dir", default: defaults.dataDirectory)
-        dropboxDomains = reader.stringArray(forKey: "dropbox.domains", default: defaults.dropboxDomains)
-            .map { $0.lowercased() }
-        let deliveryName = reader.string(forKey: "delivery", default: defaults.delivery.rawValue)
+        dataDirectory = try settings.string("data_dir", default: defaults.dataDirectory)
+        dropboxDomains = try settings.stringArray("dropbox.domains", default: defaults.dropboxDomains).map { $0.lowercased() }
+        let deliveryName = try settings.string("delivery", default: defaults.delivery.rawValue)
         guard let delivery = Delivery(rawValue: deliveryName) else {
             throw IntakeConfigurationError("delivery must be spool or discard, not \(deliveryName)")
         }
         self.delivery = delivery
-        smtpHost = reader.string(forKey: "smtp.host", default: defaults.smtpHost)
-        smtpPort = reader.int(forKey: "smtp.port", default: defaults.smtpPort)
-        hostname = reader.string(forKey: "smtp.hostname", default: defaults.hostname)
-        tlsCertificatePath = reader.string(forKey: "smtp.tls.certificate")
-        tlsPrivateKeyPath = reader.string(forKey: "smtp.tls.private_key")
+        smtpHost = try settings.string("smtp.host", default: defaults.smtpHost)
+        smtpPort = try settings.int("smtp.port", default: defaults.smtpPort)
+        hostname = try settings.string("smtp.hostname", default: defaults.hostname)
+        tlsCertificatePath = try settings.optionalString("smtp.tls.certificate")
+        tlsPrivateKeyPath = try settings.optionalString("smtp.tls.private_key")
         var limits = defaults.limits
-        limits.maxMessageSize = reader.int(forKey: "smtp.max_message_size", default: limits.maxMessageSize)
-        limits.maxRecipients = reader.int(forKey: "smtp.max_recipients", default: limits.maxRecipients)
-        limits.maxErrors = reader.int(forKey: "smtp.max_errors", default: limits.maxErrors)
-        limits.maxReceivedHeaders = reader.int(forKey: "smtp.max_received_headers", default: limits.maxReceivedHeaders)
-        limits.maxCommandLineLength = reader.int(forKey: "smtp.max_command_line_length", default: limits.maxCommandLineLength)
-        limits.maxDataLineLength = reader.int(forKey: "smtp.max_data_line_length", default: limits.maxDataLineLength)
-        limits.idleTimeoutSeconds = reader.int(forKey: "smtp.idle_timeout_seconds", default: limits.idleTimeoutSeconds)
-        limits.maxConnections = reader.int(forKey: "smtp.max_connections", default: limits.maxConnections)
-        limits.maxConnectionsPerIP = reader.int(forKey: "smtp.max_connections_per_ip", default: limits.maxConnectionsPerIP)
+        limits.maxMessageSize = try settings.int("smtp.max_message_size", default: limits.maxMessageSize)
+        limits.maxRecipients = try settings.int("smtp.max_recipients", default: limits.maxRecipients)
+        limits.maxErrors = try settings.int("smtp.max_errors", default: limits.maxErrors)
+        limits.maxReceivedHeaders = try settings.int("smtp.max_received_headers", default: limits.maxReceivedHeaders)
+        limits.maxCommandLineLength = try settings.int("smtp.max_command_line_length", default: limits.maxCommandLineLength)
+        limits.maxDataLineLength = try settings.int("smtp.max_data_line_length", default: limits.maxDataLineLength)
+        limits.idleTimeoutSeconds = try settings.int("smtp.idle_timeout_seconds", default: limits.idleTimeoutSeconds)
+        limits.maxConnections = try settings.int("smtp.max_connections", default: limits.maxConnections)
+        limits.maxConnectionsPerIP = try settings.int("smtp.max_connections_per_ip", default: limits.maxConnectionsPerIP)
         self.limits = limits
-        memoryThreshold = reader.int(forKey: "smtp.memory_threshold", default: defaults.memoryThreshold)
-        shutdownGraceSeconds = reader.int(forKey: "shutdown.grace_seconds", default: defaults.shutdownGraceSeconds)
-        logLevel = reader.string(forKey: "log.level", default: defaults.logLevel)
+        memoryThreshold = try settings.int("smtp.memory_threshold", default: defaults.memoryThreshold)
+        shutdownGraceSeconds = try settings.int("shutdown.grace_seconds", default: defaults.shutdownGraceSeconds)
+        logLevel = try settings.string("log.level", default: defaults.logLevel)
         try validate()
     }
 
@@ -120,6 +120,40 @@ public struct IntakeConfiguration: Sendable, Hashable {
         guard gethostname(&buffer, buffer.count) == 0 else { return "localhost" }
         let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         return name.isEmpty ? "localhost" : name
+    }
+}
+
+/// Reads typed values: a missing key takes its default, a value of the wrong type is an error
+/// that names the key (never a silent fallback to the default).
+private struct Settings {
+    let reader: ConfigReader
+
+    func int(_ key: String, default value: Int) throws(IntakeConfigurationError) -> Int {
+        try read(key, "a whole number") { try reader.requiredInt(forKey: ConfigKey(key)) } ?? value
+    }
+
+    func string(_ key: String, default value: String) throws(IntakeConfigurationError) -> String {
+        try optionalString(key) ?? value
+    }
+
+    func optionalString(_ key: String) throws(IntakeConfigurationError) -> String? {
+        try read(key, "a string") { try reader.requiredString(forKey: ConfigKey(key)) }
+    }
+
+    func stringArray(_ key: String, default value: [String]) throws(IntakeConfigurationError) -> [String] {
+        try read(key, "a list of strings (comma-separated in the environment)") {
+            try reader.requiredStringArray(forKey: ConfigKey(key))
+        } ?? value
+    }
+
+    private func read<Value>(_ key: String, _ kind: String, _ body: () throws -> Value) throws(IntakeConfigurationError) -> Value? {
+        do {
+            return try body()
+        } catch {
+            // swift-configuration's errors are not public; a missing key is told by its message.
+            if "\(error)".hasPrefix("Missing required config value") { return nil }
+            throw IntakeConfigurationError("\(key) must be \(kind): \(error)")
+        }
     }
 }
 

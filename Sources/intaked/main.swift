@@ -38,22 +38,26 @@ struct Intaked: AsyncParsableCommand {
     var settings: [String] = []
 
     func run() async throws {
-        var values: [AbsoluteConfigKey: ConfigValue] = [:]
+        // Command-line values go through the same string parsing as environment variables, so
+        // `--set smtp.max_recipients=50` and `INTAKE_SMTP_MAX_RECIPIENTS=50` mean the same.
+        var values: [String: String] = [:]
+        func set(_ key: String, _ value: String) {
+            values[key.uppercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()] = value
+        }
         for setting in settings {
-            guard let equals = setting.firstIndex(of: "=") else {
+            guard let equals = setting.firstIndex(of: "="), equals != setting.startIndex else {
                 throw ValidationError("--set takes KEY=VALUE, not \(setting)")
             }
-            values[AbsoluteConfigKey(stringLiteral: String(setting[..<equals]))] =
-                ConfigValue(.string(String(setting[setting.index(after: equals)...])), isSecret: false)
+            set(String(setting[..<equals]), String(setting[setting.index(after: equals)...]))
         }
-        if let dataDir { values["data_dir"] = ConfigValue(.string(dataDir), isSecret: false) }
-        if let smtpHost { values["smtp.host"] = ConfigValue(.string(smtpHost), isSecret: false) }
-        if let smtpPort { values["smtp.port"] = ConfigValue(.int(smtpPort), isSecret: false) }
-        if let logLevel { values["log.level"] = ConfigValue(.string(logLevel), isSecret: false) }
+        if let dataDir { set("data_dir", dataDir) }
+        if let smtpHost { set("smtp.host", smtpHost) }
+        if let smtpPort { set("smtp.port", String(smtpPort)) }
+        if let logLevel { set("log.level", logLevel) }
 
         let environment = EnvironmentVariablesProvider()
         var providers: [any ConfigProvider] = [
-            InMemoryProvider(name: "command line", values: values),
+            EnvironmentVariablesProvider(environmentVariables: values),
             environment.prefixKeys(with: "intake"),
         ]
         let configPath = config ?? ConfigReader(provider: environment).string(forKey: "intake.config")

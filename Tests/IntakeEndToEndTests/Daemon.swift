@@ -1,0 +1,200 @@
+import Foundation
+import Synchronization
+import Testing
+
+/// A real `intaked` process on a free loopback port with its own temporary data folder.
+final class Daemon: Sendable {
+    let dataDirectory: String
+    let port: Int
+    private let process: Process
+    private let log: LogBuffer
+
+    /// The folder holding the built executables (`intaked` sits beside the test bundle).
+    static let binDirectory: URL = {
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var directory = executable.deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("intaked").path)
+            && directory.path != "/"
+        {
+            directory = directory.deletingLastPathComponent()
+        }
+        return directory
+    }()
+
+    static var executable: String { binDirectory.appendingPathComponent("intaked").path }
+
+    /// A new empty folder under the system's temporary folder.
+    static func temporaryDirectory(_ name: String = "intake-test") -> String {
+        let path = NSTemporaryDirectory() + "\(name)-\(UUID().uuidString.prefix(8))"
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// Starts the daemon with `settings` (configuration keys) and waits until it listens.
+    init(settings: [String: String] = [:], dataDirectory: String? = nil, port: Int = 0) async throws {
+        self.dataDirectory = dataDirectory ?? Self.temporaryDirectory()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.executable)
+        var arguments = ["--data-dir", self.dataDirectory, "--smtp-port", String(port), "--set", "smtp.hostname=mx.intake.test"]
+        for (key, value) in settings.sorted(by: { $0.key < $1.key }) { arguments += ["--set", "\(key)=\(value)"] }
+        process.arguments = arguments
+        let errorPipe = Pipe()
+        process.standardError = errorPipe
+        process.standardOutput = FileHandle.nullDevice
+        let log = LogBuffer()
+        errorPipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            guard !data.isEmpty else {
+                handle.readabilityHandler = nil
+                return
+            }
+            log.append(String(decoding: data, as: UTF8.self))
+        }
+        try process.run()
+        self.process = process
+        self.log = log
+        var found: Int?
+        for _ in 0..<400 {
+            found = Self.listeningPort(in: log.text)
+            if found != nil || !process.isRunning { break }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        guard let found else {
+            process.terminate()
+            throw DaemonError.didNotStart(log.text)
+        }
+        self.port = found
+    }
+
+    private static func listeningPort(in log: String) -> Int? {
+        for line in log.split(separator: "\n") where line.contains("msg=\"SMTP listening\"") {
+            if let range = line.range(of: "smtp.port=") {
+                return Int(line[range.upperBound...].prefix { $0.isNumber })
+            }
+        }
+        return nil
+    }
+
+    /// Everything the daemon logged so far.
+    var logText: String { log.text }
+
+    var isRunning: Bool { process.isRunning }
+
+    var pid: Int32 { process.processIdentifier }
+
+    /// Sends a signal and waits for the process to end; returns its exit status.
+    @discardableResult
+    func stop(signal: Int32 = SIGTERM, timeout: Duration = .seconds(20)) async -> Int32 {
+        if process.isRunning { kill(process.processIdentifier, signal) }
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        return process.terminationStatus
+    }
+
+    /// Files the spool holds, by name.
+    func spooledMessages() -> [String: Data] {
+        let folder = dataDirectory + "/spool/new"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        var result: [String: Data] = [:]
+        for name in names {
+            result[name] = FileManager.default.contents(atPath: folder + "/" + name)
+        }
+        return result
+    }
+
+    /// Names left in the temporary folders (partial content).
+    func temporaryFiles() -> [String] {
+        ["/tmp", "/spool/tmp"].flatMap { (try? FileManager.default.contentsOfDirectory(atPath: dataDirectory + $0)) ?? [] }
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+        }
+    }
+}
+
+/// Text appended from the pipe reader's thread and read from the tests.
+final class LogBuffer: Sendable {
+    private let storage = Mutex("")
+
+    func append(_ text: String) { storage.withLock { $0 += text } }
+
+    var text: String { storage.withLock { $0 } }
+}
+
+enum DaemonError: Error, CustomStringConvertible {
+    case didNotStart(String)
+
+    var description: String {
+        switch self {
+        case .didNotStart(let log): return "intaked did not start listening; its log:\n\(log)"
+        }
+    }
+}
+
+/// Runs a command to completion and returns its exit status and output.
+@discardableResult
+func runCommand(
+    _ executable: String, _ arguments: [String], input: String? = nil, environment: [String: String]? = nil
+) throws -> (status: Int32, output: String, error: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
+    let outputPipe = Pipe()
+    let errorPipe = Pipe()
+    process.standardOutput = outputPipe
+    process.standardError = errorPipe
+    let inputPipe = Pipe()
+    process.standardInput = input == nil ? FileHandle.nullDevice : inputPipe
+    try process.run()
+    if let input {
+        inputPipe.fileHandleForWriting.write(Data(input.utf8))
+        try inputPipe.fileHandleForWriting.close()
+    }
+    let errorReader = Thread.detachedReader(errorPipe.fileHandleForReading)
+    let output = outputPipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: output, as: UTF8.self), errorReader.wait())
+}
+
+/// Finds a program on PATH, or records an issue that says how to install it.
+func requireTool(_ name: String, package: String) -> String? {
+    for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") + ["/usr/sbin"] {
+        let path = "\(directory)/\(name)"
+        if FileManager.default.isExecutableFile(atPath: path) { return path }
+    }
+    Issue.record("\(name) is not installed: apt-get install -y \(package) (.ci/run does this)")
+    return nil
+}
+
+extension Thread {
+    /// Reads a pipe to its end on a thread of its own, so two pipes cannot deadlock each other.
+    final class PipeReader: @unchecked Sendable {
+        // Safe: `data` is written once by the reader thread before `done` is signalled, and read
+        // only after waiting on `done`.
+        private var data = Data()
+        private let done = DispatchSemaphore(value: 0)
+
+        init(_ handle: FileHandle) {
+            Thread.detachNewThread { [self] in
+                data = handle.readDataToEndOfFile()
+                done.signal()
+            }
+        }
+
+        func wait() -> String {
+            done.wait()
+            return String(decoding: data, as: UTF8.self)
+        }
+    }
+
+    static func detachedReader(_ handle: FileHandle) -> PipeReader { PipeReader(handle) }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import Testing
+
+/// The daemon's SMTP behaviour over real TCP, byte by byte as the client sends it.
+@Suite struct SessionTests {
+    @Test func greetingEHLOAndQuit() async throws {
+        let daemon = try await Daemon()
+        let client = try RawSMTPClient(port: daemon.port)
+        let greeting = try client.readReply()
+        #expect(greeting.code == 220)
+        #expect(greeting.lines == ["mx.intake.test ESMTP Intake"])
+        let ehlo = try client.command("EHLO client.test")
+        #expect(ehlo.code == 250)
+        #expect(Array(ehlo.lines.dropFirst()) == ["PIPELINING", "SIZE 26214400", "8BITMIME", "ENHANCEDSTATUSCODES", "SMTPUTF8"])
+        #expect(try client.command("VRFY someone").summary == "252 2.5.0")
+        #expect(try client.command("EXPN list").summary == "502 5.5.1")
+        #expect(try client.command("HELP").summary == "214 2.0.0")
+        #expect(try client.command("quit").summary == "221 2.0.0")
+        #expect(client.isClosedByServer())
+        await daemon.stop()
+    }
+
+    @Test func pipelinedGroupGetsEveryReplyInOrderAndQuitAfterTheDot() async throws {
+        let daemon = try await Daemon()
+        let client = try RawSMTPClient(port: daemon.port)
+        _ = try client.readReply()
+        _ = try client.command("EHLO client.test")
+        try client.send(
+            "MAIL FROM:<alice@example.org>\r\nRCPT TO:<tok1@dropbox.localhost>\r\nRCPT TO:<x@elsewhere.example>\r\n"
+                + "RCPT TO:<TOK2@DROPBOX.LOCALHOST>\r\nDATA\r\n"
+        )
+        let group = try client.readReplies(5)
+        #expect(group.map(\.summary) == ["250 2.1.0", "250 2.1.5", "550 5.7.1", "250 2.1.5", "354"])
+        try client.send("Subject: pipelined\r\n\r\n..leading dot\r\n.\r\nQUIT\r\n")
+        let end = try client.readReplies(2)
+        #expect(end.map(\.summary) == ["250 2.0.0", "221 2.0.0"])
+        #expect(client.isClosedByServer())
+        let messages = daemon.spooledMessages()
+        #expect(messages.count == 1)
+        let text = String(decoding: messages.values.first ?? Data(), as: UTF8.self)
+        #expect(text.hasPrefix("Received: from client.test ([127.0.0.1])\r\n\tby mx.intake.test (Intake) with ESMTP id "))
+        #expect(text.hasSuffix("Subject: pipelined\r\n\r\n.leading dot\r\n"))
+        let id = end[0].lines[0].split(separator: " ")[1]
+        #expect(messages.keys.first == "\(id).eml")
+        await daemon.stop()
+    }
+
+    @Test func noRelayingAndNoRoutingTricks() async throws {
+        let daemon = try await Daemon()
+        let client = try RawSMTPClient(port: daemon.port)
+        _ = try client.readReply()
+        _ = try client.command("EHLO client.test")
+        #expect(try client.command("MAIL FROM:<a@example.org>").summary == "250 2.1.0")
+        for recipient in [
+            "<victim@example.com>", "<tok@[127.0.0.1]>", "<victim%example.com@dropbox.localhost>",
+            "<example.com!victim@dropbox.localhost>", "<\"victim@example.com\"@dropbox.localhost>",
+            "<@dropbox.localhost:victim@example.com>",
+        ] {
+            #expect(try client.command("RCPT TO:\(recipient)").summary == "550 5.7.1", "\(recipient)")
+        }
+        #expect(try client.command("RCPT TO:<postmaster>").summary == "250 2.1.5")
+        #expect(try client.command("RCPT TO:<@relay.example:tok@dropbox.localhost>").summary == "250 2.1.5")
+        await daemon.stop()
+    }
+
+    @Test func transactionErrorsOverTheWire() async throws {
+        let daemon = try await Daemon(settings: ["smtp.max_errors": "50"])
+        let client = try RawSMTPClient(port: daemon.port)
+        _ = try client.readReply()
+        #expect(try client.command("MAIL FROM:<a@example.org>").summary == "503 5.5.1")
+        #expect(try client.command("EHLO").summary == "501 5.5.4")
+        #expect(try client.command("EHLO client.test").code == 250)
+        #expect(try client.command("RCPT TO:<tok@dropbox.localhost>").summary == "503 5.5.1")
+        #expect(try client.command("DATA").summary == "503 5.5.1")
+        #expect(try client.command("MAIL FROM:<a@example.org> SIZE=abc").summary == "501 5.5.4")
+        #expect(try client.command("MAIL FROM:<a@example.org> FOO=BAR").summary == "555 5.5.4")
+        #expect(try client.command("MAIL FROM:<jöe@example.org>").summary == "553 5.6.7")
+        #expect(try client.command("MAIL FROM:<a@@example.org>").summary == "501 5.1.7")
+        #expect(try client.command("MAIL FROM:<>").summary == "250 2.1.0")
+        #expect(try client.command("MAIL FROM:<a@example.org>").summary == "503 5.5.1")
+        #expect(try client.command("DATA").summary == "554 5.5.1")
+        #expect(try client.command("RSET").summary == "250 2.0.0")
+        #expect(try client.command("STARTTLS").summary == "502 5.5.1")
+        #expect(try client.command("FROB").summary == "500 5.5.2")
+        await daemon.stop()
+    }
+
+    @Test func tooManyErrorsClosesTheSession() async throws {
+        let daemon = try await Daemon()
+        let client = try RawSMTPClient(port: daemon.port)
+        _ = try client.readReply()
+        try client.send(String(repeating: "FROB\r\n", count: 11))
+        let replies = try client.readReplies(12)
+        #expect(replies.prefix(11).allSatisfy { $0.summary == "500 5.5.2" })
+        #expect(replies.last?.summary == "421 4.7.0")
+        #expect(client.isClosedByServer())
+        await daemon.stop()
+    }
+
+    @Test func recipientCapPerTransaction() async throws {
+        let daemon = try await Daemon(settings: ["smtp.max_recipients": "3"])
+        let client = try RawSMTPClient(port: daemon.port)
+        _ = try client.readReply()
+        _ = try client.command("EHLO client.test")
+        _ = try client.command("MAIL FROM:<a@example.org>")
+        try client.send((1...5).map { "RCPT TO:<t\($0)@dropbox.localhost>\r\n" }.joined())
+        #expect(try client.readReplies(5).map(\.summary) == ["250 2.1.5", "250 2.1.5", "250 2.1.5", "452 4.5.3", "452 4.5.3"])
+        await daemon.stop()
+    }
+}
