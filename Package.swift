@@ -84,6 +84,7 @@ let package = Package(
         .testTarget(
             name: "IntakeEndToEndTests",
             dependencies: ["intaked"],
+            exclude: ["Scripts"],
             swiftSettings: strict
         ),
     ],

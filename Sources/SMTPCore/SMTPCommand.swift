@@ -181,7 +181,9 @@ extension SMTPCommand {
     /// Parses `esmtp-param *(SP esmtp-param)` of MAIL FROM (RFC 5321 §4.1.2).
     private static func parseMailParameters(_ bytes: ArraySlice<UInt8>) throws(SMTPCommandError) -> MailParameters {
         var parameters = MailParameters()
-        var seen: Set<String> = []
+        // A parameter given twice with the same value is taken once (Python's smtplib repeats
+        // SMTPUTF8); with different values it is an error.
+        var seen: [String: String?] = [:]
         for word in bytes.split(separator: UInt8(ascii: " ")) {
             let text = String(decoding: word, as: UTF8.self)
             let keyword: String
@@ -193,9 +195,13 @@ extension SMTPCommand {
                 keyword = text.uppercased()
                 value = nil
             }
-            guard seen.insert(keyword).inserted else {
-                throw SMTPCommandError(.syntax("the parameter \(keyword) is given twice"))
+            if let earlier = seen[keyword] {
+                guard earlier?.uppercased() == value?.uppercased() else {
+                    throw SMTPCommandError(.syntax("the parameter \(keyword) is given twice with different values"))
+                }
+                continue
             }
+            seen[keyword] = value
             switch (keyword, value) {
             case ("SIZE", let value?):
                 guard let size = Int(value), size >= 0, value.utf8.allSatisfy({ (48...57).contains($0) }) else {

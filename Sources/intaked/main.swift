@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Configuration
 import IntakeServer
 import Logging
@@ -65,20 +66,31 @@ struct Intaked: AsyncParsableCommand {
             do {
                 providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(configPath)))
             } catch {
-                throw ValidationError("cannot read the configuration file \(configPath): \(error)")
+                throw Self.fail("cannot read the configuration file \(configPath): \(error)")
             }
         }
         let configuration: IntakeConfiguration
         do {
             configuration = try IntakeConfiguration(reader: ConfigReader(providers: providers))
         } catch {
-            throw ValidationError("configuration: \(error)")
+            throw Self.fail("configuration: \(error)")
         }
         guard let level = Logger.Level(rawValue: configuration.logLevel) else {
-            throw ValidationError("configuration: log.level must be one of trace, debug, info, notice, warning, error, critical")
+            throw Self.fail("configuration: log.level must be one of trace, debug, info, notice, warning, error, critical")
         }
         LoggingSystem.bootstrap { label in KeyValueLogHandler(label: label, level: level) }
         let logger = Logger(label: "intake")
-        try await IntakeServer(configuration: configuration, logger: logger).run()
+        do {
+            try await IntakeServer(configuration: configuration, logger: logger).run()
+        } catch let error as IntakeConfigurationError {
+            logger.critical("cannot start: \(error)")
+            throw Self.fail("\(error)")
+        }
+    }
+
+    /// Prints the message on standard error and exits with EX_CONFIG (78).
+    static func fail(_ message: String) -> ExitCode {
+        FileHandle.standardError.write(Data("intaked: \(message)\n".utf8))
+        return ExitCode(78)
     }
 }

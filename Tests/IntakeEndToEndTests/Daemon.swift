@@ -31,13 +31,15 @@ final class Daemon: Sendable {
     }
 
     /// Starts the daemon with `settings` (configuration keys) and waits until it listens.
-    init(settings: [String: String] = [:], dataDirectory: String? = nil, port: Int = 0) async throws {
+    init(settings: [String: String] = [:], environment: [String: String] = [:], dataDirectory: String? = nil, port: Int = 0) async throws {
         self.dataDirectory = dataDirectory ?? Self.temporaryDirectory()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.executable)
         var arguments = ["--data-dir", self.dataDirectory, "--smtp-port", String(port), "--set", "smtp.hostname=mx.intake.test"]
         for (key, value) in settings.sorted(by: { $0.key < $1.key }) { arguments += ["--set", "\(key)=\(value)"] }
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("INTAKE_") }
+            .merging(environment) { _, new in new }
         let errorPipe = Pipe()
         process.standardError = errorPipe
         process.standardOutput = FileHandle.nullDevice
@@ -167,7 +169,7 @@ func runCommand(
 
 /// Finds a program on PATH, or records an issue that says how to install it.
 func requireTool(_ name: String, package: String) -> String? {
-    for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") + ["/usr/sbin"] {
+    for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") + ["/usr/local/bin", "/usr/bin", "/usr/sbin", "/bin"] {
         let path = "\(directory)/\(name)"
         if FileManager.default.isExecutableFile(atPath: path) { return path }
     }

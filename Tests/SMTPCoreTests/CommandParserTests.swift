@@ -90,6 +90,10 @@ private func mailbox(_ local: String, _ domain: String, quoted: Bool = false, li
         .init(line: "MAIL FROM:<a@b.example> SIZE", expected: .error(501, "5.5.4")),
         .init(line: "MAIL FROM:<a@b.example> BODY=BINARYMIME", expected: .error(501, "5.5.4")),
         .init(line: "MAIL FROM:<a@b.example> SIZE=1 SIZE=2", expected: .error(501, "5.5.4")),
+        .init(
+            line: "MAIL FROM:<a@b.example> SMTPUTF8 BODY=8BITMIME SMTPUTF8",
+            expected: .command(.mail(.mailbox(mailbox("a", "b.example")), MailParameters(body: .eightBitMIME, smtpUTF8: true)))
+        ),
         .init(line: "MAIL FROM:<a@b.example> SMTPUTF8=yes", expected: .error(501, "5.5.4")),
         .init(line: "MAIL FROM:<a@b.example> RET=HDRS", expected: .error(555, "5.5.4")),
         .init(line: "MAIL FROM:<a@b.example> AUTH=<>", expected: .error(555, "5.5.4")),

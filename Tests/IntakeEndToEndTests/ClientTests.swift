@@ -1,0 +1,105 @@
+import Foundation
+import Testing
+
+/// Real SMTP clients against the real daemon: Python's smtplib and swaks.
+@Suite struct ClientTests {
+    static let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts").path
+
+    /// Runs one of the Python scripts with arguments; returns its standard output.
+    func python(_ script: String, _ arguments: [String]) throws -> String {
+        let result = try runCommand("/usr/bin/env", ["python3", "\(Self.scripts)/\(script)"] + arguments)
+        #expect(result.status == 0, "\(script) failed:\n\(result.output)\n\(result.error)")
+        return result.output
+    }
+
+    @Test func smtplibSendsAndIsRefusedWithReasons() async throws {
+        let daemon = try await Daemon()
+        let output = try python("smtplib_client.py", ["plain", String(daemon.port)])
+        #expect(output.contains("sent 3"))
+        #expect(output.contains("refused 550 5.7.1"))
+        #expect(output.contains("utf8 ok"))
+        #expect(daemon.spooledMessages().count == 4)
+        let utf8 = daemon.spooledMessages().values.map { String(decoding: $0, as: UTF8.self) }.filter { $0.contains("josé") }
+        #expect(utf8.count == 1)
+        await daemon.stop()
+    }
+
+    @Test func smtplibOverSTARTTLS() async throws {
+        let certificate = try TestCertificate()
+        let daemon = try await Daemon(settings: ["smtp.tls.certificate": certificate.certificatePath, "smtp.tls.private_key": certificate.keyPath])
+        let output = try python("smtplib_client.py", ["starttls", String(daemon.port), certificate.certificatePath])
+        #expect(output.contains("starttls ok"))
+        #expect(output.contains("ehlo after tls has no STARTTLS"))
+        let stored = daemon.spooledMessages().values.map { String(decoding: $0, as: UTF8.self) }
+        #expect(stored.count == 1)
+        #expect(stored.first?.contains("with ESMTPS id") == true)
+        await daemon.stop()
+    }
+
+    @Test func plaintextPipelinedAfterSTARTTLSIsNeverExecuted() async throws {
+        let certificate = try TestCertificate()
+        let daemon = try await Daemon(settings: ["smtp.tls.certificate": certificate.certificatePath, "smtp.tls.private_key": certificate.keyPath])
+        let output = try python("starttls_injection.py", [String(daemon.port)])
+        #expect(output.contains("injected commands ignored"), "\(output)")
+        #expect(daemon.spooledMessages().isEmpty)
+        await daemon.stop()
+    }
+
+    @Test func failedHandshakeEndsTheConnection() async throws {
+        let certificate = try TestCertificate()
+        let daemon = try await Daemon(settings: ["smtp.tls.certificate": certificate.certificatePath, "smtp.tls.private_key": certificate.keyPath])
+        let client = try RawSMTPClient(port: daemon.port)
+        _ = try client.readReply()
+        _ = try client.command("EHLO client.test")
+        #expect(try client.command("STARTTLS").summary == "220 2.0.0")
+        try client.send("this is not a TLS client hello\r\nMAIL FROM:<a@example.org>\r\n")
+        #expect(client.isClosedByServer())
+        #expect(daemon.isRunning)
+        await daemon.stop()
+    }
+
+    @Test func swaksPlainPipelinedAndTLS() async throws {
+        guard let swaks = requireTool("swaks", package: "swaks") else { return }
+        let certificate = try TestCertificate()
+        let daemon = try await Daemon(settings: ["smtp.tls.certificate": certificate.certificatePath, "smtp.tls.private_key": certificate.keyPath])
+        let common = ["--server", "127.0.0.1:\(daemon.port)", "--from", "alice@example.org", "--to", "tok@dropbox.localhost", "--helo", "swaks.test"]
+        let plain = try runCommand(swaks, common + ["--header", "Subject: plain"])
+        #expect(plain.status == 0, "\(plain.output)")
+        let pipelined = try runCommand(swaks, common + ["--pipeline", "--header", "Subject: pipelined"])
+        #expect(pipelined.status == 0, "\(pipelined.output)")
+        let tls = try runCommand(swaks, common + ["--tls", "--header", "Subject: tls"])
+        #expect(tls.status == 0, "\(tls.output)")
+        #expect(tls.output.contains("TLS started"))
+        let refused = try runCommand(swaks, ["--server", "127.0.0.1:\(daemon.port)", "--from", "a@example.org", "--to", "x@example.com"])
+        #expect(refused.status != 0)
+        #expect(refused.output.contains("550 5.7.1"))
+        let subjects = daemon.spooledMessages().values.compactMap { data -> String? in
+            String(decoding: data, as: UTF8.self).split(separator: "\r\n").first { $0.hasPrefix("Subject: ") }.map(String.init)
+        }
+        #expect(subjects.sorted() == ["Subject: pipelined", "Subject: plain", "Subject: tls"])
+        await daemon.stop()
+    }
+}
+
+/// A self-signed certificate for localhost made with openssl, in a temporary folder.
+struct TestCertificate {
+    let certificatePath: String
+    let keyPath: String
+
+    init() throws {
+        let folder = Daemon.temporaryDirectory("intake-cert")
+        certificatePath = folder + "/cert.pem"
+        keyPath = folder + "/key.pem"
+        let result = try runCommand(
+            "/usr/bin/openssl",
+            [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+                "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                "-keyout", keyPath, "-out", certificatePath,
+            ]
+        )
+        guard result.status == 0 else { throw CertificateError(message: result.error) }
+    }
+
+    struct CertificateError: Error { let message: String }
+}

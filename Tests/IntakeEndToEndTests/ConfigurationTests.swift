@@ -1,0 +1,66 @@
+import Foundation
+import Testing
+
+/// `intaked` reads its settings from the command line, the environment and a YAML file, in that
+/// order, and refuses bad values with a message that names the key.
+@Suite struct ConfigurationTests {
+    @Test func helpListsTheOptions() throws {
+        let result = try runCommand(Daemon.executable, ["--help"])
+        #expect(result.status == 0)
+        for option in ["--config", "--data-dir", "--smtp-port", "--set"] { #expect(result.output.contains(option)) }
+    }
+
+    @Test(arguments: [
+        (["--set", "smtp.max_recipients=many"], "smtp.max_recipients must be a whole number"),
+        (["--smtp-port", "70000"], "smtp.port must be 0…65535"),
+        (["--set", "delivery=elsewhere"], "delivery must be spool or discard"),
+        (["--set", "smtp.tls.certificate=/nonexistent.pem"], "smtp.tls.certificate and smtp.tls.private_key must be set together"),
+        (["--config", "/nonexistent/intake.yaml"], "cannot read the configuration file /nonexistent/intake.yaml"),
+        (["--set", "noequals"], "--set takes KEY=VALUE"),
+    ])
+    func badSettingsAreRefused(_ arguments: [String], _ message: String) throws {
+        let result = try runCommand(Daemon.executable, ["--data-dir", Daemon.temporaryDirectory()] + arguments)
+        #expect(result.status != 0)
+        #expect(result.error.contains(message), "\(result.error)")
+    }
+
+    @Test func unreadableCertificateIsAClearError() throws {
+        let result = try runCommand(
+            Daemon.executable,
+            [
+                "--data-dir", Daemon.temporaryDirectory(), "--smtp-port", "0", "--set", "smtp.tls.certificate=/nonexistent/cert.pem",
+                "--set", "smtp.tls.private_key=/nonexistent/key.pem",
+            ]
+        )
+        #expect(result.status != 0)
+        #expect(result.error.contains("cannot load the TLS certificate /nonexistent/cert.pem"), "\(result.error)")
+    }
+
+    @Test func yamlFileThenEnvironmentThenCommandLine() async throws {
+        let folder = Daemon.temporaryDirectory()
+        let file = folder + "/intake.yaml"
+        try """
+            # Intake test configuration
+            dropbox:
+              domains:
+                - drop.example
+                - inbox.example
+            smtp:
+              max_recipients: 2
+              hostname: from-file.test
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let daemon = try await Daemon(
+            settings: ["smtp.hostname": "from-command-line.test"],
+            environment: ["INTAKE_CONFIG": file, "INTAKE_SMTP_MAX_RECIPIENTS": "3"],
+            dataDirectory: folder
+        )
+        let client = try RawSMTPClient(port: daemon.port)
+        #expect(try client.readReply().lines == ["from-command-line.test ESMTP Intake"])
+        _ = try client.command("EHLO c.test")
+        _ = try client.command("MAIL FROM:<a@example.org>")
+        #expect(try client.command("RCPT TO:<t@dropbox.localhost>").summary == "550 5.7.1")
+        let accepted = try (1...4).map { try client.command("RCPT TO:<t\($0)@\($0 % 2 == 0 ? "drop" : "inbox").example>").summary }
+        #expect(accepted == ["250 2.1.5", "250 2.1.5", "250 2.1.5", "452 4.5.3"])
+        await daemon.stop()
+    }
+}

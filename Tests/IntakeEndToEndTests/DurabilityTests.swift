@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+
+/// 250 means kept: a message acknowledged survives SIGKILL right after the reply; a message cut off
+/// is never kept, partly or whole.
+@Suite struct DurabilityTests {
+    /// Sends one message with a unique marker and returns the id from the 250 reply.
+    private func send(_ client: RawSMTPClient, marker: String) throws -> String {
+        _ = try client.command("MAIL FROM:<a@example.org>")
+        _ = try client.command("RCPT TO:<tok@dropbox.localhost>")
+        _ = try client.command("DATA")
+        try client.send("Subject: \(marker)\r\nMessage-ID: <\(marker)@example.org>\r\n\r\nbody of \(marker)\r\nend-of-\(marker)\r\n.\r\n")
+        let reply = try client.readReply()
+        guard reply.summary == "250 2.0.0" else { throw RawClientError.malformed(reply.description) }
+        return String(reply.lines[0].split(separator: " ")[1])
+    }
+
+    @Test func acknowledgedMessagesSurviveSIGKILL() async throws {
+        let dataDirectory = Daemon.temporaryDirectory()
+        var acknowledged: [String: String] = [:]
+        for round in 0..<3 {
+            let daemon = try await Daemon(dataDirectory: dataDirectory)
+            // A second session is mid-DATA when the daemon dies: it must leave nothing behind.
+            let cut = try RawSMTPClient(port: daemon.port)
+            _ = try cut.readReply()
+            _ = try cut.command("EHLO cut.test")
+            _ = try cut.command("MAIL FROM:<a@example.org>")
+            _ = try cut.command("RCPT TO:<tok@dropbox.localhost>")
+            _ = try cut.command("DATA")
+            try cut.send("Subject: never complete\r\n\r\n" + String(repeating: "partial line\r\n", count: 5000))
+
+            let client = try RawSMTPClient(port: daemon.port)
+            _ = try client.readReply()
+            _ = try client.command("EHLO durable.test")
+            for index in 0..<(10 + round * 7) {
+                let marker = "r\(round)m\(index)"
+                acknowledged[try send(client, marker: marker)] = marker
+            }
+            await daemon.stop(signal: SIGKILL)
+        }
+        // Start again on the same folder: every acknowledged message is there, whole, and nothing else.
+        let daemon = try await Daemon(dataDirectory: dataDirectory)
+        let stored = daemon.spooledMessages()
+        #expect(stored.count == acknowledged.count)
+        for (id, marker) in acknowledged {
+            let text = String(decoding: stored["\(id).eml"] ?? Data(), as: UTF8.self)
+            #expect(text.hasSuffix("body of \(marker)\r\nend-of-\(marker)\r\n"), "message \(id) (\(marker)) missing or partial")
+        }
+        #expect(!stored.values.contains { String(decoding: $0, as: UTF8.self).contains("never complete") })
+        #expect(daemon.temporaryFiles().isEmpty)
+        await daemon.stop()
+    }
+
+    @Test func gracefulShutdownLetsTheMessageInDataFinish() async throws {
+        let daemon = try await Daemon()
+        let idle = try RawSMTPClient(port: daemon.port)
+        _ = try idle.readReply()
+        _ = try idle.command("EHLO idle.test")
+        let busy = try RawSMTPClient(port: daemon.port)
+        _ = try busy.readReply()
+        _ = try busy.command("EHLO busy.test")
+        _ = try busy.command("MAIL FROM:<a@example.org>")
+        _ = try busy.command("RCPT TO:<tok@dropbox.localhost>")
+        _ = try busy.command("DATA")
+        try busy.send("Subject: in flight\r\n\r\nfirst half\r\n")
+        kill(daemon.pid, SIGTERM)
+        #expect(try idle.readReply().summary == "421 4.3.2")
+        #expect(idle.isClosedByServer())
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(throws: RawClientError.self) { _ = try RawSMTPClient(port: daemon.port) }
+        try busy.send("second half\r\n.\r\n")
+        #expect(try busy.readReplies(2).map(\.summary) == ["250 2.0.0", "421 4.3.2"])
+        #expect(busy.isClosedByServer())
+        #expect(await daemon.stop() == 0)
+        #expect(daemon.spooledMessages().count == 1)
+        #expect(daemon.logText.contains("msg=\"SMTP stopped\""))
+    }
+
+    @Test func shutdownGracePeriodEndsStalledSessions() async throws {
+        let daemon = try await Daemon(settings: ["shutdown.grace_seconds": "1"])
+        let stalled = try RawSMTPClient(port: daemon.port)
+        _ = try stalled.readReply()
+        _ = try stalled.command("EHLO stalled.test")
+        _ = try stalled.command("MAIL FROM:<a@example.org>")
+        _ = try stalled.command("RCPT TO:<tok@dropbox.localhost>")
+        _ = try stalled.command("DATA")
+        try stalled.send("Subject: stalled\r\n\r\nnever finished\r\n")
+        let started = ContinuousClock.now
+        #expect(await daemon.stop() == 0)
+        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(stalled.isClosedByServer())
+        #expect(daemon.spooledMessages().isEmpty)
+    }
+}
