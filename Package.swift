@@ -10,7 +10,9 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "intaked", targets: ["intaked"]),
+        .executable(name: "intakectl", targets: ["intakectl"]),
         .library(name: "SMTPCore", targets: ["SMTPCore"]),
+        .library(name: "MailParser", targets: ["MailParser"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -20,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0", traits: [.defaults, "YAML"]),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         .target(
@@ -41,10 +44,27 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "MailParser",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Filing",
+            dependencies: ["MailParser"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "IntakeStore",
+            dependencies: ["Filing", "MailParser", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
+        .target(
             name: "IntakeServer",
             dependencies: [
                 "SMTPCore",
                 "SMTPNIO",
+                "MailParser",
+                "Filing",
+                "IntakeStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -65,6 +85,14 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "intakectl",
+            dependencies: [
+                "MailParser",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "SMTPCoreTests",
             dependencies: ["SMTPCore", .product(name: "NIOCore", package: "swift-nio")],
@@ -82,8 +110,23 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "MailParserTests",
+            dependencies: ["MailParser"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "FilingTests",
+            dependencies: ["Filing", "MailParser"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "IntakeStoreTests",
+            dependencies: ["IntakeStore", "Filing", "MailParser"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "IntakeEndToEndTests",
-            dependencies: ["intaked"],
+            dependencies: ["intaked", "IntakeStore", "Filing"],
             exclude: ["Scripts"],
             swiftSettings: strict
         ),

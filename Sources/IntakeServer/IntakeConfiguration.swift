@@ -18,7 +18,8 @@ import SMTPCore
 /// |---|---|---|---|
 /// | `data_dir` | path | `./intake-data` | data folder: spool, temporary files |
 /// | `dropbox.domains` | list | `dropbox.localhost` | domains whose mail is accepted |
-/// | `delivery` | `spool` or `discard` | `spool` | `discard` accepts and drops every message: for benchmarks only |
+/// | `delivery` | `filing`, `spool` or `discard` | `filing` | `filing` files into the CRM database; `spool` only keeps messages in `data_dir/spool`; `discard` accepts and drops every message (benchmarks only) |
+/// | `database.path` | path | `data_dir/intake.sqlite` | the SQLite database |
 /// | `smtp.host` | address | `127.0.0.1` | address to listen on |
 /// | `smtp.port` | int | `2525` | port to listen on; 0 picks a free port |
 /// | `smtp.hostname` | string | the machine's host name | name in the greeting and Received fields |
@@ -39,7 +40,9 @@ import SMTPCore
 public struct IntakeConfiguration: Sendable, Hashable {
     /// Where a delivered message goes.
     public enum Delivery: String, Sendable, Hashable {
-        /// Durably into the spool folder.
+        /// Filed into the CRM database: contacts, notes, cases, opportunities, tasks.
+        case filing
+        /// Durably into the spool folder, not filed.
         case spool
         /// Nowhere: accepted and dropped. For benchmarks of the protocol path only.
         case discard
@@ -47,7 +50,9 @@ public struct IntakeConfiguration: Sendable, Hashable {
 
     public var dataDirectory = "./intake-data"
     public var dropboxDomains = ["dropbox.localhost"]
-    public var delivery = Delivery.spool
+    public var delivery = Delivery.filing
+    /// The SQLite database; `nil` means `data_dir/intake.sqlite`.
+    public var databasePath: String?
     public var smtpHost = "127.0.0.1"
     public var smtpPort = 2525
     public var hostname = IntakeConfiguration.systemHostname()
@@ -69,9 +74,10 @@ public struct IntakeConfiguration: Sendable, Hashable {
         dropboxDomains = try settings.stringArray("dropbox.domains", default: defaults.dropboxDomains).map { $0.lowercased() }
         let deliveryName = try settings.string("delivery", default: defaults.delivery.rawValue)
         guard let delivery = Delivery(rawValue: deliveryName) else {
-            throw IntakeConfigurationError("delivery must be spool or discard, not \(deliveryName)")
+            throw IntakeConfigurationError("delivery must be filing, spool or discard, not \(deliveryName)")
         }
         self.delivery = delivery
+        databasePath = try settings.optionalString("database.path")
         smtpHost = try settings.string("smtp.host", default: defaults.smtpHost)
         smtpPort = try settings.int("smtp.port", default: defaults.smtpPort)
         hostname = try settings.string("smtp.hostname", default: defaults.hostname)
@@ -114,6 +120,9 @@ public struct IntakeConfiguration: Sendable, Hashable {
         guard memoryThreshold >= 4096 else { throw .init("smtp.memory_threshold must be at least 4096") }
         guard shutdownGraceSeconds >= 0 else { throw .init("shutdown.grace_seconds must not be negative") }
     }
+
+    /// The database file in use.
+    public var resolvedDatabasePath: String { databasePath ?? dataDirectory + "/intake.sqlite" }
 
     static func systemHostname() -> String {
         var buffer = [CChar](repeating: 0, count: 256)

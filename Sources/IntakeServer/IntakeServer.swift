@@ -4,6 +4,7 @@ import NIOPosix
 import NIOSSL
 import SMTPCore
 import SMTPNIO
+import IntakeStore
 import ServiceLifecycle
 
 /// The composition root: builds the services from a configuration and runs them in one
@@ -37,11 +38,24 @@ public struct IntakeServer: Sendable {
 
         let threadPool = NIOThreadPool.singleton
         let policy = DropboxRecipientPolicy(domains: configuration.dropboxDomains)
-        let receiver: any SMTPMessageReceiver =
-            switch configuration.delivery {
-            case .spool: SpoolReceiver(policy: policy, spoolDirectory: spoolDirectory, threadPool: threadPool)
-            case .discard: DiscardReceiver(policy: policy)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        let receiver: any SMTPMessageReceiver
+        switch configuration.delivery {
+        case .filing:
+            let database: IntakeDatabase
+            do {
+                database = try IntakeDatabase.open(path: configuration.resolvedDatabasePath)
+            } catch {
+                throw IntakeConfigurationError("cannot open the database: \(error) (check database.path and data_dir)")
             }
+            let queue = FilingQueue(database: database)
+            services.append(.init(service: queue))
+            receiver = FilingReceiver(policy: policy, database: database, queue: queue, threadPool: threadPool, logger: logger)
+        case .spool:
+            receiver = SpoolReceiver(policy: policy, spoolDirectory: spoolDirectory, threadPool: threadPool)
+        case .discard:
+            receiver = DiscardReceiver(policy: policy)
+        }
         if configuration.delivery == .discard {
             logger.warning("delivery is discard: messages are accepted and dropped (benchmarks only)")
         }
@@ -65,7 +79,8 @@ public struct IntakeServer: Sendable {
         )
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: listener)],
+                // Stopped in reverse order: the listener first, then the filing queue it feeds.
+                services: services + [.init(service: listener)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

@@ -26,7 +26,9 @@ import Testing
 
     @Test func smtplibOverSTARTTLS() async throws {
         let certificate = try TestCertificate()
-        let daemon = try await Daemon(settings: ["smtp.tls.certificate": certificate.certificatePath, "smtp.tls.private_key": certificate.keyPath])
+        let daemon = try await Daemon(settings: [
+            "smtp.tls.certificate": certificate.certificatePath, "smtp.tls.private_key": certificate.keyPath,
+        ])
         let output = try python("smtplib_client.py", ["starttls", String(daemon.port), certificate.certificatePath])
         #expect(output.contains("starttls ok"))
         #expect(output.contains("ehlo after tls has no STARTTLS"))
@@ -38,7 +40,9 @@ import Testing
 
     @Test func plaintextPipelinedAfterSTARTTLSIsNeverExecuted() async throws {
         let certificate = try TestCertificate()
-        let daemon = try await Daemon(settings: ["smtp.tls.certificate": certificate.certificatePath, "smtp.tls.private_key": certificate.keyPath])
+        let daemon = try await Daemon(settings: [
+            "smtp.tls.certificate": certificate.certificatePath, "smtp.tls.private_key": certificate.keyPath,
+        ])
         let output = try python("starttls_injection.py", [String(daemon.port)])
         #expect(output.contains("injected commands ignored"), "\(output)")
         #expect(daemon.spooledMessages().isEmpty)
@@ -47,7 +51,9 @@ import Testing
 
     @Test func failedHandshakeEndsTheConnection() async throws {
         let certificate = try TestCertificate()
-        let daemon = try await Daemon(settings: ["smtp.tls.certificate": certificate.certificatePath, "smtp.tls.private_key": certificate.keyPath])
+        let daemon = try await Daemon(settings: [
+            "smtp.tls.certificate": certificate.certificatePath, "smtp.tls.private_key": certificate.keyPath,
+        ])
         let client = try RawSMTPClient(port: daemon.port)
         _ = try client.readReply()
         _ = try client.command("EHLO client.test")
@@ -61,8 +67,12 @@ import Testing
     @Test func swaksPlainPipelinedAndTLS() async throws {
         guard let swaks = requireTool("swaks", package: "swaks") else { return }
         let certificate = try TestCertificate()
-        let daemon = try await Daemon(settings: ["smtp.tls.certificate": certificate.certificatePath, "smtp.tls.private_key": certificate.keyPath])
-        let common = ["--server", "127.0.0.1:\(daemon.port)", "--from", "alice@example.org", "--to", "tok@dropbox.localhost", "--helo", "swaks.test"]
+        let daemon = try await Daemon(settings: [
+            "smtp.tls.certificate": certificate.certificatePath, "smtp.tls.private_key": certificate.keyPath,
+        ])
+        let common = [
+            "--server", "127.0.0.1:\(daemon.port)", "--from", "alice@example.org", "--to", "tok@dropbox.localhost", "--helo", "swaks.test",
+        ]
         let plain = try runCommand(swaks, common + ["--header", "Subject: plain"])
         #expect(plain.status == 0, "\(plain.output)")
         let pipelined = try runCommand(swaks, common + ["--pipeline", "--header", "Subject: pipelined"])

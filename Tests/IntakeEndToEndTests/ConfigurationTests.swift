@@ -40,15 +40,15 @@ import Testing
         let folder = Daemon.temporaryDirectory()
         let file = folder + "/intake.yaml"
         try """
-            # Intake test configuration
-            dropbox:
-              domains:
-                - drop.example
-                - inbox.example
-            smtp:
-              max_recipients: 2
-              hostname: from-file.test
-            """.write(toFile: file, atomically: true, encoding: .utf8)
+        # Intake test configuration
+        dropbox:
+          domains:
+            - drop.example
+            - inbox.example
+        smtp:
+          max_recipients: 2
+          hostname: from-file.test
+        """.write(toFile: file, atomically: true, encoding: .utf8)
         let daemon = try await Daemon(
             settings: ["smtp.hostname": "from-command-line.test"],
             environment: ["INTAKE_CONFIG": file, "INTAKE_SMTP_MAX_RECIPIENTS": "3"],

@@ -36,6 +36,8 @@ final class Daemon: Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.executable)
         var arguments = ["--data-dir", self.dataDirectory, "--smtp-port", String(port), "--set", "smtp.hostname=mx.intake.test"]
+        // The SMTP tests look at the spool; the filing tests ask for delivery=filing.
+        let settings = settings.merging(["delivery": "spool"]) { given, _ in given }
         for (key, value) in settings.sorted(by: { $0.key < $1.key }) { arguments += ["--set", "\(key)=\(value)"] }
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("INTAKE_") }
@@ -169,7 +171,9 @@ func runCommand(
 
 /// Finds a program on PATH, or records an issue that says how to install it.
 func requireTool(_ name: String, package: String) -> String? {
-    for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") + ["/usr/local/bin", "/usr/bin", "/usr/sbin", "/bin"] {
+    for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") + [
+        "/usr/local/bin", "/usr/bin", "/usr/sbin", "/bin",
+    ] {
         let path = "\(directory)/\(name)"
         if FileManager.default.isExecutableFile(atPath: path) { return path }
     }

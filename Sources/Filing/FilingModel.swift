@@ -1,0 +1,202 @@
+import Foundation
+
+/// A CRM user as the filing rules see them: who they are and which addresses are theirs.
+public struct DropboxUser: Sendable, Hashable {
+    public var id: Int64
+    public var organisationID: Int64
+    /// The primary email, lowercased; unique across the system.
+    public var email: String
+    public var name: String
+    /// IANA time zone (`Europe/Berlin`); due dates are computed in it.
+    public var timeZone: String
+    /// Validated extra addresses the user sends from, lowercased.
+    public var trustedAddresses: [String]
+
+    public init(id: Int64, organisationID: Int64, email: String, name: String, timeZone: String, trustedAddresses: [String]) {
+        self.id = id
+        self.organisationID = organisationID
+        self.email = email.lowercased()
+        self.name = name
+        self.timeZone = timeZone
+        self.trustedAddresses = trustedAddresses.map { $0.lowercased() }
+    }
+
+    /// Every address of the user's own.
+    public var ownAddresses: Set<String> { Set([email] + trustedAddresses) }
+}
+
+/// Per-organisation settings that change how messages are filed.
+public struct OrganisationSettings: Sendable, Hashable, Codable {
+    /// Create contacts for unknown addresses; when off, a message without a known contact is kept
+    /// as unmatched for an admin to assign.
+    public var createContacts = true
+    /// Link contacts at corporate domains to a company made from the domain.
+    public var companyFromDomain = true
+    /// More free-mail domains than the built-in list.
+    public var freemailDomainsExtra: [String] = []
+
+    public init() {}
+
+    /// The setting keys, as the admin API names them.
+    public static let keys = ["create_contacts", "company_from_domain", "freemail_domains_extra"]
+}
+
+/// What the rules need to know about the user's organisation.
+public struct OrganisationContext: Sendable {
+    public var id: Int64
+    public var name: String
+    /// Domains of the organisation's own mail: never contacts.
+    public var internalDomains: [String]
+    /// Every address of the organisation's other users (primary and extra), lowercased.
+    public var colleagueAddresses: Set<String>
+    /// The organisation's and this user's exclusion patterns.
+    public var exclusions: [ExclusionPattern]
+    public var settings: OrganisationSettings
+    /// The dropbox domains: their addresses are never contacts.
+    public var dropboxDomains: Set<String>
+
+    public init(
+        id: Int64, name: String, internalDomains: [String], colleagueAddresses: Set<String>, exclusions: [ExclusionPattern],
+        settings: OrganisationSettings, dropboxDomains: Set<String>
+    ) {
+        self.id = id
+        self.name = name
+        self.internalDomains = internalDomains.map { $0.lowercased() }
+        self.colleagueAddresses = colleagueAddresses
+        self.exclusions = exclusions
+        self.settings = settings
+        self.dropboxDomains = dropboxDomains
+    }
+}
+
+/// Someone in a message who becomes (or already is) a contact.
+public struct ContactCandidate: Sendable, Hashable, Codable {
+    /// The normalised address.
+    public var address: String
+    /// The display name, when the message gives one.
+    public var name: String?
+    /// Where the address was found (`from`, `cc`, `forwarded-from`, `body`, …).
+    public var source: String
+    /// The domain a company is made from, or `nil` for free-mail or when companies are off.
+    public var companyDomain: String?
+
+    public init(address: String, name: String?, source: String, companyDomain: String?) {
+        self.address = address
+        self.name = name
+        self.source = source
+        self.companyDomain = companyDomain
+    }
+
+    /// A name for a new contact: the display name, else the local part made readable.
+    public var contactName: String {
+        if let name, !name.trimmingCharacters(in: .whitespaces).isEmpty { return name }
+        let local = address.split(separator: "@").first.map(String.init) ?? address
+        return local.split(whereSeparator: { $0 == "." || $0 == "_" || $0 == "-" })
+            .map { $0.prefix(1).uppercased() + $0.dropFirst() }
+            .joined(separator: " ")
+    }
+}
+
+/// A `#CS…` or `#CO…` reference to a case or an opportunity.
+public struct ReferenceTag: Sendable, Hashable, Codable, CustomStringConvertible {
+    public enum Kind: String, Sendable, Hashable, Codable {
+        case `case` = "CS"
+        case opportunity = "CO"
+    }
+
+    public var kind: Kind
+    public var number: Int64
+
+    /// Reads `CS1001` / `CO1001`.
+    public init?(_ text: String) {
+        guard text.count > 2, let kind = Kind(rawValue: String(text.prefix(2)).uppercased()), let number = Int64(text.dropFirst(2)) else {
+            return nil
+        }
+        self.kind = kind
+        self.number = number
+    }
+
+    public init(kind: Kind, number: Int64) {
+        self.kind = kind
+        self.number = number
+    }
+
+    public var description: String { "\(kind.rawValue)\(number)" }
+}
+
+/// What became of a received message for one dropbox recipient, as the message log shows it.
+public enum MessageOutcome: String, Sendable, Hashable, Codable {
+    case filed
+    case refused
+    case duplicate
+    case automated
+    case unmatched
+}
+
+/// A refusal by the filing rules: the SMTP reply that carries it, and its outcome in the log.
+public struct FilingRefusal: Error, Sendable, Hashable {
+    public var code: Int
+    /// `class.subject.detail`.
+    public var enhancedCode: String
+    public var text: String
+
+    public init(code: Int, enhancedCode: String, text: String) {
+        self.code = code
+        self.enhancedCode = enhancedCode
+        self.text = text
+    }
+
+    /// The header From is not one of the user's addresses.
+    public static func untrusted(_ address: String) -> FilingRefusal {
+        FilingRefusal(
+            code: 550, enhancedCode: "5.7.1",
+            text: "\(address) is not a trusted address of this dropbox; add it with intakectl sender add"
+        )
+    }
+
+    /// The message has no usable From.
+    public static let noFrom = FilingRefusal(
+        code: 550, enhancedCode: "5.7.1", text: "the message has no From address, so its sender cannot be trusted"
+    )
+
+    /// A note with nobody to file it under.
+    public static let noContact = FilingRefusal(
+        code: 550, enhancedCode: "5.6.0",
+        text: "no contact address found in this message; forward the original message itself (inline or as an attachment) "
+            + "so its sender is kept, or CC the dropbox on mail you send to your contact"
+    )
+}
+
+/// What the rules decided for one message and one dropbox recipient: the store carries it out in a
+/// transaction, matching and creating records.
+public struct FilingIntent: Sendable, Hashable {
+    public var kind: DropboxKind
+    /// Title for a case, opportunity or task: the subject without reply/forward prefixes.
+    public var title: String
+    /// Due date of a task, `YYYY-MM-DD` in the user's time zone.
+    public var due: String?
+    /// The contacts, in the order found.
+    public var contacts: [ContactCandidate]
+    /// Reference tags in the subject and body.
+    public var referenceTags: [ReferenceTag]
+    /// Message-IDs named by In-Reply-To and References: the thread.
+    public var threadMessageIDs: [String]
+    /// The text of the note.
+    public var noteText: String
+    /// An auto-reply or other automated message: kept, not filed.
+    public var automated: Bool
+
+    public init(
+        kind: DropboxKind, title: String, due: String?, contacts: [ContactCandidate], referenceTags: [ReferenceTag],
+        threadMessageIDs: [String], noteText: String, automated: Bool
+    ) {
+        self.kind = kind
+        self.title = title
+        self.due = due
+        self.contacts = contacts
+        self.referenceTags = referenceTags
+        self.threadMessageIDs = threadMessageIDs
+        self.noteText = noteText
+        self.automated = automated
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import MailParser
+
+/// The CRM rules, as pure functions: who may send into a dropbox, who in a message is a contact,
+/// and what a message files.
+public enum FilingRules {
+    /// Whether the message comes from the user: its header From must be their primary or a
+    /// validated extra address; `nil` when it does.
+    public static func trustRefusal(for message: MailMessage, user: DropboxUser) -> FilingRefusal? {
+        guard let from = message.from, from.isComplete else { return .noFrom }
+        return user.ownAddresses.contains(from.normalized) ? nil : .untrusted(from.address)
+    }
+
+    /// The people in the message who are contacts: everyone found in headers, body and forwarded
+    /// originals, less the dropbox, the user, their colleagues, internal domains and exclusions.
+    public static func contacts(in message: MailMessage, user: DropboxUser, organisation: OrganisationContext) -> [ContactCandidate] {
+        let own = user.ownAddresses
+        let freemailExtra = Set(organisation.settings.freemailDomainsExtra.map { $0.lowercased() })
+        var seen: Set<String> = []
+        var result: [ContactCandidate] = []
+        for person in message.people {
+            let address = person.address.normalized
+            let domain = person.address.domain.lowercased()
+            guard person.address.isComplete, !seen.contains(address) else { continue }
+            seen.insert(address)
+            if own.contains(address) || organisation.colleagueAddresses.contains(address) { continue }
+            if organisation.dropboxDomains.contains(domain) { continue }
+            if organisation.internalDomains.contains(where: { domain == $0 || domain.hasSuffix("." + $0) }) { continue }
+            if organisation.exclusions.contains(where: { $0.matches(address) }) { continue }
+            let companyDomain =
+                organisation.settings.companyFromDomain && !FreemailDomains.contains(domain, extra: freemailExtra) ? domain : nil
+            result.append(
+                ContactCandidate(
+                    address: address, name: person.name ?? person.address.name, source: person.source.rawValue, companyDomain: companyDomain
+                )
+            )
+        }
+        return result
+    }
+
+    /// What the message files for this recipient, or why it is refused.
+    public static func intent(
+        for message: MailMessage, user: DropboxUser, kind: DropboxKind, organisation: OrganisationContext, receivedAt: Date
+    ) -> Result<FilingIntent, FilingRefusal> {
+        if let refusal = trustRefusal(for: message, user: user) { return .failure(refusal) }
+        let contacts = contacts(in: message, user: user, organisation: organisation)
+        let due: String? =
+            switch kind {
+            case .taskToday: localDate(receivedAt, timeZone: user.timeZone, addingDays: 0)
+            case .taskTomorrow: localDate(receivedAt, timeZone: user.timeZone, addingDays: 1)
+            case .note, .case, .opportunity, .task: nil
+            }
+        return .success(
+            FilingIntent(
+                kind: kind,
+                title: title(message.subject),
+                due: due,
+                contacts: contacts,
+                referenceTags: message.referenceTags.compactMap(ReferenceTag.init),
+                threadMessageIDs: message.inReplyTo + message.references.filter { !message.inReplyTo.contains($0) },
+                noteText: noteText(message),
+                automated: message.isAutomated
+            )
+        )
+    }
+
+    /// The subject without `Re:`, `Fwd:` and their translations, or `(no subject)`.
+    public static func title(_ subject: String?) -> String {
+        var text = (subject ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        let prefixes = ["re", "fw", "fwd", "aw", "wg", "tr", "rv", "sv", "vs", "antw", "odp", "pd", "res", "enc", "r", "i"]
+        var changed = true
+        while changed {
+            changed = false
+            guard let colon = text.firstIndex(where: { $0 == ":" || $0 == "：" }) else { break }
+            let head = text[..<colon].lowercased().trimmingCharacters(in: .whitespaces)
+            let bare = head.split(separator: "[").first.map(String.init) ?? head
+            if prefixes.contains(bare) || prefixes.contains(head) {
+                text = String(text[text.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
+                changed = true
+            }
+        }
+        return text.isEmpty ? "(no subject)" : text
+    }
+
+    /// The text of a note: the subject and the body.
+    static func noteText(_ message: MailMessage) -> String {
+        let subject = message.subject.map { "Subject: \($0)\n\n" } ?? ""
+        return subject + message.bodyText
+    }
+
+    /// The calendar date `days` after `date` in `timeZone`, as `YYYY-MM-DD`.
+    public static func localDate(_ date: Date, timeZone: String, addingDays days: Int) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: timeZone) ?? TimeZone(identifier: "UTC")!
+        let shifted = calendar.date(byAdding: .day, value: days, to: date) ?? date
+        let parts = calendar.dateComponents([.year, .month, .day], from: shifted)
+        return String(format: "%04d-%02d-%02d", parts.year ?? 1970, parts.month ?? 1, parts.day ?? 1)
+    }
+
+    /// The key that recognises the same message arriving again: its normalised Message-ID, else a
+    /// hash of its content.
+    public static func deduplicationKey(messageID: String?, content: some Collection<UInt8>) -> String {
+        if let messageID, !messageID.isEmpty { return "mid:" + normaliseMessageID(messageID) }
+        return "sha256:" + SHA256.hex(content)
+    }
+
+    /// A Message-ID without brackets or spaces, its domain lowercased (RFC 5322 §3.6.4).
+    public static func normaliseMessageID(_ id: String) -> String {
+        var text = id.trimmingCharacters(in: .whitespacesAndNewlines)
+        if text.hasPrefix("<") { text.removeFirst() }
+        if text.hasSuffix(">") { text.removeLast() }
+        guard let at = text.lastIndex(of: "@") else { return text }
+        return text[..<at] + "@" + text[text.index(after: at)...].lowercased()
+    }
+}

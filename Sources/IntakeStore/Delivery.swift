@@ -1,0 +1,147 @@
+import Filing
+import Foundation
+import MailParser
+
+/// One received message with its dropbox recipients, ready to be filed in one transaction.
+public struct Delivery: Sendable {
+    /// A recipient of the message at a dropbox domain.
+    public struct Recipient: Sendable, Hashable {
+        /// The address as given in RCPT TO.
+        public var address: String
+        /// The dropbox it names; `nil` for postmaster.
+        public var dropbox: DropboxAddress?
+
+        public init(address: String, dropbox: DropboxAddress?) {
+            self.address = address
+            self.dropbox = dropbox
+        }
+    }
+
+    /// The SMTP id of the message (in the Received field and the 250 reply).
+    public var smtpID: String
+    public var envelopeFrom: String
+    public var recipients: [Recipient]
+    public var receivedAt: Date
+    /// The message as received, with the Received field the server added.
+    public var raw: [UInt8]
+    /// The key that recognises the same message arriving again.
+    public var deduplicationKey: String
+    public var message: MailMessage
+    public var dropboxDomains: Set<String>
+
+    public init(
+        smtpID: String, envelopeFrom: String, recipients: [Recipient], receivedAt: Date, raw: [UInt8], deduplicationKey: String,
+        message: MailMessage, dropboxDomains: Set<String>
+    ) {
+        self.smtpID = smtpID
+        self.envelopeFrom = envelopeFrom
+        self.recipients = recipients
+        self.receivedAt = receivedAt
+        self.raw = raw
+        self.deduplicationKey = deduplicationKey
+        self.message = message
+        self.dropboxDomains = dropboxDomains
+    }
+}
+
+/// What became of a delivery for one recipient.
+public struct RecipientResult: Sendable, Hashable {
+    public var recipient: String
+    public var outcome: MessageOutcome
+    /// Why, for every outcome but `filed`.
+    public var reason: String?
+    /// The SMTP refusal, when the outcome is `refused`.
+    public var refusal: FilingRefusal?
+    /// The records filed under, as `type:id` (`contact:4`, `case:CS1001`).
+    public var filed: [String]
+    public var unresolvedReferences: [String]
+
+    /// Whether the recipient took the message (everything but a refusal).
+    public var accepted: Bool { outcome != .refused }
+}
+
+/// The parsed summary kept with each message, as JSON.
+struct MessageSummary: Codable {
+    struct Address: Codable {
+        var address: String
+        var name: String?
+    }
+
+    struct Person: Codable {
+        var address: String
+        var name: String?
+        var source: String
+    }
+
+    struct Forward: Codable {
+        var from: Address?
+        var to: [String]
+        var cc: [String]
+        var date: String?
+        var subject: String?
+    }
+
+    struct AttachmentSummary: Codable {
+        var filename: String?
+        var contentType: String
+        var size: Int
+        var sha256: String
+
+        enum CodingKeys: String, CodingKey {
+            case filename
+            case contentType = "content_type"
+            case size, sha256
+        }
+    }
+
+    var subject: String?
+    var from: Address?
+    var messageID: String?
+    var inReplyTo: [String]
+    var references: [String]
+    var people: [Person]
+    var forwarded: [Forward]
+    var refs: [String]
+    var attachments: [AttachmentSummary]
+    var newText: String
+    var automated: Bool
+    var defects: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case subject, from
+        case messageID = "message_id"
+        case inReplyTo = "in_reply_to"
+        case references, people, forwarded, refs, attachments
+        case newText = "new_text"
+        case automated, defects
+    }
+
+    init(_ message: MailMessage) {
+        subject = message.subject
+        from = message.from.map { Address(address: $0.address, name: $0.name) }
+        messageID = message.messageID
+        inReplyTo = message.inReplyTo
+        references = message.references
+        people = message.people.map { Person(address: $0.address.normalized, name: $0.name, source: $0.source.rawValue) }
+        forwarded = message.forwarded.map { forward in
+            Forward(
+                from: forward.from.map { Address(address: $0.address, name: forward.fromName ?? $0.name) }
+                    ?? forward.fromName.map { Address(address: "", name: $0) },
+                to: forward.to.map(\.address), cc: forward.cc.map(\.address), date: forward.date, subject: forward.subject
+            )
+        }
+        refs = message.referenceTags
+        attachments = message.attachments.map {
+            AttachmentSummary(filename: $0.filename, contentType: $0.contentType, size: $0.size, sha256: $0.sha256)
+        }
+        newText = message.newText
+        automated = message.isAutomated
+        defects = message.defects.map(\.description)
+    }
+
+    var json: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? String(decoding: encoder.encode(self), as: UTF8.self)) ?? "{}"
+    }
+}

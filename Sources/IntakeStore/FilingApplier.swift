@@ -1,0 +1,355 @@
+import Filing
+import Foundation
+import GRDB
+import MailParser
+
+/// Carries out the filing rules for one delivery inside a write transaction: trust, duplicates,
+/// references and threads, contacts and companies, notes, cases, opportunities and tasks, and the
+/// message log. Everything it writes commits together or not at all.
+struct FilingApplier {
+    let db: Database
+    let delivery: Delivery
+    let now: Double
+    /// The message's row per organisation, once stored.
+    private var storedMessage: [Int64?: Int64] = [:]
+
+    init(db: Database, delivery: Delivery) {
+        self.db = db
+        self.delivery = delivery
+        self.now = delivery.receivedAt.timeIntervalSince1970
+    }
+
+    mutating func run() throws -> [RecipientResult] {
+        var results: [RecipientResult] = []
+        var seen: Set<DropboxAddress> = []
+        for recipient in delivery.recipients {
+            let result: RecipientResult
+            var user: DropboxUser?
+            if let dropbox = recipient.dropbox {
+                if !seen.insert(dropbox).inserted { continue }
+                user = try IntakeDatabase.user(db, token: dropbox.token)
+                if let user {
+                    result = try file(for: user, kind: dropbox.kind, recipient: recipient.address)
+                } else {
+                    // The token was rotated between RCPT and the end of data.
+                    result = refused(
+                        recipient.address,
+                        FilingRefusal(code: 550, enhancedCode: "5.1.1", text: "\(recipient.address) is not a dropbox address (any more)")
+                    )
+                }
+            } else {
+                let messageRow = try storeMessage(organisationID: nil)
+                result = RecipientResult(
+                    recipient: recipient.address, outcome: .unmatched, reason: "mail for postmaster; kept for an admin", refusal: nil,
+                    filed: [], unresolvedReferences: []
+                )
+                try log(result, user: nil, kind: nil, messageRow: messageRow)
+                results.append(result)
+                continue
+            }
+            try log(
+                result, user: user, kind: recipient.dropbox?.kind, messageRow: result.accepted ? storedMessage[user?.organisationID] : nil)
+            results.append(result)
+        }
+        return results
+    }
+
+    // MARK: One recipient
+
+    private mutating func file(for user: DropboxUser, kind: DropboxKind, recipient: String) throws -> RecipientResult {
+        let organisation = try IntakeDatabase.organisationContext(db, user: user, dropboxDomains: delivery.dropboxDomains)
+        let intent: FilingIntent
+        switch FilingRules.intent(
+            for: delivery.message, user: user, kind: kind, organisation: organisation, receivedAt: delivery.receivedAt)
+        {
+        case .failure(let refusal): return refused(recipient, refusal)
+        case .success(let value): intent = value
+        }
+
+        // The same message again: filed once, credited to every user whose dropbox received it.
+        if let existing = try Int64.fetchOne(
+            db, sql: "SELECT id FROM message WHERE organisation_id = ? AND deduplication_key = ?",
+            arguments: [user.organisationID, delivery.deduplicationKey]
+        ) {
+            storedMessage[user.organisationID] = existing
+            let credited =
+                try Bool.fetchOne(
+                    db, sql: "SELECT EXISTS (SELECT 1 FROM message_user WHERE message_id = ? AND user_id = ?)",
+                    arguments: [existing, user.id]
+                ) ?? false
+            if !credited { try credit(existing, user: user, kind: kind) }
+            return RecipientResult(
+                recipient: recipient, outcome: .duplicate,
+                reason: credited
+                    ? "already filed from this dropbox" : "already filed from a colleague's dropbox; credited to this user too",
+                refusal: nil, filed: try filedRecords(existing), unresolvedReferences: []
+            )
+        }
+
+        if intent.automated {
+            let messageRow = try storeMessage(organisationID: user.organisationID)
+            try credit(messageRow, user: user, kind: kind)
+            return RecipientResult(
+                recipient: recipient, outcome: .automated,
+                reason: "an automated message (auto-reply, bulk or delivery report); kept, not filed",
+                refusal: nil, filed: [], unresolvedReferences: []
+            )
+        }
+
+        // References and threads name the records the message belongs to.
+        var attached: [(type: String, id: Int64, label: String)] = []
+        var unresolved: [String] = []
+        for tag in intent.referenceTags {
+            let table = tag.kind == .case ? "case_record" : "opportunity"
+            if let id = try Int64.fetchOne(
+                db, sql: "SELECT id FROM \(table) WHERE organisation_id = ? AND number = ?", arguments: [user.organisationID, tag.number]
+            ) {
+                attached.append((tag.kind == .case ? "case" : "opportunity", id, tag.description))
+            } else {
+                unresolved.append(tag.description)
+            }
+        }
+        if attached.isEmpty && !intent.threadMessageIDs.isEmpty {
+            attached = try threadRecords(intent.threadMessageIDs, organisationID: user.organisationID)
+        }
+
+        // Contacts: matched on any of their addresses, created when missing (and allowed).
+        var contacts: [(id: Int64, companyID: Int64?)] = []
+        var unknown = 0
+        for candidate in intent.contacts {
+            if let contact = try findContact(candidate.address, organisationID: user.organisationID) {
+                contacts.append(contact)
+            } else if organisation.settings.createContacts {
+                contacts.append(try createContact(candidate, organisationID: user.organisationID))
+            } else {
+                unknown += 1
+            }
+        }
+
+        if kind == .note && contacts.isEmpty && attached.isEmpty {
+            if unknown > 0 {
+                let messageRow = try storeMessage(organisationID: user.organisationID)
+                try credit(messageRow, user: user, kind: kind)
+                return RecipientResult(
+                    recipient: recipient, outcome: .unmatched,
+                    reason: "no known contact and create_contacts is off; assign it with intakectl message assign",
+                    refusal: nil, filed: [], unresolvedReferences: unresolved
+                )
+            }
+            return refused(recipient, .noContact)
+        }
+
+        let messageRow = try storeMessage(organisationID: user.organisationID)
+        try credit(messageRow, user: user, kind: kind)
+        var filed: [String] = []
+        for (type, id, label) in attached {
+            try fileUnder(messageRow, type: type, id: id)
+            for contact in contacts { try link(contact.id, to: type, id: id) }
+            filed.append("\(type):\(label)")
+        }
+        switch kind {
+        case .note:
+            for contact in contacts {
+                try db.execute(
+                    sql:
+                        "INSERT INTO note (organisation_id, contact_id, message_id, author_id, text, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    arguments: [user.organisationID, contact.id, messageRow, user.id, intent.noteText, now]
+                )
+            }
+        case .case, .opportunity:
+            let type = kind == .case ? "case" : "opportunity"
+            if !attached.contains(where: { $0.type == type }) {
+                let (id, label) = try createRecord(type: type, title: intent.title, user: user)
+                try fileUnder(messageRow, type: type, id: id)
+                for contact in contacts { try link(contact.id, to: type, id: id) }
+                filed.append("\(type):\(label)")
+            }
+        case .task, .taskToday, .taskTomorrow:
+            try db.execute(
+                sql: "INSERT INTO task (organisation_id, owner_id, title, due, message_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [user.organisationID, user.id, intent.title, intent.due, messageRow, now]
+            )
+            let id = db.lastInsertedRowID
+            try fileUnder(messageRow, type: "task", id: id)
+            for contact in contacts { try link(contact.id, to: "task", id: id) }
+            filed.append("task:\(id)")
+        }
+        for contact in contacts {
+            try fileUnder(messageRow, type: "contact", id: contact.id)
+            filed.append("contact:\(contact.id)")
+            if let company = contact.companyID {
+                try fileUnder(messageRow, type: "company", id: company)
+                if !filed.contains("company:\(company)") { filed.append("company:\(company)") }
+            }
+        }
+        return RecipientResult(
+            recipient: recipient, outcome: .filed,
+            reason: unresolved.isEmpty ? nil : "unknown reference \(unresolved.joined(separator: ", "))",
+            refusal: nil, filed: filed, unresolvedReferences: unresolved
+        )
+    }
+
+    private func refused(_ recipient: String, _ refusal: FilingRefusal) -> RecipientResult {
+        RecipientResult(
+            recipient: recipient, outcome: .refused, reason: refusal.text, refusal: refusal, filed: [], unresolvedReferences: []
+        )
+    }
+
+    // MARK: Records
+
+    private func findContact(_ address: String, organisationID: Int64) throws -> (id: Int64, companyID: Int64?)? {
+        guard
+            let row = try Row.fetchOne(
+                db,
+                sql:
+                    "SELECT c.id, c.company_id FROM contact_email e JOIN contact c ON c.id = e.contact_id WHERE e.organisation_id = ? AND e.email = ?",
+                arguments: [organisationID, address.lowercased()]
+            )
+        else { return nil }
+        return (row["id"], row["company_id"])
+    }
+
+    private func createContact(_ candidate: ContactCandidate, organisationID: Int64) throws -> (id: Int64, companyID: Int64?) {
+        var companyID: Int64?
+        if let domain = candidate.companyDomain {
+            companyID = try Int64.fetchOne(
+                db, sql: "SELECT id FROM company WHERE organisation_id = ? AND domain = ?", arguments: [organisationID, domain]
+            )
+            if companyID == nil {
+                try db.execute(
+                    sql: "INSERT INTO company (organisation_id, name, domain, created_at) VALUES (?, ?, ?, ?)",
+                    arguments: [organisationID, Self.companyName(domain), domain, now]
+                )
+                companyID = db.lastInsertedRowID
+            }
+        }
+        try db.execute(
+            sql: "INSERT INTO contact (organisation_id, name, company_id, created_at) VALUES (?, ?, ?, ?)",
+            arguments: [organisationID, candidate.contactName, companyID, now]
+        )
+        let id = db.lastInsertedRowID
+        try db.execute(
+            sql: "INSERT INTO contact_email (contact_id, organisation_id, email) VALUES (?, ?, ?)",
+            arguments: [id, organisationID, candidate.address.lowercased()]
+        )
+        return (id, companyID)
+    }
+
+    /// `acme-corp.co.uk` → `Acme Corp`.
+    static func companyName(_ domain: String) -> String {
+        let labels = domain.split(separator: ".")
+        let suffixes: Set<String> = ["co", "com", "org", "net", "ac", "gov", "edu"]
+        var main = labels.first.map(String.init) ?? domain
+        for label in labels.dropLast() where !suffixes.contains(String(label)) && label.count > 1 {
+            main = String(label)
+        }
+        return main.split(whereSeparator: { $0 == "-" || $0 == "_" }).map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined(
+            separator: " ")
+    }
+
+    private func createRecord(type: String, title: String, user: DropboxUser) throws -> (Int64, String) {
+        let (table, counter, prefix) =
+            type == "case" ? ("case_record", "next_case_number", "CS") : ("opportunity", "next_opportunity_number", "CO")
+        guard let number = try Int64.fetchOne(db, sql: "SELECT \(counter) FROM organisation WHERE id = ?", arguments: [user.organisationID])
+        else { throw StoreError(code: .notFound, message: "the user's organisation is gone") }
+        try db.execute(sql: "UPDATE organisation SET \(counter) = \(counter) + 1 WHERE id = ?", arguments: [user.organisationID])
+        try db.execute(
+            sql: "INSERT INTO \(table) (organisation_id, number, title, created_by, created_at) VALUES (?, ?, ?, ?, ?)",
+            arguments: [user.organisationID, number, title, user.id, now]
+        )
+        return (db.lastInsertedRowID, "\(prefix)\(number)")
+    }
+
+    /// Cases and opportunities that earlier messages of the thread are filed under.
+    private func threadRecords(_ messageIDs: [String], organisationID: Int64) throws -> [(type: String, id: Int64, label: String)] {
+        let normalised = messageIDs.map(FilingRules.normaliseMessageID)
+        let placeholders = Array(repeating: "?", count: normalised.count).joined(separator: ", ")
+        var arguments = StatementArguments([organisationID])
+        arguments += StatementArguments(normalised)
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT DISTINCT f.record_type, f.record_id,
+                    CASE f.record_type WHEN 'case' THEN 'CS' || (SELECT number FROM case_record WHERE id = f.record_id)
+                    ELSE 'CO' || (SELECT number FROM opportunity WHERE id = f.record_id) END AS label
+                FROM message m JOIN filing f ON f.message_id = m.id
+                WHERE m.organisation_id = ? AND m.message_id_header IN (\(placeholders))
+                    AND f.record_type IN ('case', 'opportunity')
+                ORDER BY f.record_type, f.record_id
+                """,
+            arguments: arguments
+        )
+        return rows.map { ($0["record_type"], $0["record_id"], $0["label"]) }
+    }
+
+    private func fileUnder(_ messageRow: Int64, type: String, id: Int64) throws {
+        try db.execute(
+            sql: "INSERT OR IGNORE INTO filing (message_id, record_type, record_id) VALUES (?, ?, ?)", arguments: [messageRow, type, id]
+        )
+    }
+
+    private func link(_ contactID: Int64, to type: String, id: Int64) throws {
+        try db.execute(
+            sql: "INSERT OR IGNORE INTO record_contact (record_type, record_id, contact_id) VALUES (?, ?, ?)",
+            arguments: [type, id, contactID]
+        )
+    }
+
+    private func credit(_ messageRow: Int64, user: DropboxUser, kind: DropboxKind) throws {
+        try db.execute(
+            sql: "INSERT OR IGNORE INTO message_user (message_id, user_id, kind, received_at) VALUES (?, ?, ?, ?)",
+            arguments: [messageRow, user.id, kind.rawValue, now]
+        )
+    }
+
+    private func filedRecords(_ messageRow: Int64) throws -> [String] {
+        try Row.fetchAll(db, sql: "SELECT record_type, record_id FROM filing WHERE message_id = ? ORDER BY rowid", arguments: [messageRow])
+            .map { "\($0["record_type"] as String):\($0["record_id"] as Int64)" }
+    }
+
+    // MARK: Message and log
+
+    /// Stores the raw message and its summary once per organisation; returns its row.
+    private mutating func storeMessage(organisationID: Int64?) throws -> Int64 {
+        if let existing = storedMessage[organisationID] { return existing }
+        let message = delivery.message
+        try db.execute(
+            sql: """
+                INSERT INTO message (organisation_id, deduplication_key, message_id_header, subject, from_address, from_name,
+                    received_at, size, summary, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                organisationID, delivery.deduplicationKey, message.messageID.map(FilingRules.normaliseMessageID), message.subject,
+                message.from?.normalized, message.from?.name, now, delivery.raw.count, MessageSummary(message).json, Data(delivery.raw),
+            ]
+        )
+        let row = db.lastInsertedRowID
+        storedMessage[organisationID] = row
+        return row
+    }
+
+    private func log(_ result: RecipientResult, user: DropboxUser?, kind: DropboxKind?, messageRow: Int64?) throws {
+        let message = delivery.message
+        try db.execute(
+            sql: """
+                INSERT INTO message_log (received_at, smtp_id, envelope_from, recipient, header_from, subject, message_id_header,
+                    organisation_id, user_id, kind, outcome, reason, unresolved_refs, filed, message_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                now, delivery.smtpID, delivery.envelopeFrom, result.recipient, message.from?.normalized, message.subject,
+                message.messageID.map(FilingRules.normaliseMessageID), user?.organisationID, user?.id, kind?.rawValue,
+                result.outcome.rawValue, result.reason, IntakeDatabase.encodeList(result.unresolvedReferences),
+                IntakeDatabase.encodeList(result.filed), messageRow,
+            ]
+        )
+    }
+}
+
+extension IntakeDatabase {
+    /// Files one delivery in the current transaction.
+    static func file(_ delivery: Delivery, in db: Database) throws -> [RecipientResult] {
+        var applier = FilingApplier(db: db, delivery: delivery)
+        return try applier.run()
+    }
+}

@@ -1,0 +1,167 @@
+import Filing
+import Foundation
+import GRDB
+
+/// The SQLite database behind Intake: one `Sendable` value around a GRDB `DatabaseWriter`, with
+/// methods named for what they do. SQLite runs in WAL mode with `synchronous=FULL`, so a committed
+/// transaction survives a crash or power loss.
+public struct IntakeDatabase: Sendable {
+    /// The GRDB writer (a `DatabasePool`).
+    public let writer: any DatabaseWriter
+
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    public static func open(path: String) throws(StoreError) -> IntakeDatabase {
+        var configuration = Configuration()
+        configuration.foreignKeysEnabled = true
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        do {
+            let pool = try DatabasePool(path: path, configuration: configuration)
+            let database = IntakeDatabase(writer: pool)
+            try Schema.migrator.migrate(pool)
+            return database
+        } catch {
+            throw StoreError(error, doing: "open the database \(path)")
+        }
+    }
+
+    init(writer: any DatabaseWriter) {
+        self.writer = writer
+    }
+
+    /// Runs `body` in one write transaction.
+    public func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws(StoreError) -> T {
+        do {
+            return try await writer.write(body)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(error, doing: "write")
+        }
+    }
+
+    /// Runs `body` on a consistent snapshot.
+    public func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws(StoreError) -> T {
+        do {
+            return try await writer.read(body)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(error, doing: "read")
+        }
+    }
+
+    /// The user whose dropbox token this is, if any.
+    public func dropboxUser(token: String) async throws(StoreError) -> DropboxUser? {
+        let token = token.lowercased()
+        return try await read { db in try Self.user(db, token: token) }
+    }
+
+    static func user(_ db: Database, token: String) throws -> DropboxUser? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM user WHERE token = ?", arguments: [token]) else { return nil }
+        return try user(db, row: row)
+    }
+
+    static func user(_ db: Database, row: Row) throws -> DropboxUser {
+        let id: Int64 = row["id"]
+        let extra = try String.fetchAll(
+            db, sql: "SELECT email FROM user_address WHERE user_id = ? AND validated = 1 ORDER BY email", arguments: [id])
+        return DropboxUser(
+            id: id, organisationID: row["organisation_id"], email: row["email"], name: row["name"], timeZone: row["timezone"],
+            trustedAddresses: extra
+        )
+    }
+
+    /// What the filing rules need about the user's organisation.
+    static func organisationContext(_ db: Database, user: DropboxUser, dropboxDomains: Set<String>) throws -> OrganisationContext {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM organisation WHERE id = ?", arguments: [user.organisationID]) else {
+            throw StoreError(code: .notFound, message: "the user's organisation is gone")
+        }
+        let colleagues = try String.fetchAll(
+            db,
+            sql: """
+                SELECT email FROM user WHERE organisation_id = ? AND id != ?
+                UNION SELECT a.email FROM user_address a JOIN user u ON u.id = a.user_id WHERE u.organisation_id = ? AND u.id != ?
+                """,
+            arguments: [user.organisationID, user.id, user.organisationID, user.id]
+        )
+        let patterns = try String.fetchAll(
+            db, sql: "SELECT pattern FROM exclusion WHERE organisation_id = ? AND (user_id IS NULL OR user_id = ?)",
+            arguments: [user.organisationID, user.id]
+        )
+        return OrganisationContext(
+            id: user.organisationID,
+            name: row["name"],
+            internalDomains: decodeList(row["internal_domains"]),
+            colleagueAddresses: Set(colleagues.map { $0.lowercased() }),
+            exclusions: patterns.compactMap(ExclusionPattern.init),
+            settings: try settings(db, organisationID: user.organisationID),
+            dropboxDomains: dropboxDomains
+        )
+    }
+
+    /// The organisation's settings, defaults filled in.
+    static func settings(_ db: Database, organisationID: Int64) throws -> OrganisationSettings {
+        var settings = OrganisationSettings()
+        for row in try Row.fetchAll(db, sql: "SELECT key, value FROM setting WHERE organisation_id = ?", arguments: [organisationID]) {
+            let value: String = row["value"]
+            switch row["key"] as String {
+            case "create_contacts": settings.createContacts = value == "true"
+            case "company_from_domain": settings.companyFromDomain = value == "true"
+            case "freemail_domains_extra": settings.freemailDomainsExtra = decodeList(value)
+            default: break
+            }
+        }
+        return settings
+    }
+
+    static func decodeList(_ json: String) -> [String] {
+        (try? JSONDecoder().decode([String].self, from: Data(json.utf8))) ?? []
+    }
+
+    static func encodeList(_ list: [String]) -> String {
+        (try? String(decoding: JSONEncoder().encode(list), as: UTF8.self)) ?? "[]"
+    }
+}
+
+/// A store failure with a code the admin API and the SMTP side can act on.
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        case invalid, notFound = "not_found", conflict, forbidden, unavailable, internalError = "internal"
+        /// The database or the disk is full.
+        case full
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(code: Code, message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    init(_ error: any Error, doing what: String) {
+        if let error = error as? StoreError {
+            self = error
+            return
+        }
+        if let error = error as? DatabaseError {
+            switch error.resultCode {
+            case .SQLITE_FULL:
+                self.init(code: .full, message: "the database is full (\(what))")
+            case .SQLITE_CONSTRAINT:
+                self.init(code: .conflict, message: error.message ?? "constraint failed")
+            case .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_IOERR, .SQLITE_CANTOPEN, .SQLITE_READONLY:
+                self.init(code: .unavailable, message: "the database is unavailable (\(what)): \(error.message ?? "\(error.resultCode)")")
+            default:
+                self.init(code: .internalError, message: "database error (\(what)): \(error.message ?? "\(error.resultCode)")")
+            }
+            return
+        }
+        self.init(code: .internalError, message: "\(what): \(error)")
+    }
+
+    public var description: String { "\(code.rawValue): \(message)" }
+}

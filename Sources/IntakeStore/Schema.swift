@@ -1,0 +1,172 @@
+import GRDB
+
+/// The database schema, as migrations registered by name. A migration that has shipped is never
+/// edited: changes come as new migrations.
+enum Schema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1 organisations, users, records, messages") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE organisation (
+                        id INTEGER PRIMARY KEY,
+                        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+                        internal_domains TEXT NOT NULL DEFAULT '[]',
+                        next_case_number INTEGER NOT NULL DEFAULT 1001,
+                        next_opportunity_number INTEGER NOT NULL DEFAULT 1001,
+                        created_at REAL NOT NULL
+                    );
+                    CREATE TABLE setting (
+                        organisation_id INTEGER NOT NULL REFERENCES organisation(id) ON DELETE CASCADE,
+                        key TEXT NOT NULL,
+                        value TEXT NOT NULL,
+                        PRIMARY KEY (organisation_id, key)
+                    );
+                    CREATE TABLE user (
+                        id INTEGER PRIMARY KEY,
+                        organisation_id INTEGER NOT NULL REFERENCES organisation(id) ON DELETE CASCADE,
+                        email TEXT NOT NULL UNIQUE,
+                        name TEXT NOT NULL,
+                        timezone TEXT NOT NULL DEFAULT 'UTC',
+                        token TEXT NOT NULL UNIQUE,
+                        created_at REAL NOT NULL
+                    );
+                    CREATE INDEX user_organisation ON user(organisation_id);
+                    CREATE TABLE user_address (
+                        user_id INTEGER NOT NULL REFERENCES user(id) ON DELETE CASCADE,
+                        email TEXT NOT NULL,
+                        validated INTEGER NOT NULL DEFAULT 1,
+                        PRIMARY KEY (user_id, email)
+                    );
+                    CREATE TABLE exclusion (
+                        id INTEGER PRIMARY KEY,
+                        organisation_id INTEGER NOT NULL REFERENCES organisation(id) ON DELETE CASCADE,
+                        user_id INTEGER REFERENCES user(id) ON DELETE CASCADE,
+                        pattern TEXT NOT NULL,
+                        UNIQUE (organisation_id, user_id, pattern)
+                    );
+                    CREATE TABLE company (
+                        id INTEGER PRIMARY KEY,
+                        organisation_id INTEGER NOT NULL REFERENCES organisation(id) ON DELETE CASCADE,
+                        name TEXT NOT NULL,
+                        domain TEXT NOT NULL,
+                        created_at REAL NOT NULL,
+                        UNIQUE (organisation_id, domain)
+                    );
+                    CREATE TABLE contact (
+                        id INTEGER PRIMARY KEY,
+                        organisation_id INTEGER NOT NULL REFERENCES organisation(id) ON DELETE CASCADE,
+                        name TEXT NOT NULL,
+                        company_id INTEGER REFERENCES company(id) ON DELETE SET NULL,
+                        created_at REAL NOT NULL
+                    );
+                    CREATE TABLE contact_email (
+                        contact_id INTEGER NOT NULL REFERENCES contact(id) ON DELETE CASCADE,
+                        organisation_id INTEGER NOT NULL,
+                        email TEXT NOT NULL,
+                        PRIMARY KEY (organisation_id, email)
+                    );
+                    CREATE INDEX contact_email_contact ON contact_email(contact_id);
+                    CREATE TABLE message (
+                        id INTEGER PRIMARY KEY,
+                        -- NULL for mail to postmaster, which belongs to no organisation.
+                        organisation_id INTEGER REFERENCES organisation(id) ON DELETE CASCADE,
+                        deduplication_key TEXT NOT NULL,
+                        message_id_header TEXT,
+                        subject TEXT,
+                        from_address TEXT,
+                        from_name TEXT,
+                        received_at REAL NOT NULL,
+                        size INTEGER NOT NULL,
+                        summary TEXT NOT NULL,
+                        raw BLOB NOT NULL,
+                        UNIQUE (organisation_id, deduplication_key)
+                    );
+                    CREATE INDEX message_header_id ON message(organisation_id, message_id_header);
+                    CREATE TABLE message_user (
+                        message_id INTEGER NOT NULL REFERENCES message(id) ON DELETE CASCADE,
+                        user_id INTEGER NOT NULL REFERENCES user(id) ON DELETE CASCADE,
+                        kind TEXT NOT NULL,
+                        received_at REAL NOT NULL,
+                        PRIMARY KEY (message_id, user_id, kind)
+                    );
+                    CREATE TABLE case_record (
+                        id INTEGER PRIMARY KEY,
+                        organisation_id INTEGER NOT NULL REFERENCES organisation(id) ON DELETE CASCADE,
+                        number INTEGER NOT NULL,
+                        title TEXT NOT NULL,
+                        status TEXT NOT NULL DEFAULT 'open',
+                        created_by INTEGER REFERENCES user(id) ON DELETE SET NULL,
+                        created_at REAL NOT NULL,
+                        UNIQUE (organisation_id, number)
+                    );
+                    CREATE TABLE opportunity (
+                        id INTEGER PRIMARY KEY,
+                        organisation_id INTEGER NOT NULL REFERENCES organisation(id) ON DELETE CASCADE,
+                        number INTEGER NOT NULL,
+                        title TEXT NOT NULL,
+                        stage TEXT NOT NULL DEFAULT 'new',
+                        created_by INTEGER REFERENCES user(id) ON DELETE SET NULL,
+                        created_at REAL NOT NULL,
+                        UNIQUE (organisation_id, number)
+                    );
+                    CREATE TABLE task (
+                        id INTEGER PRIMARY KEY,
+                        organisation_id INTEGER NOT NULL REFERENCES organisation(id) ON DELETE CASCADE,
+                        owner_id INTEGER REFERENCES user(id) ON DELETE SET NULL,
+                        title TEXT NOT NULL,
+                        due TEXT,
+                        message_id INTEGER REFERENCES message(id) ON DELETE SET NULL,
+                        created_at REAL NOT NULL
+                    );
+                    CREATE TABLE note (
+                        id INTEGER PRIMARY KEY,
+                        organisation_id INTEGER NOT NULL REFERENCES organisation(id) ON DELETE CASCADE,
+                        contact_id INTEGER NOT NULL REFERENCES contact(id) ON DELETE CASCADE,
+                        message_id INTEGER REFERENCES message(id) ON DELETE SET NULL,
+                        author_id INTEGER REFERENCES user(id) ON DELETE SET NULL,
+                        text TEXT NOT NULL,
+                        created_at REAL NOT NULL
+                    );
+                    CREATE INDEX note_contact ON note(contact_id);
+                    -- Which contacts a case, opportunity or task concerns.
+                    CREATE TABLE record_contact (
+                        record_type TEXT NOT NULL,
+                        record_id INTEGER NOT NULL,
+                        contact_id INTEGER NOT NULL REFERENCES contact(id) ON DELETE CASCADE,
+                        PRIMARY KEY (record_type, record_id, contact_id)
+                    );
+                    -- Every record a message is filed under: contact, company, case, opportunity, task.
+                    CREATE TABLE filing (
+                        message_id INTEGER NOT NULL REFERENCES message(id) ON DELETE CASCADE,
+                        record_type TEXT NOT NULL,
+                        record_id INTEGER NOT NULL,
+                        PRIMARY KEY (message_id, record_type, record_id)
+                    );
+                    CREATE INDEX filing_record ON filing(record_type, record_id);
+                    -- One row per received message and dropbox recipient.
+                    CREATE TABLE message_log (
+                        id INTEGER PRIMARY KEY,
+                        received_at REAL NOT NULL,
+                        smtp_id TEXT NOT NULL,
+                        envelope_from TEXT NOT NULL,
+                        recipient TEXT NOT NULL,
+                        header_from TEXT,
+                        subject TEXT,
+                        message_id_header TEXT,
+                        organisation_id INTEGER REFERENCES organisation(id) ON DELETE CASCADE,
+                        user_id INTEGER REFERENCES user(id) ON DELETE SET NULL,
+                        kind TEXT,
+                        outcome TEXT NOT NULL,
+                        reason TEXT,
+                        unresolved_refs TEXT NOT NULL DEFAULT '[]',
+                        filed TEXT NOT NULL DEFAULT '[]',
+                        message_id INTEGER REFERENCES message(id) ON DELETE SET NULL
+                    );
+                    CREATE INDEX message_log_organisation ON message_log(organisation_id, received_at);
+                    """
+            )
+        }
+        return migrator
+    }
+}

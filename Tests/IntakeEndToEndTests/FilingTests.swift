@@ -1,0 +1,269 @@
+import Filing
+import Foundation
+import IntakeStore
+import Testing
+
+/// The CRM rules end to end: realistic messages over SMTP (Python's smtplib) into the running
+/// daemon, checked in the real SQLite file through the store's queries.
+@Suite struct FilingTests {
+    static let bob = "bob.carter@harbourview.example"
+    static let sarah = "sarah.okafor@harbourview.example"
+
+    @Test func ccOnSentMailCreatesContactsCompaniesAndNotes() async throws {
+        let crm = try await CRMFixture.start()
+        let message = mail(
+            to: "Jane Fenwick <jane.fenwick@fenwick-logistics.example>", cc: "Mike Lee <mike.lee@gmail.com>",
+            subject: "Quote for 40 chairs"
+        )
+        let sent = try crm.send(message, to: [crm.dropbox(Self.bob)])
+        #expect(sent.code == 250)
+        let contacts = try await crm.database.contacts(organisation: CRMFixture.organisation)
+        #expect(Set(contacts.map(\.name)) == ["Jane Fenwick", "Mike Lee"])
+        #expect(contacts.first { $0.emails == ["jane.fenwick@fenwick-logistics.example"] }?.company == "Fenwick Logistics")
+        #expect(contacts.first { $0.emails == ["mike.lee@gmail.com"] }?.company == nil)
+        let companies = try await crm.database.companies(organisation: CRMFixture.organisation)
+        #expect(companies.map(\.domains) == [["fenwick-logistics.example"]])
+        let notes = try await crm.database.notes(organisation: CRMFixture.organisation)
+        #expect(notes.count == 2)
+        #expect(notes.allSatisfy { $0.text.contains("Quote for 40 chairs") && $0.author == Self.bob })
+        let log = try await crm.log()
+        #expect(log.map(\.outcome) == ["filed"])
+        #expect(log.first?.filed.count == 3)
+        await crm.stop()
+    }
+
+    @Test(arguments: [
+        ("clients/gmail_forward_with_note.eml", bob, ["jane.fenwick@fenwick-logistics.example", "t.reyes@fenwick-logistics.example"]),
+        (
+            "clients/outlook_original_message.eml", sarah,
+            ["pieter@vandijk-bouw.example", "m.jansen@vandijk-bouw.example", "ruud.smit@vandijk-bouw.example"]
+        ),
+        ("clients/forward_as_attachment.eml", sarah, ["hugo.brandt@brandt-logistik.example", "petra.vogel@brandt-logistik.example"]),
+    ])
+    func forwardsFileTheOriginalPeople(_ fixture: String, _ user: String, _ expected: [String]) async throws {
+        let crm = try await CRMFixture.start()
+        let sent = try crm.send(try CRMFixture.fixture(fixture), from: user, to: [crm.dropbox(user)])
+        #expect(sent.code == 250, "\(sent.text)")
+        #expect(try await crm.contactEmails() == Set(expected))
+        let notes = try await crm.database.notes(organisation: CRMFixture.organisation)
+        #expect(notes.count == expected.count)
+        await crm.stop()
+    }
+
+    @Test func caseThenFollowUpInItsThread() async throws {
+        let crm = try await CRMFixture.start()
+        let first = "<case-start@fenwick-logistics.example>"
+        #expect(
+            try crm.send(
+                mail(to: "jane.fenwick@fenwick-logistics.example", subject: "Broken chair legs", messageID: first),
+                to: [crm.dropbox(Self.bob, .case)]
+            ).code == 250
+        )
+        let followUp = mail(
+            to: "jane.fenwick@fenwick-logistics.example", subject: "Re: Broken chair legs", messageID: "<follow-up@harbourview.example>",
+            extraHeaders: ["In-Reply-To: \(first)", "References: \(first)"]
+        )
+        #expect(try crm.send(followUp, to: [crm.dropbox(Self.bob, .case)]).code == 250)
+        let cases = try await crm.database.records(organisation: CRMFixture.organisation, opportunities: false)
+        #expect(cases.count == 1)
+        #expect(cases.first?.ref == "CS1001")
+        #expect(cases.first?.title == "Broken chair legs")
+        #expect(cases.first?.messages.count == 2)
+        #expect(cases.first?.contacts.count == 1)
+        await crm.stop()
+    }
+
+    @Test func referenceTagsUpdateRecordsAndUnknownTagsAreLogged() async throws {
+        let crm = try await CRMFixture.start()
+        let customer = "jane.fenwick@fenwick-logistics.example"
+        _ = try crm.send(mail(to: customer, subject: "Chairs for Leeds"), to: [crm.dropbox(Self.bob, .opportunity)])
+        _ = try crm.send(mail(to: customer, subject: "Wobbly desk"), to: [crm.dropbox(Self.bob, .case)])
+        // #co1001 in the subject to the opportunity address: no second opportunity.
+        _ = try crm.send(mail(to: customer, subject: "Chairs update #co1001"), to: [crm.dropbox(Self.bob, .opportunity)])
+        // #CS1001 in the body of a note: attached to the case as well.
+        _ = try crm.send(mail(to: customer, subject: "Desk follow-up", body: "About #CS1001: fixed.\n"), to: [crm.dropbox(Self.bob)])
+        // An unknown tag is listed and the message filed as if it had none.
+        _ = try crm.send(mail(to: customer, subject: "Old matter #CS9999"), to: [crm.dropbox(Self.bob, .case)])
+        let opportunities = try await crm.database.records(organisation: CRMFixture.organisation, opportunities: true)
+        #expect(opportunities.map(\.ref) == ["CO1001"])
+        #expect(opportunities.first?.messages.count == 2)
+        let cases = try await crm.database.records(organisation: CRMFixture.organisation, opportunities: false)
+        #expect(cases.map(\.ref) == ["CS1001", "CS1002"])
+        #expect(cases.first?.messages.count == 2)
+        let log = try await crm.log()
+        #expect(log.first?.unresolvedRefs == ["CS9999"])
+        #expect(log.first?.outcome == "filed")
+        await crm.stop()
+    }
+
+    @Test func tasksDueTodayAndTomorrowInTheUsersTimeZone() async throws {
+        // Kiritimati is UTC+14 and Pago Pago UTC-11: at most moments their dates differ.
+        let crm = try await CRMFixture.start(users: [
+            ("ahead@harbourview.example", "Ahead", "Pacific/Kiritimati"), ("behind@harbourview.example", "Behind", "Pacific/Pago_Pago"),
+        ])
+        for user in ["ahead@harbourview.example", "behind@harbourview.example"] {
+            for kind in [DropboxKind.taskToday, .taskTomorrow, .task] {
+                let sent = try crm.send(
+                    mail(from: user, to: "client@client-co.example", subject: "Call back \(kind.rawValue)"), from: user,
+                    to: [crm.dropbox(user, kind)]
+                )
+                #expect(sent.code == 250)
+            }
+        }
+        let now = Date()
+        let tasks = try await crm.database.tasks(organisation: CRMFixture.organisation)
+        #expect(tasks.count == 6)
+        for (user, zone) in [("ahead@harbourview.example", "Pacific/Kiritimati"), ("behind@harbourview.example", "Pacific/Pago_Pago")] {
+            let mine = tasks.filter { $0.owner == user }
+            let today = FilingRules.localDate(now, timeZone: zone, addingDays: 0)
+            let tomorrow = FilingRules.localDate(now, timeZone: zone, addingDays: 1)
+            #expect(mine.first { $0.title == "Call back task_today" }?.due == today)
+            #expect(mine.first { $0.title == "Call back task_tomorrow" }?.due == tomorrow)
+            #expect(mine.first { $0.title == "Call back task" }?.due == nil)
+            #expect(mine.allSatisfy { $0.contacts.count == 1 })
+        }
+        await crm.stop()
+    }
+
+    @Test func untrustedSenderIsRefusedWithAReasonUntilAdded() async throws {
+        let crm = try await CRMFixture.start()
+        let message = mail(from: "Bob <bob.carter@gmail.com>", to: "jane@fenwick-logistics.example", subject: "From my phone")
+        let refused = try crm.send(message, from: "bob.carter@gmail.com", to: [crm.dropbox(Self.bob)])
+        #expect(refused.code == 550)
+        #expect(refused.text == "5.7.1 bob.carter@gmail.com is not a trusted address of this dropbox; add it with intakectl sender add")
+        #expect(try await crm.log().first?.outcome == "refused")
+        #expect(try await crm.database.storedMessageCount() == 0)
+        _ = try await crm.database.addSender(user: Self.bob, email: "bob.carter@gmail.com")
+        #expect(try crm.send(message, from: "bob.carter@gmail.com", to: [crm.dropbox(Self.bob)]).code == 250)
+        await crm.stop()
+    }
+
+    @Test func rotatedTokenIsRefusedAtRCPT() async throws {
+        var crm = try await CRMFixture.start()
+        let old = crm.dropbox(Self.bob)
+        crm.users[Self.bob] = try await crm.database.rotateToken(user: Self.bob)
+        let sent = try crm.send(mail(to: "jane@fenwick-logistics.example", subject: "Hi"), to: [old])
+        #expect(sent.refused[old]?.0 == 550)
+        #expect(sent.refused[old]?.1.hasPrefix("5.1.1 ") == true)
+        #expect(try crm.send(mail(to: "jane@fenwick-logistics.example", subject: "Hi"), to: [crm.dropbox(Self.bob)]).code == 250)
+        await crm.stop()
+    }
+
+    @Test func colleaguesInternalDomainsAndExclusionsAreNeverContacts() async throws {
+        let crm = try await CRMFixture.start()
+        _ = try await crm.database.addExclusion(organisation: CRMFixture.organisation, pattern: "noreply@*")
+        _ = try await crm.database.addExclusion(organisation: CRMFixture.organisation, pattern: "@supplier-portal.example")
+        _ = try await crm.database.addExclusion(organisation: CRMFixture.organisation, user: Self.bob, pattern: "newsletter@news.example")
+        let message = mail(
+            to: "Sarah Okafor <sarah.okafor@harbourview.example>, Jane <jane.fenwick@fenwick-logistics.example>",
+            cc: "noreply@vendor.example, billing@supplier-portal.example, newsletter@news.example, ops@eu.harbourview.example",
+            subject: "Team update", body: "Loop in accounts@fenwick-logistics.example please.\n"
+        )
+        #expect(try crm.send(message, to: [crm.dropbox(Self.bob)]).code == 250)
+        #expect(try await crm.contactEmails() == ["jane.fenwick@fenwick-logistics.example", "accounts@fenwick-logistics.example"])
+        await crm.stop()
+    }
+
+    @Test func forwardFromAColleagueIsStillProcessed() async throws {
+        let crm = try await CRMFixture.start()
+        _ = try await crm.database.addSender(user: Self.sarah, email: Self.bob)
+        // Bob's Gmail forward reaches Sarah's dropbox: Bob is a colleague, the original sender a contact.
+        let sent = try crm.send(
+            try CRMFixture.fixture("clients/gmail_forward_with_note.eml"), from: Self.bob, to: [crm.dropbox(Self.sarah)])
+        #expect(sent.code == 250)
+        #expect(try await crm.contactEmails() == ["jane.fenwick@fenwick-logistics.example", "t.reyes@fenwick-logistics.example"])
+        await crm.stop()
+    }
+
+    @Test func freeMailNeverMakesACompanyAndTheListIsExtendable() async throws {
+        let crm = try await CRMFixture.start()
+        try await crm.database.setSetting(organisation: CRMFixture.organisation, key: "freemail_domains_extra", value: "mailbox.example")
+        let message = mail(
+            to: "a@gmail.com, b@hotmail.co.uk, c@yahoo.fr, d@gmx.de, e@mailbox.example, f@acme-tools.example", subject: "Many people"
+        )
+        #expect(try crm.send(message, to: [crm.dropbox(Self.bob)]).code == 250)
+        let companies = try await crm.database.companies(organisation: CRMFixture.organisation)
+        #expect(companies.map(\.name) == ["Acme Tools"])
+        #expect(try await crm.contactEmails().count == 6)
+        #expect(FreemailDomains.count >= 100)
+        await crm.stop()
+    }
+
+    @Test func duplicatesAreFiledOnceAndCreditedToEveryUser() async throws {
+        let crm = try await CRMFixture.start()
+        // A shared address both users send from.
+        for user in [Self.bob, Self.sarah] { _ = try await crm.database.addSender(user: user, email: "sales@harbourview.example") }
+        let message = mail(
+            from: "Sales <sales@harbourview.example>", to: "jane@fenwick-logistics.example", subject: "Offer",
+            messageID: "<offer-1@harbourview.example>")
+        #expect(try crm.send(message, from: "sales@harbourview.example", to: [crm.dropbox(Self.bob)]).code == 250)
+        // The same message again at the same dropbox (a retry), and at a colleague's.
+        #expect(try crm.send(message, from: "sales@harbourview.example", to: [crm.dropbox(Self.bob)]).code == 250)
+        #expect(try crm.send(message, from: "sales@harbourview.example", to: [crm.dropbox(Self.sarah)]).code == 250)
+        #expect(try await crm.database.storedMessageCount() == 1)
+        #expect(try await crm.database.notes(organisation: CRMFixture.organisation).count == 1)
+        let log = try await crm.log()
+        #expect(log.map(\.outcome) == ["duplicate", "duplicate", "filed"])
+        #expect(Set(log.compactMap(\.user)) == [Self.bob, Self.sarah])
+        #expect(log[0].reason?.contains("credited") == true)
+        await crm.stop()
+    }
+
+    @Test func autoRepliesAreKeptNotFiled() async throws {
+        let crm = try await CRMFixture.start()
+        let message = mail(
+            to: "jane@fenwick-logistics.example", subject: "Out of office", extraHeaders: ["Auto-Submitted: auto-replied"]
+        )
+        #expect(try crm.send(message, to: [crm.dropbox(Self.bob)]).code == 250)
+        #expect(try await crm.log().first?.outcome == "automated")
+        #expect(try await crm.database.notes(organisation: CRMFixture.organisation).isEmpty)
+        #expect(try await crm.database.storedMessageCount() == 1)
+        await crm.stop()
+    }
+
+    @Test func noteWithoutContactIsRefusedButCasesAreCreated() async throws {
+        let crm = try await CRMFixture.start()
+        let internalOnly = mail(to: "Sarah <sarah.okafor@harbourview.example>", subject: "Internal only")
+        let refused = try crm.send(internalOnly, to: [crm.dropbox(Self.bob)])
+        #expect(refused.code == 550)
+        #expect(refused.text.hasPrefix("5.6.0 no contact address found in this message"))
+        #expect(try crm.send(internalOnly, to: [crm.dropbox(Self.bob, .case)]).code == 250)
+        #expect(try await crm.database.records(organisation: CRMFixture.organisation, opportunities: false).count == 1)
+        await crm.stop()
+    }
+
+    @Test func withoutCreateContactsUnknownPeopleAreUnmatched() async throws {
+        let crm = try await CRMFixture.start()
+        try await crm.database.setSetting(organisation: CRMFixture.organisation, key: "create_contacts", value: "false")
+        #expect(try crm.send(mail(to: "new.person@newco.example", subject: "Hello"), to: [crm.dropbox(Self.bob)]).code == 250)
+        #expect(try await crm.log().first?.outcome == "unmatched")
+        #expect(try await crm.contactEmails().isEmpty)
+        #expect(try await crm.database.storedMessageCount() == 1)
+        await crm.stop()
+    }
+
+    @Test func eachRecipientIsJudgedOnItsOwn() async throws {
+        let crm = try await CRMFixture.start()
+        // From Bob to Bob's and Sarah's dropboxes: Sarah does not trust Bob's address.
+        let message = mail(to: "jane@fenwick-logistics.example", subject: "Shared")
+        #expect(try crm.send(message, to: [crm.dropbox(Self.bob), crm.dropbox(Self.sarah)]).code == 250)
+        let log = try await crm.log()
+        #expect(Set(log.map(\.outcome)) == ["filed", "refused"])
+        #expect(log.first { $0.outcome == "refused" }?.reason?.contains("not a trusted address") == true)
+        // Only refusals: the refusal is the reply.
+        let alone = try crm.send(mail(to: "jane@fenwick-logistics.example", subject: "Only Sarah"), to: [crm.dropbox(Self.sarah)])
+        #expect(alone.code == 550)
+        await crm.stop()
+    }
+
+    @Test func postmasterMailIsKept() async throws {
+        let crm = try await CRMFixture.start()
+        let sent = try crm.send(
+            mail(from: "someone@elsewhere.example", to: "postmaster@dropbox.localhost", subject: "Abuse report"),
+            from: "someone@elsewhere.example", to: ["postmaster@dropbox.localhost"])
+        #expect(sent.code == 250)
+        #expect(try await crm.log().first?.outcome == "unmatched")
+        #expect(try await crm.database.storedMessageCount() == 1)
+        await crm.stop()
+    }
+}
