@@ -22,6 +22,7 @@ public struct ExclusionPattern: Sendable, Hashable, CustomStringConvertible {
             guard !domain.contains("*"), domain.contains(".") else { return nil }
             form = .domain(domain)
         } else if domain == "*" {
+            guard !local.contains("*") else { return nil }
             form = .localPart(local)
         } else {
             guard !domain.contains("*"), !local.contains("*") else { return nil }

@@ -20,6 +20,7 @@ import SMTPCore
 /// | `dropbox.domains` | list | `dropbox.localhost` | domains whose mail is accepted |
 /// | `delivery` | `filing`, `spool` or `discard` | `filing` | `filing` files into the CRM database; `spool` only keeps messages in `data_dir/spool`; `discard` accepts and drops every message (benchmarks only) |
 /// | `database.path` | path | `data_dir/intake.sqlite` | the SQLite database |
+/// | `database.max_size` | int | 0 (no cap) | octets the database may grow to; when full, messages get `452 4.3.1` |
 /// | `smtp.host` | address | `127.0.0.1` | address to listen on |
 /// | `smtp.port` | int | `2525` | port to listen on; 0 picks a free port |
 /// | `smtp.hostname` | string | the machine's host name | name in the greeting and Received fields |
@@ -53,6 +54,8 @@ public struct IntakeConfiguration: Sendable, Hashable {
     public var delivery = Delivery.filing
     /// The SQLite database; `nil` means `data_dir/intake.sqlite`.
     public var databasePath: String?
+    /// Octets the database may grow to; 0 for no cap.
+    public var databaseMaxSize = 0
     public var smtpHost = "127.0.0.1"
     public var smtpPort = 2525
     public var hostname = IntakeConfiguration.systemHostname()
@@ -78,6 +81,7 @@ public struct IntakeConfiguration: Sendable, Hashable {
         }
         self.delivery = delivery
         databasePath = try settings.optionalString("database.path")
+        databaseMaxSize = try settings.int("database.max_size", default: defaults.databaseMaxSize)
         smtpHost = try settings.string("smtp.host", default: defaults.smtpHost)
         smtpPort = try settings.int("smtp.port", default: defaults.smtpPort)
         hostname = try settings.string("smtp.hostname", default: defaults.hostname)
@@ -118,6 +122,7 @@ public struct IntakeConfiguration: Sendable, Hashable {
             throw .init("smtp.max_connections and smtp.max_connections_per_ip must be at least 1")
         }
         guard memoryThreshold >= 4096 else { throw .init("smtp.memory_threshold must be at least 4096") }
+        guard databaseMaxSize >= 0 else { throw .init("database.max_size must not be negative") }
         guard shutdownGraceSeconds >= 0 else { throw .init("shutdown.grace_seconds must not be negative") }
     }
 

@@ -44,7 +44,7 @@ public struct IntakeServer: Sendable {
         case .filing:
             let database: IntakeDatabase
             do {
-                database = try IntakeDatabase.open(path: configuration.resolvedDatabasePath)
+                database = try IntakeDatabase.open(path: configuration.resolvedDatabasePath, maxSize: configuration.databaseMaxSize)
             } catch {
                 throw IntakeConfigurationError("cannot open the database: \(error) (check database.path and data_dir)")
             }

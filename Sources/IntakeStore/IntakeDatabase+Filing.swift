@@ -8,22 +8,35 @@ extension IntakeDatabase {
     public func file(_ deliveries: [Delivery]) async -> [Result<[RecipientResult], StoreError>] {
         do {
             return try await writer.write { db in
-                deliveries.map { delivery in
-                    var outcome: Result<[RecipientResult], StoreError> = .failure(StoreError(code: .internalError, message: "not filed"))
+                var results: [Result<[RecipientResult], StoreError>] = []
+                for delivery in deliveries {
                     do {
+                        var filed: [RecipientResult] = []
                         try db.inSavepoint {
-                            outcome = .success(try Self.file(delivery, in: db))
+                            filed = try Self.file(delivery, in: db)
                             return .commit
                         }
+                        results.append(.success(filed))
+                    } catch let error as DatabaseError where Self.abortsTransaction(error) {
+                        // SQLite has rolled the whole transaction back: the batch fails as one.
+                        throw error
                     } catch {
-                        outcome = .failure(StoreError(error, doing: "file message \(delivery.smtpID)"))
+                        results.append(.failure(StoreError(error, doing: "file message \(delivery.smtpID)")))
                     }
-                    return outcome
                 }
+                return results
             }
         } catch {
             let failure = StoreError(error, doing: "commit")
             return deliveries.map { _ in .failure(failure) }
+        }
+    }
+
+    /// Errors after which SQLite rolls back the whole transaction, savepoints included.
+    static func abortsTransaction(_ error: DatabaseError) -> Bool {
+        switch error.resultCode {
+        case .SQLITE_FULL, .SQLITE_IOERR, .SQLITE_NOMEM, .SQLITE_BUSY, .SQLITE_CORRUPT, .SQLITE_INTERRUPT: return true
+        default: return false
         }
     }
 

@@ -9,13 +9,19 @@ public struct IntakeDatabase: Sendable {
     /// The GRDB writer (a `DatabasePool`).
     public let writer: any DatabaseWriter
 
-    /// Opens (creating if needed) the database at `path` and migrates it.
-    public static func open(path: String) throws(StoreError) -> IntakeDatabase {
+    /// Opens (creating if needed) the database at `path` and migrates it. With `maxSize` > 0 the
+    /// file may not grow past that many octets (SQLite's `max_page_count`): writes then fail as
+    /// full, and succeed again once there is room.
+    public static func open(path: String, maxSize: Int = 0) throws(StoreError) -> IntakeDatabase {
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            if maxSize > 0 {
+                let pageSize = try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
+                try db.execute(sql: "PRAGMA max_page_count = \(max(16, maxSize / pageSize))")
+            }
         }
         do {
             let pool = try DatabasePool(path: path, configuration: configuration)

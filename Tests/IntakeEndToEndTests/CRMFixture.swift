@@ -6,6 +6,12 @@ import Testing
 /// A CRM for one test: a data folder whose database holds the organisation `harbourview` and its
 /// users, and the real daemon filing into it over SMTP.
 struct CRMFixture {
+    init(daemon: Daemon, database: IntakeDatabase, users: [String: UserRecord]) {
+        self.daemon = daemon
+        self.database = database
+        self.users = users
+    }
+
     let daemon: Daemon
     let database: IntakeDatabase
     var users: [String: UserRecord]

@@ -1,0 +1,147 @@
+import Filing
+import Foundation
+import MailParser
+import Testing
+
+@Suite struct DropboxAddressTests {
+    static let token = "abcdefghijk23456"
+
+    @Test(arguments: [
+        (token, DropboxKind.note), ("\(token)+case", .case), ("\(token)+opportunity", .opportunity), ("\(token)+opp", .opportunity),
+        ("\(token)+task", .task), ("\(token)+today", .taskToday), ("\(token)+tomorrow", .taskTomorrow),
+        ("ABCDEFGHIJK23456+CASE", .case),
+    ])
+    func parses(_ localPart: String, _ kind: DropboxKind) {
+        let address = DropboxAddress(localPart: localPart)
+        #expect(address?.kind == kind)
+        #expect(address?.token == Self.token)
+    }
+
+    @Test(arguments: ["", "short", "\(token)+unknown", "\(token)x", "abcdefghijk2345!", "abcdefghijk23451", "\(token)+"])
+    func refuses(_ localPart: String) {
+        #expect(DropboxAddress(localPart: localPart) == nil)
+    }
+
+    @Test func tokensAreEightyBitsOfBase32() {
+        let tokens = Set((0..<1000).map { _ in DropboxToken.generate() })
+        #expect(tokens.count == 1000)
+        #expect(tokens.allSatisfy(DropboxToken.isWellFormed))
+        #expect(DropboxAddress(token: Self.token, kind: .taskToday).localPart == "\(Self.token)+today")
+    }
+}
+
+@Suite struct ExclusionPatternTests {
+    @Test(arguments: [
+        ("a@b.example", "a@b.example", true), ("a@b.example", "A@B.EXAMPLE", true), ("a@b.example", "x@b.example", false),
+        ("@b.example", "anyone@b.example", true), ("@b.example", "x@mail.b.example", true), ("@b.example", "x@notb.example", false),
+        ("noreply@*", "noreply@anything.example", true), ("noreply@*", "no-reply@anything.example", false),
+    ])
+    func matches(_ pattern: String, _ address: String, _ expected: Bool) throws {
+        let parsed = try #require(ExclusionPattern(pattern))
+        #expect(parsed.matches(address) == expected)
+        #expect(parsed.description == pattern)
+    }
+
+    @Test(arguments: ["", "nobody", "@", "@*", "a@", "*@*", "a*@b.example", "@localhost"])
+    func refuses(_ pattern: String) {
+        #expect(ExclusionPattern(pattern) == nil)
+    }
+}
+
+@Suite struct FreemailTests {
+    @Test(arguments: [
+        ("gmail.com", true), ("hotmail.co.uk", true), ("hotmail.fr", true), ("yahoo.co.jp", true), ("gmx.ch", true), ("web.de", true),
+        ("mail.ru", true), ("yandex.ru", true), ("qq.com", true), ("163.com", true), ("proton.me", true), ("icloud.com", true),
+        ("acme.example", false), ("web.acme.com", false), ("outlook.acme.com", false), ("fenwick-logistics.example", false),
+    ])
+    func classifies(_ domain: String, _ freemail: Bool) {
+        #expect(FreemailDomains.contains(domain) == freemail)
+    }
+
+    @Test func listIsLargeAndExtendable() {
+        #expect(FreemailDomains.count >= 100)
+        #expect(FreemailDomains.contains("mailbox.example", extra: ["mailbox.example"]))
+    }
+}
+
+@Suite struct TitleDateAndKeyTests {
+    @Test(arguments: [
+        ("Re: Fwd: Broken chair", "Broken chair"), ("AW: WG: Angebot", "Angebot"), ("TR: Devis", "Devis"), ("RE:RE: x", "x"),
+        ("Fw: [ticket] issue", "[ticket] issue"), ("Meeting: Monday", "Meeting: Monday"), ("", "(no subject)"), ("   ", "(no subject)"),
+    ])
+    func titles(_ subject: String, _ title: String) {
+        #expect(FilingRules.title(subject) == title)
+    }
+
+    @Test func datesInTheUsersTimeZone() throws {
+        // 2026-11-23 11:30 UTC is already the 24th in Kiritimati (UTC+14), still the 23rd in Pago Pago (UTC-11).
+        let instant = try #require(ISO8601DateFormatter().date(from: "2026-11-23T11:30:00Z"))
+        #expect(FilingRules.localDate(instant, timeZone: "Pacific/Kiritimati", addingDays: 0) == "2026-11-24")
+        #expect(FilingRules.localDate(instant, timeZone: "Pacific/Kiritimati", addingDays: 1) == "2026-11-25")
+        #expect(FilingRules.localDate(instant, timeZone: "Pacific/Pago_Pago", addingDays: 0) == "2026-11-23")
+        #expect(FilingRules.localDate(instant, timeZone: "Pacific/Pago_Pago", addingDays: 1) == "2026-11-24")
+        #expect(FilingRules.localDate(instant, timeZone: "Not/AZone", addingDays: 0) == "2026-11-23")
+    }
+
+    @Test func deduplicationKeys() {
+        #expect(FilingRules.deduplicationKey(messageID: "<Abc@Example.COM>", content: [1, 2]) == "mid:Abc@example.com")
+        #expect(FilingRules.deduplicationKey(messageID: " Abc@example.com ", content: [3]) == "mid:Abc@example.com")
+        let hashed = FilingRules.deduplicationKey(messageID: nil, content: Array("abc".utf8))
+        #expect(hashed == "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    }
+
+    @Test(arguments: [("CS1001", "CS1001"), ("co42", "CO42"), ("XX1", nil), ("CS", nil), ("CSx1", nil)])
+    func referenceTags(_ text: String, _ expected: String?) {
+        #expect(ReferenceTag(text)?.description == expected)
+    }
+}
+
+@Suite struct PeopleAndTrustTests {
+    static let user = DropboxUser(
+        id: 1, organisationID: 1, email: "bob@harbourview.example", name: "Bob", timeZone: "UTC", trustedAddresses: ["Bob.Carter@Gmail.com"]
+    )
+
+    static func organisation(settings: OrganisationSettings = OrganisationSettings()) -> OrganisationContext {
+        OrganisationContext(
+            id: 1, name: "harbourview", internalDomains: ["harbourview.example"], colleagueAddresses: ["sarah@partner-office.example"],
+            exclusions: ["noreply@*", "@spam.example"].compactMap(ExclusionPattern.init), settings: settings,
+            dropboxDomains: ["dropbox.localhost"]
+        )
+    }
+
+    static func message(from: String, to: String, cc: String = "", body: String = "Hi") -> MailMessage {
+        MailMessage.parse(Array("From: \(from)\r\nTo: \(to)\r\nCc: \(cc)\r\nSubject: Test\r\n\r\n\(body)\r\n".utf8))
+    }
+
+    @Test(arguments: [
+        ("Bob <bob@harbourview.example>", true), ("BOB@HARBOURVIEW.EXAMPLE", true), ("bob.carter@gmail.com", true),
+        ("mallory@harbourview.example", false), ("bob@harbourview.example.evil.example", false),
+    ])
+    func trust(_ from: String, _ trusted: Bool) {
+        let refusal = FilingRules.trustRefusal(for: Self.message(from: from, to: "x@y.example"), user: Self.user)
+        #expect((refusal == nil) == trusted)
+        if let refusal {
+            #expect(refusal.code == 550 && refusal.enhancedCode == "5.7.1")
+            #expect(refusal.text.hasSuffix("is not a trusted address of this dropbox; add it with intakectl sender add"))
+        }
+    }
+
+    @Test func dropsEveryoneWhoIsNotAContact() {
+        let message = Self.message(
+            from: "bob@harbourview.example",
+            to: "Jane <jane@client.example>, tok@dropbox.localhost, sarah@partner-office.example",
+            cc: "ops@eu.harbourview.example, noreply@shop.example, x@spam.example, bob.carter@gmail.com, Max <max@gmail.com>",
+            body: "Also ask tom@client.example."
+        )
+        let contacts = FilingRules.contacts(in: message, user: Self.user, organisation: Self.organisation())
+        #expect(contacts.map(\.address) == ["jane@client.example", "max@gmail.com", "tom@client.example"])
+        #expect(contacts.map(\.companyDomain) == ["client.example", nil, "client.example"])
+        #expect(contacts.map(\.contactName) == ["Jane", "Max", "Tom"])
+        var noCompanies = OrganisationSettings()
+        noCompanies.companyFromDomain = false
+        #expect(
+            FilingRules.contacts(in: message, user: Self.user, organisation: Self.organisation(settings: noCompanies)).allSatisfy {
+                $0.companyDomain == nil
+            })
+    }
+}

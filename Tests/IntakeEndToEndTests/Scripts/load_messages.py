@@ -1,0 +1,45 @@
+"""Sends messages number FIRST..LAST-1 over SESSIONS parallel smtplib sessions and prints
+"ack <message-id>" for each 250, as soon as it arrives. Stops a session at its first error.
+
+usage: load_messages.py PORT MAIL_FROM RCPT SESSIONS NUMBERS_FILE
+NUMBERS_FILE holds the message numbers to send, one per line.
+"""
+import smtplib
+import sys
+import threading
+
+port, mail_from, rcpt, sessions, numbers_file = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+numbers = [int(line) for line in open(numbers_file) if line.strip()]
+lock = threading.Lock()
+
+
+def message(number):
+    return (
+        f"From: Bob Carter <{mail_from}>\r\n"
+        f"To: Client {number} <client{number}@client-co.example>\r\n"
+        f"Subject: Durability {number}\r\n"
+        f"Message-ID: <durability-{number}@harbourview.example>\r\n"
+        "Date: Mon, 23 Nov 2026 10:00:00 +0000\r\n"
+        "\r\n"
+        f"Message number {number}.\r\n" + "Some body text to give the message a realistic size.\r\n" * 20
+    ).encode()
+
+
+def session(mine):
+    try:
+        with smtplib.SMTP("127.0.0.1", port, timeout=20) as client:
+            client.ehlo("load.test")
+            for number in mine:
+                client.sendmail(mail_from, [rcpt], message(number))
+                with lock:
+                    print(f"ack durability-{number}@harbourview.example", flush=True)
+    except Exception as error:  # the daemon was killed: this session ends
+        with lock:
+            print(f"error {type(error).__name__}", flush=True)
+
+
+threads = [threading.Thread(target=session, args=(numbers[index::sessions],)) for index in range(sessions)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
