@@ -31,7 +31,11 @@ struct PostfixRelayTests {
             #expect(kept.hasPrefix("Received: from \(PostfixRelay.hostname) ([127.0.0.1])\r\n\tby mx.intake.test (Intake)"))
             #expect(kept.contains("by \(PostfixRelay.hostname) (Postfix) with ESMTP id "))
             #expect(kept.contains("for <k7q2mxa4@dropbox.localhost>"))
-            #expect(postfix.maillog.contains("status=sent (250 2.0.0 "), "\(postfix.maillog)")
+            // Intake keeps the message before Postfix hears its 250 and logs it: wait for the log.
+            _ = try await postfix.waitFor("Postfix to log the delivery to Intake") {
+                postfix.maillog.contains("relay=127.0.0.1[127.0.0.1]:\(daemon.port)") && postfix.maillog.contains("status=sent (250 2.0.0 ")
+                    ? true : nil
+            }
             #expect(postfix.capturedMessages().isEmpty, "no bounce expected")
         }
     }
@@ -289,7 +293,9 @@ final class PostfixRelay: @unchecked Sendable {
             kill(pid, SIGKILL)
         }
         if sink.isRunning {
-            sink.terminate()
+            // SIGKILL, not SIGTERM: a child of Foundation's Process keeps the signal mask of the
+            // thread that spawned it, where SIGTERM is blocked, so smtp-sink would never see one.
+            kill(sink.processIdentifier, SIGKILL)
             sink.waitUntilExit()
         }
         try? FileManager.default.removeItem(atPath: directory)
