@@ -115,22 +115,10 @@ extension SMTPCommand {
     }
 
     private static func parseMail(_ argument: ArraySlice<UInt8>) throws(SMTPCommandError) -> SMTPCommand {
-        guard let pathStart = afterKeyword("FROM:", in: argument) else {
-            throw SMTPCommandError(.syntax("Syntax: MAIL FROM:<address> [SIZE=n] [BODY=8BITMIME] [SMTPUTF8]"))
-        }
-        var parser = PathParser(pathStart)
-        let path: PathParser.Parsed
-        let rest: ArraySlice<UInt8>
-        do {
-            (path, rest) = try parser.parsePath()
-        } catch {
-            switch error {
-            case .syntax:
-                throw SMTPCommandError(.syntax("Syntax: MAIL FROM:<address> [SIZE=n] [BODY=8BITMIME] [SMTPUTF8]"))
-            case .address(let reason):
-                throw SMTPCommandError(SMTPReply(501, EnhancedStatusCode(5, 1, 7), "bad sender address: \(reason)"))
-            }
-        }
+        let (path, rest) = try parsePath(
+            argument, keyword: "FROM:", usage: "Syntax: MAIL FROM:<address> [SIZE=n] [BODY=8BITMIME] [SMTPUTF8]",
+            badAddress: EnhancedStatusCode(5, 1, 7), role: "sender"
+        )
         let parameters = try parseMailParameters(rest)
         let reversePath: ReversePath
         switch path {
@@ -149,22 +137,9 @@ extension SMTPCommand {
     }
 
     private static func parseRcpt(_ argument: ArraySlice<UInt8>) throws(SMTPCommandError) -> SMTPCommand {
-        guard let pathStart = afterKeyword("TO:", in: argument) else {
-            throw SMTPCommandError(.syntax("Syntax: RCPT TO:<address>"))
-        }
-        var parser = PathParser(pathStart)
-        let path: PathParser.Parsed
-        let rest: ArraySlice<UInt8>
-        do {
-            (path, rest) = try parser.parsePath()
-        } catch {
-            switch error {
-            case .syntax:
-                throw SMTPCommandError(.syntax("Syntax: RCPT TO:<address>"))
-            case .address(let reason):
-                throw SMTPCommandError(SMTPReply(501, EnhancedStatusCode(5, 1, 3), "bad recipient address: \(reason)"))
-            }
-        }
+        let (path, rest) = try parsePath(
+            argument, keyword: "TO:", usage: "Syntax: RCPT TO:<address>", badAddress: EnhancedStatusCode(5, 1, 3), role: "recipient"
+        )
         if rest.contains(where: { $0 != UInt8(ascii: " ") }) {
             throw SMTPCommandError(SMTPReply(555, EnhancedStatusCode(5, 5, 4), "RCPT TO takes no parameters here"))
         }
@@ -175,6 +150,23 @@ extension SMTPCommand {
             return .rcpt(.postmaster)
         case .mailbox(let mailbox):
             return .rcpt(.mailbox(mailbox))
+        }
+    }
+
+    /// Parses `KEYWORD<path>` and returns the path and what follows it; a missing keyword or
+    /// brackets earn `501 5.5.4` with `usage`, a bad address `501` with `badAddress`.
+    private static func parsePath(
+        _ argument: ArraySlice<UInt8>, keyword: String, usage: String, badAddress: EnhancedStatusCode, role: String
+    ) throws(SMTPCommandError) -> (PathParser.Parsed, ArraySlice<UInt8>) {
+        guard let pathStart = afterKeyword(keyword, in: argument) else { throw SMTPCommandError(.syntax(usage)) }
+        var parser = PathParser(pathStart)
+        do {
+            return try parser.parsePath()
+        } catch {
+            switch error {
+            case .syntax: throw SMTPCommandError(.syntax(usage))
+            case .address(let reason): throw SMTPCommandError(SMTPReply(501, badAddress, "bad \(role) address: \(reason)"))
+            }
         }
     }
 

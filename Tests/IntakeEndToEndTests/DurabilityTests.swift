@@ -6,9 +6,7 @@ import Testing
 @Suite struct DurabilityTests {
     /// Sends one message with a unique marker and returns the id from the 250 reply.
     private func send(_ client: RawSMTPClient, marker: String) throws -> String {
-        _ = try client.command("MAIL FROM:<a@example.org>")
-        _ = try client.command("RCPT TO:<tok@dropbox.localhost>")
-        _ = try client.command("DATA")
+        try client.startMessage()
         try client.send("Subject: \(marker)\r\nMessage-ID: <\(marker)@example.org>\r\n\r\nbody of \(marker)\r\nend-of-\(marker)\r\n.\r\n")
         let reply = try client.readReply()
         guard reply.summary == "250 2.0.0" else { throw RawClientError.malformed(reply.description) }
@@ -21,17 +19,11 @@ import Testing
         for round in 0..<3 {
             let daemon = try await Daemon(dataDirectory: dataDirectory)
             // A second session is mid-DATA when the daemon dies: it must leave nothing behind.
-            let cut = try RawSMTPClient(port: daemon.port)
-            _ = try cut.readReply()
-            _ = try cut.command("EHLO cut.test")
-            _ = try cut.command("MAIL FROM:<a@example.org>")
-            _ = try cut.command("RCPT TO:<tok@dropbox.localhost>")
-            _ = try cut.command("DATA")
+            let cut = try RawSMTPClient.greeted(port: daemon.port, helo: "cut.test")
+            try cut.startMessage()
             try cut.send("Subject: never complete\r\n\r\n" + String(repeating: "partial line\r\n", count: 5000))
 
-            let client = try RawSMTPClient(port: daemon.port)
-            _ = try client.readReply()
-            _ = try client.command("EHLO durable.test")
+            let client = try RawSMTPClient.greeted(port: daemon.port, helo: "durable.test")
             for index in 0..<(10 + round * 7) {
                 let marker = "r\(round)m\(index)"
                 acknowledged[try send(client, marker: marker)] = marker
@@ -53,15 +45,9 @@ import Testing
 
     @Test func gracefulShutdownLetsTheMessageInDataFinish() async throws {
         let daemon = try await Daemon()
-        let idle = try RawSMTPClient(port: daemon.port)
-        _ = try idle.readReply()
-        _ = try idle.command("EHLO idle.test")
-        let busy = try RawSMTPClient(port: daemon.port)
-        _ = try busy.readReply()
-        _ = try busy.command("EHLO busy.test")
-        _ = try busy.command("MAIL FROM:<a@example.org>")
-        _ = try busy.command("RCPT TO:<tok@dropbox.localhost>")
-        _ = try busy.command("DATA")
+        let idle = try RawSMTPClient.greeted(port: daemon.port, helo: "idle.test")
+        let busy = try RawSMTPClient.greeted(port: daemon.port, helo: "busy.test")
+        try busy.startMessage()
         try busy.send("Subject: in flight\r\n\r\nfirst half\r\n")
         kill(daemon.pid, SIGTERM)
         #expect(try idle.readReply().summary == "421 4.3.2")
@@ -78,12 +64,8 @@ import Testing
 
     @Test func shutdownGracePeriodEndsStalledSessions() async throws {
         let daemon = try await Daemon(settings: ["shutdown.grace_seconds": "1"])
-        let stalled = try RawSMTPClient(port: daemon.port)
-        _ = try stalled.readReply()
-        _ = try stalled.command("EHLO stalled.test")
-        _ = try stalled.command("MAIL FROM:<a@example.org>")
-        _ = try stalled.command("RCPT TO:<tok@dropbox.localhost>")
-        _ = try stalled.command("DATA")
+        let stalled = try RawSMTPClient.greeted(port: daemon.port, helo: "stalled.test")
+        try stalled.startMessage()
         try stalled.send("Subject: stalled\r\n\r\nnever finished\r\n")
         let started = ContinuousClock.now
         #expect(await daemon.stop() == 0)

@@ -42,9 +42,7 @@ import Testing
 
     @Test func messageOneByteOverTheSizeLimit() async throws {
         let daemon = try await Daemon(settings: ["smtp.max_message_size": "2048"])
-        let client = try RawSMTPClient(port: daemon.port)
-        _ = try client.readReply()
-        _ = try client.command("EHLO client.test")
+        let client = try RawSMTPClient.greeted(port: daemon.port, helo: "client.test")
         #expect(try client.command("MAIL FROM:<a@example.org> SIZE=2049").summary == "552 5.3.4")
         #expect(try client.command("MAIL FROM:<a@example.org> SIZE=2048").summary == "250 2.1.0")
         #expect(try client.command("RCPT TO:<tok@dropbox.localhost>").summary == "250 2.1.5")
@@ -55,9 +53,7 @@ import Testing
         try client.send(body + ".\r\n")
         #expect(try client.readReply().summary == "552 5.3.4")
         // At the limit exactly it is kept.
-        _ = try client.command("MAIL FROM:<a@example.org>")
-        _ = try client.command("RCPT TO:<tok@dropbox.localhost>")
-        _ = try client.command("DATA")
+        try client.startMessage()
         try client.send(String(body.dropLast(3)) + "\r\n.\r\n")
         #expect(try client.readReply().summary == "250 2.0.0")
         #expect(daemon.spooledMessages().count == 1)
@@ -66,18 +62,14 @@ import Testing
 
     @Test func bareLineEndingsAndLongLinesAreRefusedAfterTheRealEnd() async throws {
         let daemon = try await Daemon()
-        let client = try RawSMTPClient(port: daemon.port)
-        _ = try client.readReply()
-        _ = try client.command("EHLO client.test")
+        let client = try RawSMTPClient.greeted(port: daemon.port, helo: "client.test")
         for (content, expected) in [
             ("Subject: a\r\n\r\nsmuggle\n.\nMAIL FROM:<evil@x.example>\r\n", "550 5.5.2"),
             ("Subject: a\r\n\r\nsmuggle\r.\rMAIL FROM:<evil@x.example>\r\n", "550 5.5.2"),
             ("Subject: a\r\n\r\n" + String(repeating: "z", count: 1200) + "\r\n", "500 5.5.2"),
             (String(repeating: "Received: from hop\r\n", count: 51) + "\r\nloop\r\n", "554 5.4.6"),
         ] {
-            _ = try client.command("MAIL FROM:<a@example.org>")
-            _ = try client.command("RCPT TO:<tok@dropbox.localhost>")
-            _ = try client.command("DATA")
+            try client.startMessage()
             try client.send(content + ".\r\n")
             #expect(try client.readReply().summary == expected)
         }
@@ -88,9 +80,7 @@ import Testing
 
     @Test func idleConnectionIsClosed() async throws {
         let daemon = try await Daemon(settings: ["smtp.idle_timeout_seconds": "1"])
-        let client = try RawSMTPClient(port: daemon.port)
-        _ = try client.readReply()
-        _ = try client.command("EHLO client.test")
+        let client = try RawSMTPClient.greeted(port: daemon.port, helo: "client.test")
         let started = ContinuousClock.now
         #expect(try client.readReply().summary == "421 4.4.2")
         #expect(ContinuousClock.now - started >= .milliseconds(900))
@@ -100,12 +90,8 @@ import Testing
 
     @Test func droppedMidDataKeepsNothing() async throws {
         let daemon = try await Daemon(settings: ["smtp.memory_threshold": "4096"])
-        let client = try RawSMTPClient(port: daemon.port)
-        _ = try client.readReply()
-        _ = try client.command("EHLO client.test")
-        _ = try client.command("MAIL FROM:<a@example.org>")
-        _ = try client.command("RCPT TO:<tok@dropbox.localhost>")
-        _ = try client.command("DATA")
+        let client = try RawSMTPClient.greeted(port: daemon.port, helo: "client.test")
+        try client.startMessage()
         // Enough to spill to a temporary file, then the connection drops.
         try client.send(String(repeating: String(repeating: "d", count: 78) + "\r\n", count: 200))
         try await Task.sleep(for: .milliseconds(200))
@@ -136,9 +122,7 @@ import Testing
 
     @Test func largeMessageSpillsToDiskAndArrivesIntact() async throws {
         let daemon = try await Daemon(settings: ["smtp.memory_threshold": "65536"])
-        let client = try RawSMTPClient(port: daemon.port)
-        _ = try client.readReply()
-        _ = try client.command("EHLO client.test")
+        let client = try RawSMTPClient.greeted(port: daemon.port, helo: "client.test")
         _ = try client.command("MAIL FROM:<a@example.org> BODY=8BITMIME")
         _ = try client.command("RCPT TO:<tok@dropbox.localhost>")
         _ = try client.command("DATA")

@@ -120,3 +120,20 @@ final class RawSMTPClient {
         }
     }
 }
+
+extension RawSMTPClient {
+    /// A session past the greeting and EHLO.
+    static func greeted(port: Int, helo: String = "client.test") throws -> RawSMTPClient {
+        let client = try RawSMTPClient(port: port)
+        _ = try client.readReply()
+        _ = try client.command("EHLO \(helo)")
+        return client
+    }
+
+    /// Opens a transaction from `a@example.org` to a dropbox and sends DATA (up to its 354).
+    func startMessage(from: String = "a@example.org", to: String = "tok@dropbox.localhost") throws {
+        _ = try command("MAIL FROM:<\(from)>")
+        _ = try command("RCPT TO:<\(to)>")
+        _ = try command("DATA")
+    }
+}

@@ -22,9 +22,7 @@ import Testing
 
     @Test func pipelinedGroupGetsEveryReplyInOrderAndQuitAfterTheDot() async throws {
         let daemon = try await Daemon()
-        let client = try RawSMTPClient(port: daemon.port)
-        _ = try client.readReply()
-        _ = try client.command("EHLO client.test")
+        let client = try RawSMTPClient.greeted(port: daemon.port, helo: "client.test")
         try client.send(
             "MAIL FROM:<alice@example.org>\r\nRCPT TO:<tok1@dropbox.localhost>\r\nRCPT TO:<x@elsewhere.example>\r\n"
                 + "RCPT TO:<TOK2@DROPBOX.LOCALHOST>\r\nDATA\r\n"
@@ -47,9 +45,7 @@ import Testing
 
     @Test func noRelayingAndNoRoutingTricks() async throws {
         let daemon = try await Daemon()
-        let client = try RawSMTPClient(port: daemon.port)
-        _ = try client.readReply()
-        _ = try client.command("EHLO client.test")
+        let client = try RawSMTPClient.greeted(port: daemon.port, helo: "client.test")
         #expect(try client.command("MAIL FROM:<a@example.org>").summary == "250 2.1.0")
         for recipient in [
             "<victim@example.com>", "<tok@[127.0.0.1]>", "<victim%example.com@dropbox.localhost>",
@@ -99,9 +95,7 @@ import Testing
 
     @Test func recipientCapPerTransaction() async throws {
         let daemon = try await Daemon(settings: ["smtp.max_recipients": "3"])
-        let client = try RawSMTPClient(port: daemon.port)
-        _ = try client.readReply()
-        _ = try client.command("EHLO client.test")
+        let client = try RawSMTPClient.greeted(port: daemon.port, helo: "client.test")
         _ = try client.command("MAIL FROM:<a@example.org>")
         try client.send((1...5).map { "RCPT TO:<t\($0)@dropbox.localhost>\r\n" }.joined())
         #expect(try client.readReplies(5).map(\.summary) == ["250 2.1.5", "250 2.1.5", "250 2.1.5", "452 4.5.3", "452 4.5.3"])
