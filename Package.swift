@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         .target(
@@ -39,6 +41,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
@@ -58,19 +61,28 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "AdminAPI",
+            swiftSettings: strict
+        ),
+        .target(
             name: "IntakeServer",
             dependencies: [
+                "AdminAPI",
                 "SMTPCore",
                 "SMTPNIO",
                 "MailParser",
                 "Filing",
                 "IntakeStore",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
@@ -88,6 +100,7 @@ let package = Package(
         .executableTarget(
             name: "intakectl",
             dependencies: [
+                "AdminAPI",
                 "MailParser",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -120,13 +133,18 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "AdminAPITests",
+            dependencies: ["AdminAPI"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "IntakeStoreTests",
             dependencies: ["IntakeStore", "Filing", "MailParser"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "IntakeEndToEndTests",
-            dependencies: ["intaked", "IntakeStore", "Filing"],
+            dependencies: ["intaked", "intakectl", "AdminAPI", "IntakeStore", "Filing"],
             exclude: ["Scripts"],
             swiftSettings: strict
         ),

@@ -73,6 +73,16 @@ enum DurableFiles {
         try sync(folder, directory: true)
     }
 
+    /// `nil` when a file can be created in `folder`; else why not.
+    static func writableProblem(_ folder: String) -> String? {
+        let path = "\(folder)/.healthz-\(getpid())"
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { return "cannot write in \(folder): \(String(cString: strerror(errno)))" }
+        close(descriptor)
+        unlink(path)
+        return nil
+    }
+
     /// Deletes every file in `folder` (left-overs of an interrupted run).
     static func emptyFolder(_ folder: String) {
         guard let directory = opendir(folder) else { return }

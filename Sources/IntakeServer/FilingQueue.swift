@@ -15,13 +15,15 @@ final class FilingQueue: Service, Sendable {
     }
 
     private let database: IntakeDatabase
+    private let metrics: IntakeMetrics
     private let maxBatch: Int
     private let pending = Mutex<[Job]>([])
     private let wakeUp: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
 
-    init(database: IntakeDatabase, maxBatch: Int = 64) {
+    init(database: IntakeDatabase, metrics: IntakeMetrics, maxBatch: Int = 64) {
         self.database = database
+        self.metrics = metrics
         self.maxBatch = maxBatch
         (wakeUp, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
@@ -53,7 +55,9 @@ final class FilingQueue: Service, Sendable {
                 return taken
             }
             guard !batch.isEmpty else { return }
+            let started = ContinuousClock.now
             let results = await database.file(batch.map(\.delivery))
+            metrics.commitDuration.recordInterval(since: started)
             for (job, result) in zip(batch, results) {
                 job.continuation.resume(returning: result)
             }

@@ -17,6 +17,7 @@ struct FilingReceiver: SMTPMessageReceiver {
     let queue: FilingQueue
     let threadPool: NIOThreadPool
     let logger: Logger
+    let metrics: IntakeMetrics
 
     func checkRecipient(_ recipient: ForwardPath, transaction: MailTransaction, session: SMTPSessionInfo) async -> RecipientDecision {
         if let refusal = policy.refusal(for: recipient) { return .reject(refusal) }
@@ -41,6 +42,8 @@ struct FilingReceiver: SMTPMessageReceiver {
     }
 
     func receive(_ message: ReceivedMessage) async -> DeliveryResult {
+        let started = ContinuousClock.now
+        defer { metrics.filingDuration.recordInterval(since: started) }
         let raw: [UInt8]
         switch message.content {
         case .memory(let buffer):
@@ -76,6 +79,7 @@ struct FilingReceiver: SMTPMessageReceiver {
         switch await queue.file(delivery) {
         case .success(let results):
             for result in results {
+                metrics.filingOutcomes[result.outcome]?.increment()
                 logger.info(
                     "message filed",
                     metadata: [

@@ -36,6 +36,10 @@ import SMTPCore
 /// | `smtp.max_connections` | int | 1000 | simultaneous sessions |
 /// | `smtp.max_connections_per_ip` | int | 50 | simultaneous sessions per client address |
 /// | `smtp.memory_threshold` | int | 262144 | message octets kept in memory before spilling to a file |
+/// | `metrics.host` | address | `127.0.0.1` | address of the HTTP listener for `/metrics` and `/healthz` |
+/// | `metrics.port` | int | none (off) | its port; set it (0 picks a free one) to turn the listener on |
+/// | `admin.socket` | path | `data_dir/admin.sock` | the admin socket (Unix, mode 0660) that `intakectl` talks to; only with `delivery=filing` |
+/// | `admin.group` | group name or id | none | members of this group may use the admin socket, besides root and the daemon's user |
 /// | `shutdown.grace_seconds` | int | 30 | time sessions in DATA get to finish at shutdown |
 /// | `log.level` | string | `info` | trace, debug, info, notice, warning, error, critical |
 public struct IntakeConfiguration: Sendable, Hashable {
@@ -64,7 +68,14 @@ public struct IntakeConfiguration: Sendable, Hashable {
     public var limits = SMTPLimits()
     public var memoryThreshold = 256 * 1024
     public var shutdownGraceSeconds = 30
+    public var metricsHost = "127.0.0.1"
+    /// `nil`: no HTTP listener.
+    public var metricsPort: Int?
     public var logLevel = "info"
+    /// The admin socket; `nil` means `data_dir/admin.sock`.
+    public var adminSocketPath: String?
+    /// The group whose members may use the admin socket.
+    public var adminGroup: String?
 
     /// The defaults.
     public init() {}
@@ -100,7 +111,14 @@ public struct IntakeConfiguration: Sendable, Hashable {
         self.limits = limits
         memoryThreshold = try settings.int("smtp.memory_threshold", default: defaults.memoryThreshold)
         shutdownGraceSeconds = try settings.int("shutdown.grace_seconds", default: defaults.shutdownGraceSeconds)
+        metricsHost = try settings.string("metrics.host", default: defaults.metricsHost)
+        metricsPort = try settings.optionalString("metrics.port").map { value throws(IntakeConfigurationError) in
+            guard let port = Int(value), (0...65535).contains(port) else { throw .init("metrics.port must be 0…65535, not \(value)") }
+            return port
+        }
         logLevel = try settings.string("log.level", default: defaults.logLevel)
+        adminSocketPath = try settings.optionalString("admin.socket")
+        adminGroup = try settings.optionalString("admin.group")
         try validate()
     }
 
@@ -124,7 +142,13 @@ public struct IntakeConfiguration: Sendable, Hashable {
         guard memoryThreshold >= 4096 else { throw .init("smtp.memory_threshold must be at least 4096") }
         guard databaseMaxSize >= 0 else { throw .init("database.max_size must not be negative") }
         guard shutdownGraceSeconds >= 0 else { throw .init("shutdown.grace_seconds must not be negative") }
+        guard delivery != .filing || resolvedAdminSocketPath.utf8.count <= 107 else {
+            throw .init("admin.socket must be at most 107 octets long (a Unix socket path), not \(resolvedAdminSocketPath)")
+        }
     }
+
+    /// The admin socket in use.
+    public var resolvedAdminSocketPath: String { adminSocketPath ?? dataDirectory + "/admin.sock" }
 
     /// The database file in use.
     public var resolvedDatabasePath: String { databasePath ?? dataDirectory + "/intake.sqlite" }

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
@@ -37,7 +38,13 @@ public struct IntakeServer: Sendable {
         DurableFiles.emptyFolder(spoolDirectory + "/tmp")
 
         let threadPool = NIOThreadPool.singleton
+        var ownedThreadPools: [NIOThreadPool] = []
+        let metrics = IntakeMetrics()
+        var health: @Sendable () async -> String? = { DurableFiles.writableProblem(dataDirectory) }
+        var beforeScrape: @Sendable () async -> Void = {}
         let policy = DropboxRecipientPolicy(domains: configuration.dropboxDomains)
+        let listeners = ListenerAddresses()
+        let notifier = SystemdNotifier(logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         let receiver: any SMTPMessageReceiver
         switch configuration.delivery {
@@ -48,11 +55,20 @@ public struct IntakeServer: Sendable {
             } catch {
                 throw IntakeConfigurationError("cannot open the database: \(error) (check database.path and data_dir)")
             }
-            let queue = FilingQueue(database: database)
+            let queue = FilingQueue(database: database, metrics: metrics)
             services.append(.init(service: queue))
-            receiver = FilingReceiver(policy: policy, database: database, queue: queue, threadPool: threadPool, logger: logger)
+            receiver = FilingReceiver(
+                policy: policy, database: database, queue: queue, threadPool: threadPool, logger: logger, metrics: metrics
+            )
+            health = { await database.writeProblem() }
+            beforeScrape = { metrics.databaseSize.record(await database.size()) }
+            services.append(.init(service: try makeAdminService(database: database, listeners: listeners)))
         case .spool:
-            receiver = SpoolReceiver(policy: policy, spoolDirectory: spoolDirectory, threadPool: threadPool)
+            // fsyncs of concurrent sessions overlap on the disk: give them more threads than cores.
+            let durableWrites = NIOThreadPool(numberOfThreads: 16)
+            durableWrites.start()
+            ownedThreadPools.append(durableWrites)
+            receiver = SpoolReceiver(policy: policy, spoolDirectory: spoolDirectory, threadPool: durableWrites)
         case .discard:
             receiver = DiscardReceiver(policy: policy)
         }
@@ -60,13 +76,14 @@ public struct IntakeServer: Sendable {
             logger.warning("delivery is discard: messages are accepted and dropped (benchmarks only)")
         }
 
+        let tls = try makeTLSContext().map(TLSContextHolder.init)
         let listener = SMTPListener(
             configuration: .init(
                 host: configuration.smtpHost,
                 port: configuration.smtpPort,
                 hostname: configuration.hostname,
                 limits: configuration.limits,
-                tlsContext: try makeTLSContext(),
+                tlsContext: tls,
                 temporaryDirectory: temporaryDirectory,
                 memoryThreshold: configuration.memoryThreshold,
                 shutdownGracePeriod: .seconds(configuration.shutdownGraceSeconds)
@@ -75,12 +92,33 @@ public struct IntakeServer: Sendable {
             group: MultiThreadedEventLoopGroup.singleton,
             threadPool: threadPool,
             logger: logger,
-            onListening: onListening
+            metrics: metrics.smtp,
+            onListening: { address in
+                listeners.set("smtp", "\(address.ipAddress ?? configuration.smtpHost):\(address.port ?? configuration.smtpPort)")
+                onListening(address)
+                notifier.ready(
+                    status: "receiving mail on \(address.ipAddress ?? configuration.smtpHost):\(address.port ?? configuration.smtpPort)"
+                )
+            }
         )
+        // SIGHUP always has a handler (its default would end the daemon); it reloads TLS when set.
+        services.append(.init(service: TLSReloadService(holder: tls, load: makeTLSContext, logger: logger)))
+        if let port = configuration.metricsPort {
+            services.append(
+                .init(
+                    service: ObservabilityServer(
+                        host: configuration.metricsHost, port: port, registry: metrics.registry,
+                        group: MultiThreadedEventLoopGroup.singleton,
+                        logger: logger, health: health, beforeScrape: beforeScrape
+                    )
+                )
+            )
+        }
         let group = ServiceGroup(
             configuration: .init(
                 // Stopped in reverse order: the listener first, then the filing queue it feeds.
-                services: services + [.init(service: listener)],
+                // The notifier last: it sees the shutdown first and says STOPPING=1.
+                services: services + [.init(service: listener), .init(service: SystemdNotifierService(notifier: notifier))],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
@@ -92,11 +130,26 @@ public struct IntakeServer: Sendable {
                 "delivery": "\(configuration.delivery.rawValue)",
             ]
         )
+        defer {
+            for pool in ownedThreadPools { pool.shutdownGracefully { _ in } }
+        }
         try await group.run()
         logger.info("Intake stopped")
     }
 
-    private func makeTLSContext() throws -> NIOSSLContext? {
+    /// The admin socket's service, on the filing database.
+    private func makeAdminService(database: IntakeDatabase, listeners: ListenerAddresses) throws -> AdminService {
+        let handler = AdminCommandHandler(
+            database: database, dropboxDomains: configuration.dropboxDomains, databasePath: configuration.resolvedDatabasePath,
+            listeners: listeners, startedAt: Date(), logger: logger
+        )
+        return try AdminService(
+            socketPath: configuration.resolvedAdminSocketPath, adminGroup: configuration.adminGroup, handler: handler,
+            group: MultiThreadedEventLoopGroup.singleton, logger: logger
+        )
+    }
+
+    @Sendable private func makeTLSContext() throws -> NIOSSLContext? {
         guard let certificatePath = configuration.tlsCertificatePath, let keyPath = configuration.tlsPrivateKeyPath else {
             return nil
         }

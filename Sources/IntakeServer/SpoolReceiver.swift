@@ -42,7 +42,7 @@ struct DropboxRecipientPolicy: Sendable {
     }
 }
 
-/// The default receiver until the CRM filing plugs in: each message is written durably to the spool
+/// The receiver that only keeps messages (`delivery=spool`): each message is written durably to the spool
 /// folder (`spool/new/<id>.eml`: temp file, fsync, rename, fsync of the folder) before it is
 /// acknowledged.
 struct SpoolReceiver: SMTPMessageReceiver {

@@ -59,6 +59,27 @@ public struct IntakeDatabase: Sendable {
         }
     }
 
+    /// `nil` when the database takes writes; else why not. Rewrites the header's user_version
+    /// with its own value, a real write through the WAL that changes nothing.
+    public func writeProblem() async -> String? {
+        do {
+            try await writer.write { db in
+                let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+                try db.execute(sql: "PRAGMA user_version = \(version)")
+            }
+            return nil
+        } catch {
+            return "\(StoreError(error, doing: "write"))"
+        }
+    }
+
+    /// The database's size in octets (pages in use times the page size).
+    public func size() async -> Int {
+        (try? await writer.read { db in
+            (try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0) * (try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 0)
+        }) ?? 0
+    }
+
     /// The user whose dropbox token this is, if any.
     public func dropboxUser(token: String) async throws(StoreError) -> DropboxUser? {
         let token = token.lowercased()

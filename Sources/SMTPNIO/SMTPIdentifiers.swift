@@ -10,13 +10,16 @@ import Darwin
 enum SMTPIdentifiers {
     private static let alphabet = Array("abcdefghijklmnopqrstuvwxyz234567".utf8)
 
-    /// A random lowercase base32 id of `length` characters (5 bits each).
+    /// A random lowercase base32 id of `length` characters (5 bits each, at most 12 characters):
+    /// one 64-bit draw from the system generator, so one system call per id.
     static func random(length: Int) -> String {
-        var generator = SystemRandomNumberGenerator()
+        precondition(length <= 12, "an id takes at most 60 of the 64 random bits")
+        var bits = UInt64.random(in: .min ... .max)
         var bytes: [UInt8] = []
         bytes.reserveCapacity(length)
         for _ in 0..<length {
-            bytes.append(alphabet[Int(generator.next(upperBound: UInt8(32)))])
+            bytes.append(alphabet[Int(bits & 31)])
+            bits >>= 5
         }
         return String(decoding: bytes, as: UTF8.self)
     }
@@ -24,8 +27,8 @@ enum SMTPIdentifiers {
     /// A session id: 12 characters, 60 random bits.
     static func sessionID() -> String { random(length: 12) }
 
-    /// A message id: 16 characters, 80 random bits.
-    static func messageID() -> String { random(length: 16) }
+    /// A message id: 16 characters, 80 random bits (two draws).
+    static func messageID() -> String { random(length: 8) + random(length: 8) }
 
     /// Seconds since 1970.
     static func now() -> Double {

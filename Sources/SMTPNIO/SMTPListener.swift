@@ -23,7 +23,7 @@ public final class SMTPListener: Service {
         /// The limits enforced.
         public var limits: SMTPLimits
         /// TLS for STARTTLS; `nil` when no certificate is configured.
-        public var tlsContext: NIOSSLContext?
+        public var tlsContext: TLSContextHolder?
         /// The folder for message content too large to keep in memory.
         public var temporaryDirectory: String
         /// Message content above this many octets goes to a file.
@@ -33,7 +33,7 @@ public final class SMTPListener: Service {
 
         /// Creates a configuration.
         public init(
-            host: String, port: Int, hostname: String, limits: SMTPLimits, tlsContext: NIOSSLContext?,
+            host: String, port: Int, hostname: String, limits: SMTPLimits, tlsContext: TLSContextHolder?,
             temporaryDirectory: String, memoryThreshold: Int = 256 * 1024, shutdownGracePeriod: Duration = .seconds(30)
         ) {
             self.host = host
@@ -52,6 +52,7 @@ public final class SMTPListener: Service {
     private let group: any EventLoopGroup
     private let threadPool: NIOThreadPool
     private let logger: Logger
+    private let metrics: SMTPMetrics
     private let onListening: @Sendable (SocketAddress) -> Void
 
     /// Creates a listener; `onListening` is called with the bound address once it accepts.
@@ -61,8 +62,10 @@ public final class SMTPListener: Service {
         group: any EventLoopGroup,
         threadPool: NIOThreadPool,
         logger: Logger,
+        metrics: SMTPMetrics = SMTPMetrics(),
         onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }
     ) {
+        self.metrics = metrics
         self.configuration = configuration
         self.receiver = receiver
         self.group = group
@@ -83,10 +86,12 @@ public final class SMTPListener: Service {
             threadPool: threadPool,
             temporaryDirectory: configuration.temporaryDirectory,
             memoryThreshold: configuration.memoryThreshold,
-            logger: logger
+            logger: logger,
+            metrics: metrics
         )
         let hostname = configuration.hostname
         let logger = self.logger
+        let metrics = self.metrics
         let serverChannel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -96,6 +101,7 @@ public final class SMTPListener: Service {
                 let address = channel.remoteAddress?.ipAddress ?? "unknown"
                 guard tracker.admit(channel, address: address) else {
                     logger.notice("connection refused: too many connections", metadata: ["smtp.peer": "\(address)"])
+                    metrics.connectionsRefused.increment()
                     return channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(RefusingHandler(hostname: hostname))
                     }

@@ -8,11 +8,12 @@ import SMTPCore
 struct SMTPSessionEnvironment: Sendable {
     var stateMachineConfiguration: SMTPServerStateMachine.Configuration
     var receiver: any SMTPMessageReceiver
-    var tlsContext: NIOSSLContext?
+    var tlsContext: TLSContextHolder?
     var threadPool: NIOThreadPool
     var temporaryDirectory: String
     var memoryThreshold: Int
     var logger: Logger
+    var metrics: SMTPMetrics
 
     var limits: SMTPLimits { stateMachineConfiguration.limits }
 }

@@ -36,6 +36,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
     private var messageID = ""
     private var peerAddress = "unknown"
     private var dataStarted = ContinuousClock.now
+    private var tlsPending = false
 
     /// Most bytes buffered from the client while the session waits, before it stops reading.
     private static let inputHighWater = 64 * 1024
@@ -53,12 +54,14 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
         peerAddress = context.channel.remoteAddress?.ipAddress ?? "unknown"
         logger[metadataKey: "smtp.peer"] = "\(peerAddress)"
         logger.debug("session opened")
+        environment.metrics.sessionsActive.increment()
         perform(machine.sessionOpened(), context: context)
         flushOutput(context: context)
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        environment.metrics.sessionsActive.decrement()
         body?.discard()
         body = nil
         logger.debug("session closed")
@@ -93,6 +96,8 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
                 flushOutput(context: context)
             }
         } else if let event = event as? TLSUserEvent, case .handshakeCompleted = event {
+            tlsPending = false
+            environment.metrics.tlsHandshakes[true]?.increment()
             machine.tlsEstablished()
             logger.debug("TLS established")
             resume(context: context)
@@ -102,6 +107,10 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if tlsPending {
+            tlsPending = false
+            environment.metrics.tlsHandshakes[false]?.increment()
+        }
         logger.info("session error, closing", metadata: ["error": "\(error)"])
         closing = true
         context.close(promise: nil)
@@ -128,7 +137,9 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
                 wait(for: body.spill().assumeIsolated().recover { _ in }.nonisolated(), context: context) { _ in }
             }
         case .endOfMessage(let summary):
-            perform(machine.dataReceived(summary), context: context)
+            let action = machine.dataReceived(summary)
+            if case .reply(let refusal) = action { environment.metrics.messageFinished(refusal) }
+            perform(action, context: context)
         }
     }
 
@@ -159,9 +170,9 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
     private func perform(_ action: SMTPServerStateMachine.Action, context: ChannelHandlerContext) {
         switch action {
         case .reply(let reply):
-            reply.write(to: &output)
+            write(reply)
         case .replyAndClose(let replies):
-            for reply in replies { reply.write(to: &output) }
+            for reply in replies { write(reply) }
             closing = true
             let pending = output
             output = context.channel.allocator.buffer(capacity: 0)
@@ -183,7 +194,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
                 self.perform(self.machine.recipientChecked(decision), context: context)
             }
         case .receiveData(let reply):
-            reply.write(to: &output)
+            write(reply)
             decoder.mode = .data
             startMessage(context: context)
         case .deliver(let transaction, let summary):
@@ -242,20 +253,25 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
             }
             self.body = nil
             self.logDelivery(result, transaction: transaction, size: summary.size)
+            switch result {
+            case .accepted: self.environment.metrics.messageFinished(SMTPReply(250, nil, "accepted"))
+            case .rejected(let reply): self.environment.metrics.messageFinished(reply)
+            }
             self.perform(self.machine.deliveryFinished(result), context: context)
         }
     }
 
     private func startTLS(_ reply: SMTPReply, context: ChannelHandlerContext) {
-        reply.write(to: &output)
+        write(reply)
         flushOutput(context: context)
         // Plaintext pipelined after STARTTLS is never executed (CVE-2011-0411).
         input.clear()
-        guard let tlsContext = environment.tlsContext else {
+        guard let tlsContext = environment.tlsContext?.context else {
             context.close(promise: nil)
             return
         }
         busy = true
+        tlsPending = true
         do {
             try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext), position: .first)
         } catch {
@@ -263,6 +279,11 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
             closing = true
             context.close(promise: nil)
         }
+    }
+
+    private func write(_ reply: SMTPReply) {
+        reply.write(to: &output)
+        environment.metrics.sent(reply)
     }
 
     private func flushOutput(context: ChannelHandlerContext) {

@@ -54,9 +54,7 @@ import Testing
         let daemon = try await Daemon(settings: [
             "smtp.tls.certificate": certificate.certificatePath, "smtp.tls.private_key": certificate.keyPath,
         ])
-        let client = try RawSMTPClient(port: daemon.port)
-        _ = try client.readReply()
-        _ = try client.command("EHLO client.test")
+        let client = try RawSMTPClient.greeted(port: daemon.port, helo: "client.test")
         #expect(try client.command("STARTTLS").summary == "220 2.0.0")
         try client.send("this is not a TLS client hello\r\nMAIL FROM:<a@example.org>\r\n")
         #expect(client.isClosedByServer())
@@ -112,4 +110,45 @@ struct TestCertificate {
     }
 
     struct CertificateError: Error { let message: String }
+}
+
+/// SIGHUP reloads the certificate: the next handshake sees the new one, open sessions go on.
+@Suite struct CertificateReloadTests {
+    @Test func sighupReloadsTheCertificate() async throws {
+        let first = try TestCertificate()
+        let second = try TestCertificate()
+        let folder = Daemon.temporaryDirectory("intake-live-cert")
+        let (certificate, key) = (folder + "/cert.pem", folder + "/key.pem")
+        try FileManager.default.copyItem(atPath: first.certificatePath, toPath: certificate)
+        try FileManager.default.copyItem(atPath: first.keyPath, toPath: key)
+        let daemon = try await Daemon(settings: ["smtp.tls.certificate": certificate, "smtp.tls.private_key": key])
+        let fingerprint = { () throws -> String in
+            try runCommand("/usr/bin/env", ["python3", ClientTests.scripts + "/tls_fingerprint.py", String(daemon.port)]).output
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let before = try fingerprint()
+        #expect(before.count == 64)
+        // A session open across the reload keeps working.
+        let open = try RawSMTPClient.greeted(port: daemon.port, helo: "open.test")
+        for (source, destination) in [(second.certificatePath, certificate), (second.keyPath, key)] {
+            try FileManager.default.removeItem(atPath: destination)
+            try FileManager.default.copyItem(atPath: source, toPath: destination)
+        }
+        kill(daemon.pid, SIGHUP)
+        var after = before
+        for _ in 0..<50 where after == before {
+            try await Task.sleep(for: .milliseconds(100))
+            after = try fingerprint()
+        }
+        #expect(after != before && after.count == 64)
+        #expect(daemon.logText.contains("msg=\"TLS certificate reloaded\""))
+        #expect(try open.command("NOOP").summary == "250 2.0.0")
+        // A broken certificate is refused and the current one stays.
+        try "not a certificate".write(toFile: certificate, atomically: true, encoding: .utf8)
+        kill(daemon.pid, SIGHUP)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try fingerprint() == after)
+        #expect(daemon.isRunning)
+        await daemon.stop()
+    }
 }

@@ -13,7 +13,7 @@ import Testing
     @Test(arguments: [
         (["--set", "smtp.max_recipients=many"], "smtp.max_recipients must be a whole number"),
         (["--smtp-port", "70000"], "smtp.port must be 0…65535"),
-        (["--set", "delivery=elsewhere"], "delivery must be spool or discard"),
+        (["--set", "delivery=elsewhere"], "delivery must be filing, spool or discard"),
         (["--set", "smtp.tls.certificate=/nonexistent.pem"], "smtp.tls.certificate and smtp.tls.private_key must be set together"),
         (["--config", "/nonexistent/intake.yaml"], "cannot read the configuration file /nonexistent/intake.yaml"),
         (["--set", "noequals"], "--set takes KEY=VALUE"),

@@ -1,0 +1,43 @@
+import CoreMetrics
+import Filing
+import Prometheus
+import SMTPNIO
+
+/// Every metric the daemon exports, created once with bounded labels, on a registry of its own
+/// (no global bootstrap), rendered by `GET /metrics`.
+struct IntakeMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    let smtp: SMTPMetrics
+    /// From the end of data to the commit that holds the message.
+    let filingDuration: CoreMetrics.Timer
+    /// One group commit.
+    let commitDuration: CoreMetrics.Timer
+    let filingOutcomes: [MessageOutcome: CoreMetrics.Counter]
+    let databaseSize: CoreMetrics.Gauge
+
+    init() {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        let buckets: [Duration] = [
+            .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+            .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5),
+        ]
+        factory.defaultDurationHistogramBuckets = buckets
+        smtp = SMTPMetrics(factory: factory)
+        filingDuration = CoreMetrics.Timer(label: "filing_duration_seconds", factory: factory)
+        commitDuration = CoreMetrics.Timer(label: "filing_commit_duration_seconds", factory: factory)
+        filingOutcomes = Dictionary(
+            uniqueKeysWithValues: [MessageOutcome.filed, .refused, .duplicate, .automated, .unmatched].map {
+                ($0, CoreMetrics.Counter(label: "filing_messages_total", dimensions: [("outcome", $0.rawValue)], factory: factory))
+            }
+        )
+        databaseSize = CoreMetrics.Gauge(label: "database_size_bytes", factory: factory)
+    }
+}
+
+extension CoreMetrics.Timer {
+    /// Records the time elapsed since `start`.
+    func recordInterval(since start: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - start
+        recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+    }
+}

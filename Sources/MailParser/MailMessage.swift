@@ -1,0 +1,203 @@
+import Foundation
+import Glibc
+
+/// A parsed email message with everything the filing rules read from it: the people in it, the
+/// forwarded originals, the new text of a reply, the reference tags and the attachments.
+///
+/// `MailMessage.parse(_:)` never throws: whatever the input, it returns a best-effort message
+/// and lists what it had to repair in ``defects``.
+/// - SeeAlso: RFC 5322 (message format), RFC 2045–2049 (MIME), RFC 6532 (UTF-8 headers).
+public struct MailMessage: Sendable, Hashable {
+    public var headers: Headers
+    /// The MIME tree; for a non-MIME message a single text/plain entity.
+    public var root: MIMEPart
+    public var defects: [MailDefect]
+
+    /// The Subject, RFC 2047 decoded (RFC 5322 §3.6.5).
+    public var subject: String?
+    /// The first mailbox of From (RFC 5322 §3.6.2).
+    public var from: MailAddress?
+    /// All mailboxes of From (usually one).
+    public var fromList: [MailAddress]
+    public var sender: MailAddress?
+    public var replyTo: [MailAddress]
+    public var to: [MailAddress]
+    public var cc: [MailAddress]
+    public var bcc: [MailAddress]
+    /// The Date field (RFC 5322 §3.3), when readable.
+    public var date: Date?
+    /// Message-ID without angle brackets (RFC 5322 §3.6.4).
+    public var messageID: String?
+    public var inReplyTo: [String]
+    /// The References header field's message ids, in order.
+    public var references: [String]
+
+    /// The body text: text/plain preferred, else HTML converted to text; line breaks are LF.
+    public var bodyText: String
+    /// The body text was converted from HTML.
+    public var bodyIsHTML: Bool
+    /// The body split into new text, quoted history and signature. For a forward, the split of
+    /// the forwarding user's note above the forwarded original.
+    public var reply: ReplyText
+    /// Forwarded originals: inline blocks first (outermost first), then attached messages.
+    public var forwarded: [ForwardedMessage]
+    public var attachments: [Attachment]
+    /// Attached messages (`message/rfc822`), parsed.
+    public var enclosedMessages: [MailMessage]
+    /// Everyone in the message, deduplicated by normalised address.
+    public var people: [Person]
+    /// `#CS…` / `#CO…` tags of the subject and the body, as `CS1001`, `CO34322`.
+    public var referenceTags: [String]
+    /// The message looks machine-generated (auto-reply, bulk, delivery report).
+    /// - SeeAlso: RFC 3834 §5 (Auto-Submitted), RFC 3464 (delivery status), RFC 2076 (Precedence).
+    public var isAutomated: Bool
+
+    /// The new text of the message (see ``reply``).
+    public var newText: String { reply.newText }
+
+    /// Parses raw message bytes (CRLF or LF line endings).
+    public static func parse(_ bytes: some Collection<UInt8>, limits: MailParserLimits = .default) -> MailMessage {
+        let array = Array(bytes)
+        var defects = DefectList(limit: limits.maxDefects)
+        let hasNUL = array.withUnsafeBufferPointer { b in b.baseAddress.map { memchr($0, 0, b.count) != nil } ?? false }
+        if hasNUL { defects.add(.nulBytes, "NUL bytes in the message") }
+        if let lf = array.firstIndex(of: ASCII.lf), lf == 0 || array[lf - 1] != ASCII.cr {
+            defects.add(.bareLineFeed, "lines end in LF without CR (RFC 5322 §2.3)")
+        }
+        let root = MIMEParser.parse(array, limits: limits, defects: &defects)
+        return MailMessage(root: root, defects: &defects, limits: limits, depth: 0)
+    }
+
+    init(root: MIMEPart, defects: inout DefectList, limits: MailParserLimits, depth: Int) {
+        self.root = root
+        let headers = root.headers
+        self.headers = headers
+
+        func addresses(_ name: String) -> [MailAddress] {
+            var all: [MailAddress] = []
+            for f in headers.all(name) {
+                let (list, invalid) = AddressList.parse(f.rawValue)
+                if invalid > 0 { defects.add(.invalidAddress, "unreadable address in \(f.lowercasedName)") }
+                all += list
+            }
+            return all
+        }
+        fromList = addresses("from")
+        from = fromList.first
+        sender = addresses("sender").first
+        replyTo = addresses("reply-to")
+        to = addresses("to")
+        cc = addresses("cc")
+        bcc = addresses("bcc")
+        if let s = headers.first("subject") {
+            let d = EncodedWords.decode(s.rawValue)
+            if d.defective { defects.add(.invalidEncodedWord, "subject has an unreadable encoded word") }
+            subject = d.text
+        } else {
+            subject = nil
+        }
+        if let d = headers["date"] {
+            date = MailDate.parse(d)
+            if date == nil { defects.add(.invalidDate, "unreadable Date") }
+        } else {
+            date = nil
+        }
+        messageID = headers.first("message-id").flatMap { MessageIDs.parse($0.rawValue).first }
+        inReplyTo = headers.first("in-reply-to").map { MessageIDs.parse($0.rawValue) } ?? []
+        references = headers.all("references").flatMap { MessageIDs.parse($0.rawValue) }
+        if depth == 0, fromList.isEmpty { defects.add(.missingFrom, "no From address") }
+
+        // Body and attachments.
+        let selector = BodySelector(root: root)
+        if selector.charsetProblems.unknown { defects.add(.unknownCharset, "unknown charset read as UTF-8 / Windows-1252") }
+        if selector.charsetProblems.invalid { defects.add(.invalidCharsetBytes, "bytes invalid in their charset replaced") }
+        (bodyText, bodyIsHTML) = selector.bodyText
+        attachments = selector.attachments
+        var enclosed: [MailMessage] = []
+        if depth >= limits.maxEnclosedMessageDepth, !selector.enclosed.isEmpty {
+            defects.add(.nestingTooDeep, "attached messages deeper than \(limits.maxEnclosedMessageDepth) not analysed")
+        }
+        for part in selector.enclosed where depth < limits.maxEnclosedMessageDepth {
+            var inner = DefectList(limit: limits.maxDefects)
+            enclosed.append(MailMessage(root: part.parts[0], defects: &inner, limits: limits, depth: depth + 1))
+            for d in inner.items { defects.add(d.kind, "attached message: " + d.detail) }
+        }
+        enclosedMessages = enclosed
+
+        // Forwards and reply separation, on a bounded prefix of the text.
+        var analysed = bodyText
+        if analysed.utf8.count > limits.maxAnalysedTextBytes {
+            analysed = String(decoding: Array(analysed.utf8.prefix(limits.maxAnalysedTextBytes)), as: UTF8.self)
+        }
+        let lines = TextLines(analysed)
+        let blocks = ForwardScanner.scan(lines, subject: subject)
+        var forwards: [ForwardedMessage] = []
+        for k in blocks.indices where blocks[k].isForward { forwards.append(ForwardScanner.message(blocks, k, lines: lines)) }
+        let noteEnd = blocks.first { $0.isForward }?.start ?? lines.count
+        let quoteBlock = blocks.first { !$0.isForward && $0.kind != .end && $0.start < noteEnd }?.start
+        reply = ReplySplitter.split(lines, 0, noteEnd, quoteStart: quoteBlock)
+        // A delivery report returns the original; it is not a forward (RFC 3462).
+        let isReport = root.contentType.mimeType == "multipart/report"
+        for m in enclosed where !isReport {
+            forwards.append(
+                ForwardedMessage(
+                    origin: .attached, from: m.from, fromName: m.from?.name, addressMissing: false,
+                    to: m.to, cc: m.cc, date: m.headers["date"], parsedDate: m.date, subject: m.subject,
+                    bodyText: m.bodyText))
+            forwards += m.forwarded
+        }
+        forwarded = forwards
+
+        // People: header fields, then forwarded originals, then addresses in the body text.
+        var people = PeopleCollector()
+        for a in fromList { people.add(a, source: .from) }
+        if let s = sender { people.add(s, source: .sender) }
+        for a in replyTo { people.add(a, source: .replyTo) }
+        for a in to { people.add(a, source: .to) }
+        for a in cc { people.add(a, source: .cc) }
+        for a in bcc { people.add(a, source: .bcc) }
+        for f in headers.fields where f.lowercasedName.hasPrefix("resent-") {
+            switch f.lowercasedName {
+            case "resent-from", "resent-sender", "resent-to", "resent-cc", "resent-bcc", "resent-reply-to":
+                for a in AddressList.parse(f.rawValue).addresses { people.add(a, source: .header(f.lowercasedName)) }
+            default: break
+            }
+        }
+        for f in forwards {
+            if let a = f.from { people.add(a, source: .forwardedFrom) }
+            for a in f.to { people.add(a, source: .forwardedTo) }
+            for a in f.cc { people.add(a, source: .forwardedCc) }
+        }
+        var msgIDs = Set<String>()
+        for id in [messageID].compactMap({ $0 }) + inReplyTo + references { msgIDs.insert(id); msgIDs.insert(id.lowercased()) }
+        for m in enclosed { for id in [m.messageID].compactMap({ $0 }) + m.inReplyTo + m.references { msgIDs.insert(id.lowercased()) } }
+        var bodies = [lines.bytes]
+        for m in enclosed { bodies.append(Array(m.bodyText.utf8)) }
+        var budget = limits.maxBodyAddresses
+        for b in bodies where budget > 0 {
+            let hits = AddressScanner.scan(b, filter: true, excluding: msgIDs, limit: budget)
+            budget -= hits.count
+            for h in hits { people.add(h.address, source: .body) }
+        }
+        self.people = people.people
+
+        referenceTags = ReferenceTags.find(in: [subject ?? "", bodyText])
+        isAutomated = Self.automated(headers: headers, root: root, from: from)
+        self.defects = defects.items
+    }
+
+    static func automated(headers: Headers, root: MIMEPart, from: MailAddress?) -> Bool {
+        if let v = headers["auto-submitted"]?.lowercased().trimmingWhitespace(), !v.isEmpty, !v.hasPrefix("no") { return true }
+        if let v = headers["precedence"]?.lowercased().trimmingWhitespace(),
+            ["bulk", "junk", "list", "auto_reply", "auto-reply"].contains(v)
+        {
+            return true
+        }
+        for name in ["x-autoreply", "x-autorespond", "x-auto-reply", "x-autogenerated"] {
+            if let v = headers[name]?.lowercased().trimmingWhitespace(), v != "no", v != "false" { return true }
+        }
+        if root.contentType.mimeType == "multipart/report" { return true }
+        if let local = from?.localPart.lowercased(), local == "mailer-daemon" || local == "postmaster" { return true }
+        return false
+    }
+}

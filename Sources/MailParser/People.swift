@@ -1,0 +1,267 @@
+import Glibc
+
+/// Where a person's address was found in a message.
+/// - SeeAlso: RFC 5322 §3.6.2 (originator), §3.6.3 (destination), §3.6.6 (resent fields).
+public struct PersonSource: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public var description: String { rawValue }
+
+    public static let from = PersonSource(rawValue: "from")
+    public static let sender = PersonSource(rawValue: "sender")
+    public static let replyTo = PersonSource(rawValue: "reply-to")
+    public static let to = PersonSource(rawValue: "to")
+    public static let cc = PersonSource(rawValue: "cc")
+    public static let bcc = PersonSource(rawValue: "bcc")
+    public static let forwardedFrom = PersonSource(rawValue: "forwarded-from")
+    public static let forwardedTo = PersonSource(rawValue: "forwarded-to")
+    public static let forwardedCc = PersonSource(rawValue: "forwarded-cc")
+    public static let body = PersonSource(rawValue: "body")
+    /// `resent-from`, `resent-to`…: the lower-cased header name.
+    public static func header(_ name: String) -> PersonSource { PersonSource(rawValue: name.lowercased()) }
+}
+
+/// Someone in a message: an address, the display name when one is known, and every place it
+/// was found (the first is the most authoritative: header fields before forwards before body).
+/// - SeeAlso: RFC 5322 §3.4 (mailboxes), §3.6 (the fields they come from).
+public struct Person: Sendable, Hashable {
+    public var address: MailAddress
+    public var name: String?
+    public var sources: [PersonSource]
+    /// The first place the address was found.
+    public var source: PersonSource { sources.first ?? .body }
+}
+
+/// Collects people, deduplicated by normalised address, in order of discovery.
+struct PeopleCollector {
+    private(set) var people: [Person] = []
+    private var index: [String: Int] = [:]
+
+    mutating func add(_ address: MailAddress, source: PersonSource) {
+        guard address.isComplete else { return }
+        let key = address.normalized
+        if let i = index[key] {
+            if !people[i].sources.contains(source) { people[i].sources.append(source) }
+            if people[i].name == nil, let n = address.name { people[i].name = n }
+            return
+        }
+        index[key] = people.count
+        people.append(Person(address: address, name: address.name, sources: [source]))
+    }
+}
+
+/// Finds email addresses in free text and filters the false positives that plague bodies:
+/// content ids (`image001.png@01D9…`), retina file names (`logo@2x.png`), Message-IDs,
+/// addresses inside URL paths, and domains that cannot exist.
+/// - SeeAlso: RFC 5322 §3.4.1 (addr-spec), RFC 1035 §2.3.1 (labels), RFC 2392 (cid: URLs).
+enum AddressScanner {
+    struct Hit {
+        var address: MailAddress
+        var nameHint: String?
+        var range: Range<Int>
+    }
+
+    static let fileExtensions: Set<String> = [
+        "png", "jpg", "jpeg", "gif", "webp", "svg", "bmp", "ico", "tif", "tiff", "heic", "css", "js", "pdf",
+        "doc", "docx", "xls", "xlsx", "zip", "mp4", "mov", "mp3", "wav", "txt", "htm", "html", "php", "aspx",
+    ]
+
+    static let messageIDDomains: [String] = ["mail.gmail.com", "prod.outlook.com", "prod.exchangelabs.com", "mx.google.com"]
+
+    @inline(__always)
+    static func isLocalChar(_ b: UInt8) -> Bool {
+        if b >= 0x80 { return true }
+        if ASCII.isAlnum(b) { return true }
+        switch b {
+        case UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "+"), UInt8(ascii: "!"),
+            UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "*"),
+            UInt8(ascii: "/"), UInt8(ascii: "="), UInt8(ascii: "?"), UInt8(ascii: "^"), UInt8(ascii: "`"),
+            UInt8(ascii: "{"), UInt8(ascii: "|"), UInt8(ascii: "}"), UInt8(ascii: "~"), UInt8(ascii: "'"):
+            return true
+        default:
+            return false
+        }
+    }
+
+    @inline(__always)
+    static func isDomainChar(_ b: UInt8) -> Bool {
+        b >= 0x80 || ASCII.isAlnum(b) || b == UInt8(ascii: "-") || b == UInt8(ascii: ".")
+    }
+
+    /// Every plausible address in `bytes`, in order. With `filter`, drops the false positives.
+    static func scan(_ bytes: [UInt8], filter: Bool = true, excluding: Set<String> = [], limit: Int = 10_000) -> [Hit] {
+        var hits: [Hit] = []
+        bytes.withUnsafeBufferPointer { buf in
+            guard let base = buf.baseAddress else { return }
+            let n = buf.count
+            var p = 0
+            var token = TokenTracker()
+            while p < n, hits.count < limit {
+                guard let hit = memchr(base + p, Int32(UInt8(ascii: "@")), n - p) else { break }
+                let at = UnsafeRawPointer(hit) - UnsafeRawPointer(base)
+                p = at + 1
+                // Local part, leftwards.
+                var ls = at
+                while ls > 0, at - ls < 128, isLocalChar(buf[ls - 1]) { ls -= 1 }
+                while ls < at,
+                    buf[ls] == UInt8(ascii: ".") || buf[ls] == UInt8(ascii: "'") || buf[ls] == UInt8(ascii: "=")
+                        || buf[ls] == UInt8(ascii: "/") || buf[ls] == UInt8(ascii: "?") || buf[ls] == UInt8(ascii: "|")
+                { ls += 1 }
+                // Non-ASCII before the local part: only keep UTF-8 letters (SMTPUTF8), not punctuation like «.
+                guard ls < at else { continue }
+                // Domain, rightwards.
+                var de = at + 1
+                while de < n, de - at < 256, isDomainChar(buf[de]) { de += 1 }
+                while de > at + 1,
+                    buf[de - 1] == UInt8(ascii: ".") || buf[de - 1] == UInt8(ascii: "-")
+                        || buf[de - 1] >= 0x80 && !isUTF8Letter(buf, de - 1)
+                { de -= 1 }
+                guard de > at + 1 else { continue }
+                let local = Array(buf[ls..<at]), domain = Array(buf[(at + 1)..<de])
+                if local.count > 64 || local.last == UInt8(ascii: ".") { continue }
+                guard validDomain(domain) else { continue }
+                let localStr = String(decoding: local, as: UTF8.self)
+                let domainStr = String(decoding: domain, as: UTF8.self).lowercased()
+                if filter {
+                    token.advance(buf, to: ls)
+                    if falsePositive(
+                        buf, localStart: ls, token: token, local: local, domain: domainStr, excluding: excluding, localStr: localStr)
+                    {
+                        continue
+                    }
+                }
+                var address = MailAddress(localPart: localStr, domain: domainStr)
+                let name = nameBefore(buf, ls)
+                address.name = name
+                hits.append(Hit(address: address, nameHint: name, range: ls..<de))
+                p = de
+            }
+        }
+        return hits
+    }
+
+    /// Whether the byte at `i` ends a UTF-8 letter (very rough: any non-punctuation scalar).
+    static func isUTF8Letter(_ buf: UnsafeBufferPointer<UInt8>, _ i: Int) -> Bool {
+        // Trailing non-ASCII such as "»" (C2 BB) or "、" (E3 80 81) or "，" (EF BC 8C) are punctuation.
+        if i >= 1, buf[i - 1] == 0xC2, buf[i] == 0xBB || buf[i] == 0xA0 { return false }
+        if i >= 2, buf[i - 2] == 0xE3, buf[i - 1] == 0x80 { return false }
+        if i >= 2, buf[i - 2] == 0xEF, buf[i - 1] == 0xBC { return false }
+        if i >= 2, buf[i - 2] == 0xE2, buf[i - 1] == 0x80 { return false }
+        return true
+    }
+
+    static func validDomain(_ d: [UInt8]) -> Bool {
+        guard d.count <= 253 else { return false }
+        let labels = d.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        guard labels.count >= 2 else { return false }
+        for l in labels {
+            guard !l.isEmpty, l.count <= 63, l.first != ASCII.dash, l.last != ASCII.dash else { return false }
+        }
+        let tld = labels.last!
+        if tld.hasPrefixLowercased("xn--") { return tld.count > 4 }
+        if tld.contains(where: { $0 >= 0x80 }) { return true }
+        return tld.count >= 2 && tld.allSatisfy(ASCII.isAlpha)
+    }
+
+    static func falsePositive(
+        _ buf: UnsafeBufferPointer<UInt8>, localStart ls: Int, token: TokenTracker, local: [UInt8], domain: String,
+        excluding: Set<String>, localStr: String
+    ) -> Bool {
+        let tld = domain.split(separator: ".").last.map(String.init) ?? ""
+        if fileExtensions.contains(tld) { return true }
+        let lowerLocal = localStr.lowercased()
+        if let ext = lowerLocal.split(separator: ".").last, lowerLocal.containsBytes("."),
+            fileExtensions.contains(String(ext))
+        {
+            return true
+        }
+        if excluding.contains("\(localStr)@\(domain)") || excluding.contains("\(lowerLocal)@\(domain)") { return true }
+        for d in messageIDDomains where domain == d || domain.hasSuffix("." + d) { return true }
+        let digits = local.reduce(0) { $0 + (ASCII.isDigit($1) ? 1 : 0) }
+        if local.count >= 24 && digits >= 6 { return true }
+        // What precedes, within the same whitespace-delimited token.
+        let t = token.start
+        if t < ls {
+            func startsWith(_ word: String) -> Bool {
+                ls - t >= word.utf8.count && buf[t..<(t + word.utf8.count)].map(ASCII.lower).elementsEqual(word.utf8)
+            }
+            if startsWith("mailto:") { return false }
+            if startsWith("cid:") || startsWith("www.") || token.hasScheme { return true }
+            if buf[ls - 1] == UInt8(ascii: "/") || buf[ls - 1] == UInt8(ascii: "=") { return true }
+        }
+        return false
+    }
+
+    /// The whitespace-delimited token around increasing positions, found in amortised linear
+    /// time: each byte is examined once however many `@` a long token holds.
+    struct TokenTracker {
+        /// Start of the token that contains the last position.
+        var start = 0
+        /// Whether the token so far contains `://`.
+        var hasScheme = false
+        private var analysed = 0
+
+        static func isDelimiter(_ c: UInt8) -> Bool {
+            ASCII.isSpace(c) || c == UInt8(ascii: "<") || c == UInt8(ascii: ">") || c == UInt8(ascii: "\"")
+                || c == UInt8(ascii: "(") || c == UInt8(ascii: "[") || c == UInt8(ascii: ",") || c == UInt8(ascii: ";")
+        }
+
+        mutating func advance(_ buf: UnsafeBufferPointer<UInt8>, to pos: Int) {
+            guard pos > analysed else { return }
+            var j = pos
+            while j > analysed, !Self.isDelimiter(buf[j - 1]) { j -= 1 }
+            if j > analysed {  // a delimiter among the new bytes: a new token
+                start = j
+                hasScheme = false
+            }
+            // Look for "://" in the newly covered bytes (and the two before, for a split match).
+            var k = max(start, analysed - 2, 0)
+            while k + 3 <= pos {
+                if buf[k] == ASCII.colon, buf[k + 1] == UInt8(ascii: "/"), buf[k + 2] == UInt8(ascii: "/") { hasScheme = true; break }
+                k += 1
+            }
+            analysed = pos
+        }
+    }
+
+    static func contains(_ hay: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard hay.count >= needle.count else { return false }
+        for i in 0...(hay.count - needle.count) where hay[i..<(i + needle.count)].elementsEqual(needle) { return true }
+        return false
+    }
+
+    /// A display name written before `<address>` or `<mailto:address>` on the same line.
+    static func nameBefore(_ buf: UnsafeBufferPointer<UInt8>, _ ls: Int) -> String? {
+        var k = ls
+        if k >= 7, buf[(k - 7)..<k].map(ASCII.lower).elementsEqual("mailto:".utf8) { k -= 7 }
+        guard k > 0 else { return nil }
+        let opener = buf[k - 1]
+        guard opener == UInt8(ascii: "<") || opener == UInt8(ascii: "[") || opener == UInt8(ascii: "(") else { return nil }
+        let end = k - 1
+        var s = end
+        while s > 0, end - s < 120 {
+            let c = buf[s - 1]
+            if c == ASCII.lf || c == UInt8(ascii: ";") || c == UInt8(ascii: ">") || c == UInt8(ascii: "]") || c == ASCII.colon
+                || c == ASCII.tab || (opener == UInt8(ascii: "(") && c == UInt8(ascii: ","))
+            {
+                break
+            }
+            s -= 1
+        }
+        var raw = String(decoding: UnsafeBufferPointer(rebasing: buf[s..<end]), as: UTF8.self)
+        // `04.03.2024, 15:41, "Name" <a@b>`: the quoted part is the name.
+        if let q2 = raw.lastIndex(of: "\""), let q1 = raw[..<q2].lastIndex(of: "\"") {
+            let quoted = ForwardScanner.cleanName(String(raw[raw.index(after: q1)..<q2]))
+            return quoted.isEmpty || quoted.containsBytes("@") ? nil : quoted
+        } else if let q = raw.firstIndex(of: "\"") {
+            raw = String(raw[raw.index(after: q)...])
+        }
+        let name = ForwardScanner.cleanName(raw)
+        guard !name.isEmpty, !name.containsBytes("@"), name.utf8.count <= 240 else { return nil }
+        // Unquoted free text is a name only when it looks like one: at most five words, each
+        // capitalised (or in a script without case), so "or write to <a@b>" is not a name.
+        let words = name.split(whereSeparator: { $0 == " " || $0 == "," })
+        guard words.count <= 5, words.allSatisfy({ w in w.first.map { $0.isUppercase || !$0.isCased } ?? false }) else { return nil }
+        return name
+    }
+}

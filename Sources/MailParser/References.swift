@@ -1,0 +1,50 @@
+import Glibc
+
+/// CRM reference tags: `#CS<digits>` (cases) and `#CO<digits>` (opportunities), letters in any
+/// case, normalised to upper case without the `#` (`CO34322`).
+public enum ReferenceTags {
+    /// Every tag in `texts` (subject first, then body), in order, without duplicates.
+    public static func find(in texts: [String]) -> [String] {
+        var result: [String] = []
+        var seen = Set<String>()
+        for text in texts {
+            var copy = text
+            copy.withUTF8 { b in
+                var i = 0
+                while i + 3 < b.count {
+                    guard let base = b.baseAddress, let hit = memchr(base + i, Int32(UInt8(ascii: "#")), b.count - i) else { break }
+                    i = UnsafeRawPointer(hit) - UnsafeRawPointer(base)
+                    guard i + 3 < b.count else { break }
+                    if i > 0, followsWordCharacter(b, i) { i += 1; continue }
+                    let c1 = ASCII.lower(b[i + 1]), c2 = ASCII.lower(b[i + 2])
+                    guard c1 == UInt8(ascii: "c"), c2 == UInt8(ascii: "s") || c2 == UInt8(ascii: "o") else { i += 1; continue }
+                    // The tag must not continue a word: "abc#CS1" is fine, "#CS12x" is not a tag.
+                    var j = i + 3
+                    while j < b.count, ASCII.isDigit(b[j]) { j += 1 }
+                    let digits = j - (i + 3)
+                    if digits > 0, digits <= 18, j == b.count || !(ASCII.isAlnum(b[j]) || b[j] == UInt8(ascii: "_")) {
+                        let tag = (c2 == UInt8(ascii: "s") ? "CS" : "CO") + String(decoding: b[(i + 3)..<j], as: UTF8.self)
+                        if seen.insert(tag).inserted { result.append(tag) }
+                    }
+                    i = max(j, i + 1)
+                }
+            }
+        }
+        return result
+    }
+
+    /// Whether the character before `i` is a letter, digit or `_` ("abc#CS1", "café#CO7" are not
+    /// tags). CJK text has no spaces, so a Han / kana / Hangul character does not count.
+    static func followsWordCharacter(_ b: UnsafeBufferPointer<UInt8>, _ i: Int) -> Bool {
+        let p = b[i - 1]
+        if p < 0x80 { return ASCII.isAlnum(p) || p == UInt8(ascii: "_") }
+        var start = i - 1
+        while start > 0, i - start < 4, b[start] & 0xC0 == 0x80 { start -= 1 }
+        let scalar = String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self).unicodeScalars.first
+        guard let scalar else { return false }
+        switch scalar.value {
+        case 0x3040...0x30FF, 0x3400...0x9FFF, 0xAC00...0xD7AF, 0xF900...0xFAFF: return false
+        default: return scalar.properties.isAlphabetic || scalar.properties.numericType != nil
+        }
+    }
+}

@@ -1,0 +1,182 @@
+/// Content-Transfer-Encoding decoders: lenient base64 and quoted-printable.
+///
+/// Neither decoder fails: invalid input is skipped or kept literally and reported through the
+/// `defective` flag so the caller can record a ``MailDefect``.
+/// - SeeAlso: RFC 2045 §6.7 (quoted-printable), §6.8 (base64).
+public enum TransferEncoding: Sendable, Hashable {
+    case sevenBit, eightBit, binary, quotedPrintable, base64, other(String)
+
+    /// Reads a `Content-Transfer-Encoding` value (case-insensitive; unknown values kept).
+    /// - SeeAlso: RFC 2045 §6.1.
+    public init(headerValue: String) {
+        var v = headerValue.lowercased()
+        v.removeAll { $0 == " " || $0 == "\t" || $0 == "\"" }
+        switch v {
+        case "", "7bit": self = .sevenBit
+        case "8bit": self = .eightBit
+        case "binary": self = .binary
+        case "quoted-printable", "quotedprintable", "qp": self = .quotedPrintable
+        case "base64", "base-64", "x-base64": self = .base64
+        default: self = .other(v)
+        }
+    }
+
+    /// Decodes `bytes` with this transfer encoding; unknown encodings pass bytes through.
+    func decode(_ bytes: ArraySlice<UInt8>) -> (bytes: [UInt8], defective: Bool) {
+        switch self {
+        case .base64: return Base64.decode(bytes)
+        case .quotedPrintable: return QuotedPrintable.decode(bytes)
+        case .sevenBit, .eightBit, .binary, .other: return (Array(bytes), false)
+        }
+    }
+}
+
+/// Lenient base64 with a 256-entry lookup table.
+/// - SeeAlso: RFC 2045 §6.8, RFC 4648 §4.
+enum Base64 {
+    /// 0...63 for the alphabet, 64 for whitespace, 65 for `=`, 255 for anything else.
+    static let table: [UInt8] = {
+        var t = [UInt8](repeating: 255, count: 256)
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        for (i, c) in alphabet.enumerated() { t[Int(c)] = UInt8(i) }
+        // URL-safe alphabet seen in the wild.
+        t[Int(UInt8(ascii: "-"))] = 62
+        t[Int(UInt8(ascii: "_"))] = 63
+        for c in [ASCII.space, ASCII.tab, ASCII.cr, ASCII.lf] { t[Int(c)] = 64 }
+        t[Int(UInt8(ascii: "="))] = 65
+        return t
+    }()
+
+    static func decode(_ input: ArraySlice<UInt8>) -> (bytes: [UInt8], defective: Bool) {
+        var defective = false
+        let out = [UInt8](unsafeUninitializedCapacity: input.count / 4 * 3 + 3) { buf, count in
+            var n = 0
+            var acc: UInt32 = 0
+            var bits = 0
+            table.withUnsafeBufferPointer { t in
+                input.withUnsafeBufferPointer { src in
+                    let count = src.count
+                    var i = 0
+                    // Fast path: four valid characters at a time.
+                    while i < count {
+                        if bits == 0, i + 4 <= count {
+                            let a = t[Int(src[i])], b = t[Int(src[i + 1])]
+                            let c = t[Int(src[i + 2])], d = t[Int(src[i + 3])]
+                            if (a | b | c | d) < 64 {
+                                let v = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
+                                buf[n] = UInt8(truncatingIfNeeded: v >> 16)
+                                buf[n + 1] = UInt8(truncatingIfNeeded: v >> 8)
+                                buf[n + 2] = UInt8(truncatingIfNeeded: v)
+                                n += 3
+                                i += 4
+                                continue
+                            }
+                        }
+                        let v = t[Int(src[i])]
+                        i += 1
+                        if v < 64 {
+                            acc = acc << 6 | UInt32(v)
+                            bits += 6
+                            if bits >= 8 {
+                                bits -= 8
+                                buf[n] = UInt8(truncatingIfNeeded: acc >> UInt32(bits))
+                                n += 1
+                            }
+                        } else if v == 64 {
+                            continue
+                        } else if v == 65 {
+                            // Padding: drop the partial group, restart (concatenated chunks).
+                            acc = 0
+                            bits = 0
+                        } else {
+                            defective = true
+                        }
+                    }
+                }
+            }
+            if bits >= 6 { defective = true }  // a lone trailing character carries no byte
+            count = n
+        }
+        return (out, defective)
+    }
+
+    /// Standard base64 encoding (used by tests and benchmarks).
+    static func encode(_ input: [UInt8], lineLength: Int = 76) -> [UInt8] {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(input.count / 3 * 4 + input.count / 40 + 8)
+        var col = 0
+        var i = 0
+        while i < input.count {
+            let b0 = UInt32(input[i])
+            let b1 = i + 1 < input.count ? UInt32(input[i + 1]) : 0
+            let b2 = i + 2 < input.count ? UInt32(input[i + 2]) : 0
+            let v = b0 << 16 | b1 << 8 | b2
+            out.append(alphabet[Int(v >> 18 & 63)])
+            out.append(alphabet[Int(v >> 12 & 63)])
+            out.append(i + 1 < input.count ? alphabet[Int(v >> 6 & 63)] : UInt8(ascii: "="))
+            out.append(i + 2 < input.count ? alphabet[Int(v & 63)] : UInt8(ascii: "="))
+            i += 3
+            col += 4
+            if lineLength > 0, col >= lineLength, i < input.count {
+                out.append(ASCII.cr)
+                out.append(ASCII.lf)
+                col = 0
+            }
+        }
+        return out
+    }
+}
+
+/// Lenient quoted-printable: `=XX` (either case), soft line breaks with or without trailing
+/// whitespace; a stray `=` is kept literally.
+/// - SeeAlso: RFC 2045 §6.7.
+enum QuotedPrintable {
+    static func decode(_ input: ArraySlice<UInt8>, underscoreIsSpace: Bool = false) -> (bytes: [UInt8], defective: Bool) {
+        var out = [UInt8]()
+        out.reserveCapacity(input.count)
+        var defective = false
+        input.withUnsafeBufferPointer { src in
+            let n = src.count
+            var i = 0
+            while i < n {
+                let b = src[i]
+                if b == UInt8(ascii: "=") {
+                    if i + 2 < n, let h = ASCII.hexValue(src[i + 1]), let l = ASCII.hexValue(src[i + 2]) {
+                        out.append(h << 4 | l)
+                        i += 3
+                        continue
+                    }
+                    // Soft line break: "=" then optional whitespace then CRLF / LF / end.
+                    var j = i + 1
+                    while j < n, ASCII.isWSP(src[j]) { j += 1 }
+                    if j == n { i = n; continue }
+                    if src[j] == ASCII.lf { i = j + 1; continue }
+                    if src[j] == ASCII.cr { i = (j + 1 < n && src[j + 1] == ASCII.lf) ? j + 2 : j + 1; continue }
+                    defective = true
+                    out.append(b)
+                    i += 1
+                } else if b == UInt8(ascii: "_") && underscoreIsSpace {
+                    out.append(ASCII.space)
+                    i += 1
+                } else if ASCII.isWSP(b) {
+                    // Trailing whitespace before a line break is transport padding (§6.7 rule 3).
+                    var j = i
+                    while j < n, ASCII.isWSP(src[j]) { j += 1 }
+                    if j < n, src[j] == ASCII.cr || src[j] == ASCII.lf {
+                        i = j
+                    } else if j == n, !underscoreIsSpace {
+                        i = n
+                    } else {
+                        for k in i..<j { out.append(src[k]) }
+                        i = j
+                    }
+                } else {
+                    out.append(b)
+                    i += 1
+                }
+            }
+        }
+        return (out, defective)
+    }
+}

@@ -1,0 +1,50 @@
+import CoreMetrics
+import SMTPCore
+
+/// The SMTP listener's metrics, created once with bounded labels: never an address, a user or a
+/// message id.
+public struct SMTPMetrics: Sendable {
+    let sessionsActive: Meter
+    let connectionsRefused: Counter
+    let tlsHandshakes: [Bool: Counter]
+    let messages: [String: Counter]
+    private let replies: [Int: Counter]
+    private let otherReplies: Counter
+
+    /// The reply codes counted one by one; any other counts as `other`.
+    static let knownCodes = [
+        214, 220, 221, 250, 252, 354, 421, 451, 452, 500, 501, 502, 503, 550, 552, 553, 554, 555,
+    ]
+
+    /// Creates the metrics through `factory`.
+    public init(factory: any MetricsFactory = MetricsSystem.factory) {
+        sessionsActive = Meter(label: "smtp_sessions_active", factory: factory)
+        connectionsRefused = Counter(label: "smtp_connections_refused_total", factory: factory)
+        tlsHandshakes = [
+            true: Counter(label: "smtp_tls_handshakes_total", dimensions: [("result", "ok")], factory: factory),
+            false: Counter(label: "smtp_tls_handshakes_total", dimensions: [("result", "failed")], factory: factory),
+        ]
+        messages = Dictionary(
+            uniqueKeysWithValues: ["accepted", "refused", "failed"].map {
+                ($0, Counter(label: "smtp_messages_total", dimensions: [("result", $0)], factory: factory))
+            }
+        )
+        replies = Dictionary(
+            uniqueKeysWithValues: Self.knownCodes.map {
+                ($0, Counter(label: "smtp_replies_total", dimensions: [("code", String($0))], factory: factory))
+            }
+        )
+        otherReplies = Counter(label: "smtp_replies_total", dimensions: [("code", "other")], factory: factory)
+    }
+
+    /// Counts a reply sent.
+    func sent(_ reply: SMTPReply) {
+        (replies[reply.code] ?? otherReplies).increment()
+    }
+
+    /// Counts the end of a message: accepted (250), refused (5xx) or failed (4xx).
+    func messageFinished(_ reply: SMTPReply) {
+        let result = reply.isPositive ? "accepted" : reply.isPermanentFailure ? "refused" : "failed"
+        messages[result]?.increment()
+    }
+}

@@ -1,0 +1,14 @@
+import ArgumentParser
+
+/// The Intake admin command line: `intakectl GROUP VERB …`.
+///
+/// Admin groups that talk to the daemon's socket are added as subcommands; `inspect` works
+/// offline on a message file.
+@main
+struct IntakeCtl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "intakectl",
+        abstract: "Administer Intake and inspect how it reads a message.",
+        subcommands: [Inspect.self, BenchParse.self] + adminGroups
+    )
+}

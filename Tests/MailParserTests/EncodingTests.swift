@@ -1,0 +1,156 @@
+import Testing
+@testable import MailParser
+
+@Suite("Transfer encodings, RFC 2047, RFC 2231, charsets")
+struct EncodingTests {
+    @Test(arguments: [
+        ("SGVsbG8gV29ybGQ=", "Hello World"),
+        ("SGVsbG8g\r\nV29ybGQ=", "Hello World"),
+        ("SGVsbG8gV29ybGQ", "Hello World"),  // missing padding
+        ("SGVs bG8g*V29y!bGQ=", "Hello World"),  // junk skipped
+        ("SGk=SGk=", "HiHi"),  // concatenated chunks
+        ("", ""),
+    ])
+    func base64(input: String, expected: String) {
+        let (bytes, _) = Base64.decode(ArraySlice(input.utf8))
+        #expect(String(decoding: bytes, as: UTF8.self) == expected)
+    }
+
+    @Test func base64FlagsJunk() {
+        #expect(Base64.decode(ArraySlice("SGk!".utf8)).defective)
+        #expect(!Base64.decode(ArraySlice("SGk=".utf8)).defective)
+    }
+
+    @Test(arguments: [
+        ("caf=C3=A9", "café"),
+        ("caf=c3=a9", "café"),  // lower-case hex
+        ("soft=\r\nbreak", "softbreak"),
+        ("soft=  \r\nbreak", "softbreak"),  // whitespace after '='
+        ("soft=\nbreak", "softbreak"),
+        ("a = b", "a = b"),  // stray '=' kept
+        ("trail   \r\nx", "trail\r\nx"),  // transport padding removed
+        ("end=", "end"),
+    ])
+    func quotedPrintable(input: String, expected: String) {
+        let (bytes, _) = QuotedPrintable.decode(ArraySlice(input.utf8))
+        #expect(String(decoding: bytes, as: UTF8.self) == expected)
+    }
+
+    @Test(arguments: [
+        ("=?UTF-8?B?SGVsbG8=?= =?UTF-8?Q?_W=C3=B6rld?=", "Hello Wörld"),
+        ("=?iso-8859-1?q?Andr=E9?= Pirard", "André Pirard"),
+        ("(=?ISO-8859-1?Q?a?= =?ISO-8859-1?Q?b?=)", "(ab)"),
+        ("=?ISO-8859-1?Q?a?=  \r\n =?ISO-8859-1?Q?b?=", "ab"),
+        ("=?UTF-8?Q?a?= b =?UTF-8?Q?c?=", "a b c"),
+        // A UTF-8 character split across two words still decodes.
+        ("=?UTF-8?B?w6k=?==?UTF-8?B?w6k=?=", "éé"),
+        ("=?UTF-8?Q?=C3?= =?UTF-8?Q?=A9?=", "é"),
+        ("=?utf-8*en?q?hello?=", "hello"),  // RFC 2231 language suffix
+        ("=?x-unknown?q?caf=C3=A9?=", "café"),  // unknown charset degrades
+        ("=?utf-8?x?bad?=", "=?utf-8?x?bad?="),  // unknown encoding kept literal
+        ("=?ISO-2022-JP?B?GyRCJUYlOSVIGyhC?=", "テスト"),
+        ("=?Shift_JIS?B?g2WDWINn?=", "テスト"),
+        ("=?GB2312?B?xOO6ww==?=", "你好"),
+        ("=?koi8-r?B?8NLJ18XU?=", "Привет"),
+        ("=?windows-1251?B?z/Do4uXy?=", "Привет"),
+        ("plain text", "plain text"),
+    ])
+    func encodedWords(input: String, expected: String) {
+        #expect(EncodedWords.decode(input).text == expected)
+    }
+
+    @Test func rfc2231Continuations() {
+        let cd = ContentDisposition(
+            headerValue:
+                "attachment; filename*0*=UTF-8''R%C3%A9sum%C3%A9%20; filename*1*=2024; filename*2=\".pdf\"")
+        #expect(cd.filename == "Résumé 2024.pdf")
+        #expect(cd.isAttachment)
+    }
+
+    @Test func rfc2231SingleEncoded() {
+        let cd = ContentDisposition(headerValue: "attachment; filename*=iso-8859-1'fr'caf%E9.txt")
+        #expect(cd.filename == "café.txt")
+    }
+
+    @Test func encodedWordInQuotedFilename() {
+        let ct = ContentType(headerValue: "application/pdf; name=\"=?utf-8?B?w6kucGRm?=\"")
+        #expect(ct?.parameters["name"] == "é.pdf")
+        #expect(ct?.mimeType == "application/pdf")
+    }
+
+    @Test func contentTypeParameters() {
+        let ct = ContentType(headerValue: "Multipart/Mixed;\r\n boundary=\"=_abc; def\" (comment); charset=UTF-8")
+        #expect(ct?.type == "multipart")
+        #expect(ct?.boundary == "=_abc; def")
+        #expect(ct?.charset == "UTF-8")
+        #expect(ContentType(headerValue: "garbage") == nil)
+        let unquoted = ContentType(headerValue: "application/octet-stream; name=my file.pdf")
+        #expect(unquoted?.parameters["name"] == "my file.pdf")
+    }
+
+    @Test(arguments: [
+        ("utf8", "UTF-8"), ("UTF_8", "UTF-8"), ("latin1", "LATIN1"), ("ISO8859-15", "ISO-8859-15"),
+        ("iso_8859-2", "ISO-8859-2"), ("win-1251", "CP1251"), ("Windows1250", "CP1250"), ("cp-1252", "CP1252"),
+        ("x-sjis", "CP932"), ("ks_c_5601-1987", "CP949"), ("gb2312", "GB18030"), ("\"koi8r\"", "KOI8-R"),
+        ("us-ascii", "ASCII"), ("big5", "BIG5-HKSCS"),
+    ])
+    func charsetAliases(label: String, canonical: String) {
+        #expect(Charset.canonicalName(label) == canonical)
+    }
+
+    @Test(
+        arguments: [
+            ("ISO-8859-2", [0xB1, 0xE6], "ąć"),
+            ("ISO-8859-15", [0xA4], "€"),
+            ("windows-1252", [0x80, 0x93, 0x94], "€“”"),
+            ("ISO-8859-1", [0xE9], "é"),
+            ("KOI8-U", [0xA4], "є"),
+            ("EUC-JP", [0xA5, 0xC6, 0xA5, 0xB9, 0xA5, 0xC8], "テスト"),
+            ("EUC-KR", [0xC7, 0xD1], "한"),
+            ("Big5", [0xA4, 0xA4], "中"),
+            ("GB18030", [0xD6, 0xD0], "中"),
+            ("UTF-16", [0xFF, 0xFE, 0x41, 0x00], "A"),
+            ("windows-1256", [0xC7], "ا"),
+            ("windows-1258", [0x61], "a"),
+            ("ISO-8859-16", [0xAA], "Ș"),
+        ] as [(String, [UInt8], String)])
+    func charsets(label: String, bytes: [UInt8], expected: String) {
+        let d = Charset.decode(bytes, label: label)
+        #expect(d.text == expected)
+        #expect(!d.unknownCharset)
+    }
+
+    @Test func charsetNeverFails() {
+        let unknown = Charset.decode(Array("café".utf8), label: "x-made-up")
+        #expect(unknown.text == "café")
+        #expect(unknown.unknownCharset)
+        let latinFallback = Charset.decode([0x63, 0x61, 0x66, 0xE9], label: "x-made-up")
+        #expect(latinFallback.text == "café")
+        let invalidSJIS = Charset.decode([0x82, 0xA0, 0xFF, 0x41], label: "shift_jis")
+        #expect(invalidSJIS.text.hasSuffix("A"))
+        // 8-bit under an ASCII label: UTF-8 if valid, else Windows-1252.
+        #expect(Charset.decode([0xC3, 0xA9], label: "us-ascii").text == "é")
+        #expect(Charset.decode([0xE9], label: "us-ascii").text == "é")
+    }
+
+    @Test func rawEightBitHeaders() {
+        let (utf8, was1252) = Bytes.headerString(ArraySlice(Array("Zoë".utf8)))
+        #expect(utf8 == "Zoë" && !was1252)
+        let (latin, fallback) = Bytes.headerString(ArraySlice([0x5A, 0x6F, 0xEB]))
+        #expect(latin == "Zoë" && fallback)
+    }
+
+    @Test func sha256() {
+        #expect(SHA256.hex([UInt8]()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(SHA256.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        let long = Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)
+        #expect(SHA256.hex(long) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        var incremental = SHA256()
+        for chunk in stride(from: 0, to: 1000, by: 7) { incremental.update(Array(repeating: UInt8(97), count: min(7, 1000 - chunk))) }
+        #expect(
+            incremental.finalize()
+                == {
+                    var s = SHA256(); s.update(Array(repeating: UInt8(97), count: 1000)); return s.finalize()
+                }())
+    }
+}

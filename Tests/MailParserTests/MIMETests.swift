@@ -1,0 +1,201 @@
+import Testing
+@testable import MailParser
+
+func eml(_ s: String) -> [UInt8] {
+    Array(s.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\n", with: "\r\n").utf8)
+}
+
+@Suite("MIME tree, body text, attachments")
+struct MIMETests {
+    static let mixed = eml(
+        """
+        From: Alice <alice@example.com>
+        To: bob@example.org
+        Subject: Report
+        MIME-Version: 1.0
+        Content-Type: multipart/mixed; boundary="outer"
+
+        This is a multi-part message in MIME format.
+        --outer
+        Content-Type: multipart/alternative; boundary="inner"
+
+        --inner
+        Content-Type: text/plain; charset="iso-8859-1"
+        Content-Transfer-Encoding: quoted-printable
+
+        Voil=E0 le rapport.
+        --inner
+        Content-Type: text/html; charset="utf-8"
+
+        <p>Voilà le <b>rapport</b>.</p>
+        --inner--
+        --outer
+        Content-Type: application/pdf; name="report.pdf"
+        Content-Disposition: attachment; filename="report.pdf"
+        Content-Transfer-Encoding: base64
+
+        JVBERi0xLjQK
+        --outer
+        Content-Type: image/png
+        Content-ID: <image001.png@01D9ABCD.12345678>
+        Content-Disposition: inline
+        Content-Transfer-Encoding: base64
+
+        iVBORw0KGgo=
+        --outer--
+        epilogue
+        """)
+
+    @Test func tree() {
+        let m = MailMessage.parse(Self.mixed)
+        #expect(m.root.contentType.mimeType == "multipart/mixed")
+        #expect(m.root.parts.count == 3)
+        #expect(m.root.parts[0].parts.count == 2)
+        #expect(m.bodyText == "Voilà le rapport.")
+        #expect(!m.bodyIsHTML)
+        #expect(m.defects.isEmpty)
+    }
+
+    @Test func attachments() {
+        let m = MailMessage.parse(Self.mixed)
+        #expect(m.attachments.map(\.filename) == ["report.pdf", nil])
+        #expect(m.attachments.map(\.contentType) == ["application/pdf", "image/png"])
+        #expect(m.attachments[0].size == 9)
+        #expect(m.attachments[0].sha256 == SHA256.hex(Array("%PDF-1.4\n".utf8)))
+        #expect(m.attachments[1].contentID == "image001.png@01D9ABCD.12345678")
+        #expect(m.attachments[1].isInline)
+        // The content id is not a person.
+        #expect(!m.people.contains { $0.address.domain.contains("01d9") })
+    }
+
+    @Test func htmlOnlyBody() {
+        let m = MailMessage.parse(
+            eml(
+                """
+                From: a@b.org
+                Content-Type: text/html; charset=utf-8
+
+                <html><head><style>p {color: red}</style><title>T</title></head><body>
+                <p>Hello&nbsp;<b>there</b> &amp; welcome</p><div>Line two<br>Line three</div>
+                <blockquote><p>quoted</p></blockquote><script>alert(1)</script>
+                <p>caf&eacute; &#8364; &#x41;</p></body></html>
+                """))
+        #expect(m.bodyIsHTML)
+        #expect(m.bodyText == "Hello there & welcome\nLine two\nLine three\n> quoted\ncafé € A")
+    }
+
+    @Test func enclosedMessages() {
+        let m = MailMessage.parse(
+            eml(
+                """
+                From: fwd@example.com
+                Subject: Fwd: two messages
+                Content-Type: multipart/mixed; boundary=b1
+
+                --b1
+                Content-Type: text/plain
+
+                See attached.
+                --b1
+                Content-Type: message/rfc822
+
+                From: "Orig One" <one@example.net>
+                To: x@example.com
+                Subject: First
+                Date: Mon, 4 Mar 2024 10:00:00 +0000
+                Content-Type: multipart/alternative; boundary=b2
+
+                --b2
+                Content-Type: text/plain
+
+                first body
+                --b2--
+                --b1
+                Content-Type: message/rfc822
+                Content-Disposition: attachment; filename="second.eml"
+
+                From: two@example.net
+                Subject: Second
+
+                second body
+                --b1--
+                """))
+        #expect(m.bodyText == "See attached.")
+        #expect(m.enclosedMessages.count == 2)
+        #expect(m.forwarded.map(\.from?.address) == ["one@example.net", "two@example.net"])
+        #expect(m.forwarded.map(\.subject) == ["First", "Second"])
+        #expect(m.forwarded[0].bodyText == "first body")
+        #expect(m.forwarded[0].origin == .attached)
+        #expect(m.attachments.map(\.contentType) == ["message/rfc822", "message/rfc822"])
+        #expect(m.attachments[1].filename == "second.eml")
+        #expect(m.people.map(\.address.address).contains("one@example.net"))
+        #expect(m.defects.isEmpty)
+    }
+
+    @Test func lfOnlyAndNoMIME() {
+        let m = MailMessage.parse(Array("From: a@b.org\nSubject: plain\n\nline1\nline2\n".utf8))
+        #expect(m.bodyText == "line1\nline2\n")
+        #expect(m.subject == "plain")
+    }
+
+    @Test func digestDefaultsToMessage() {
+        let m = MailMessage.parse(
+            eml(
+                """
+                From: list@x.org
+                Content-Type: multipart/digest; boundary=d
+
+                --d
+
+                From: a@x.org
+                Subject: one
+
+                body one
+                --d--
+                """))
+        #expect(m.enclosedMessages.map(\.subject) == ["one"])
+    }
+
+    @Test func automatedHints() {
+        #expect(MailMessage.parse(eml("From: a@b.org\nAuto-Submitted: auto-replied\n\nx")).isAutomated)
+        #expect(!MailMessage.parse(eml("From: a@b.org\nAuto-Submitted: no\n\nx")).isAutomated)
+        #expect(MailMessage.parse(eml("From: a@b.org\nPrecedence: bulk\n\nx")).isAutomated)
+        #expect(MailMessage.parse(eml("From: a@b.org\nX-Autoreply: yes\n\nx")).isAutomated)
+        #expect(
+            MailMessage.parse(eml("From: a@b.org\nContent-Type: multipart/report; report-type=delivery-status; boundary=x\n\n--x--"))
+                .isAutomated)
+        #expect(!MailMessage.parse(eml("From: a@b.org\n\nx")).isAutomated)
+    }
+
+    @Test func threadingIdentifiers() {
+        let m = MailMessage.parse(
+            eml(
+                """
+                From: a@b.org
+                Message-ID: <id1@host>
+                In-Reply-To: id0@host
+                References: <id-1@host>
+                  <id0@host>
+
+                x
+                """))
+        #expect(m.messageID == "id1@host")
+        #expect(m.inReplyTo == ["id0@host"])
+        #expect(m.references == ["id-1@host", "id0@host"])
+    }
+}
+
+@Suite("format=flowed")
+struct FlowedTests {
+    @Test(arguments: [
+        ("a long \r\nparagraph\r\nnext", false, "a long paragraph\nnext"),
+        ("split wo \r\nrd\r\n", true, "split word\n"),
+        ("> quoted \r\n> more\r\nreply", false, "> quoted more\nreply"),
+        (">> deep \r\n> shallow\r\n", false, ">> deep \n> shallow\n"),
+        (" From stuffed\r\n", false, "From stuffed\n"),
+        ("text\r\n-- \r\nsig", false, "text\n-- \nsig"),
+    ])
+    func unflow(input: String, delSp: Bool, expected: String) {
+        #expect(Flowed.decode(input, delSp: delSp) == expected)
+    }
+}
