@@ -68,6 +68,9 @@ public struct AdminCommand: Sendable, Hashable {
             "File a message by hand under a contact, a case or an opportunity (exactly one)."),
         AdminCommand("message.reprocess", required: ["message"], "Run the filing rules again on a kept message."),
         AdminCommand("status", "Version, uptime, listeners, counts and database size."),
+        AdminCommand(
+            "backup", required: ["path"],
+            "Copy the database to a new file (an absolute path the daemon can write) while mail keeps flowing."),
     ]
 
     /// The command named `name`, if there is one.

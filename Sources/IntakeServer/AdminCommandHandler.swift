@@ -240,6 +240,10 @@ struct AdminCommandHandler: Sendable {
         case "status":
             return try await status()
 
+        case "backup":
+            let backup = try await database.backup(to: try params.string("path"))
+            return .object(["path": .string(backup.path), "size": .int(Int64(backup.size))])
+
         default:
             throw AdminError(.internal, "the command \(command) is listed but has no handler")
         }

@@ -136,6 +136,7 @@ import Testing
         #expect(try params.optionalString("missing") == nil)
     }
 
+    /// The issues' admin list, and `backup` of the operations issue.
     @Test func theCommandTableIsTheIssuesList() {
         let names = AdminCommand.all.map(\.name)
         #expect(Set(names).count == names.count)
@@ -145,7 +146,7 @@ import Testing
                 "sender.remove", "sender.list", "exclusion.add", "exclusion.remove", "exclusion.list", "settings.get", "settings.set",
                 "contact.list", "contact.show", "company.list", "company.show", "note.list", "case.list", "case.show", "opportunity.list",
                 "opportunity.show", "task.list", "message.list", "message.show", "message.raw", "message.assign", "message.reprocess",
-                "status",
+                "status", "backup",
             ])
         for command in AdminCommand.all {
             #expect(Set(command.required).isDisjoint(with: command.optional), "\(command.name)")
