@@ -66,10 +66,33 @@ struct PostfixRelayTests {
         }
     }
 
-    /// Runs `body` with a fresh `intaked` behind a fresh Postfix; stops both however `body` ends.
-    private func withPostfixInFrontOfIntake(_ body: (PostfixRelay, Daemon) async throws -> Void) async throws {
+    @Test func untrustedSenderComesBackAsABounceCarryingIntakesReason() async throws {
+        // Intake files into its CRM: the token is live, so RCPT is accepted, and the refusal comes
+        // at the end of data, from the filing rules.
+        let crm = try await CRMFixture.start()
+        let dropbox = crm.dropbox(FilingTests.bob)
+        try await withPostfixInFrontOfIntake(daemon: crm.daemon) { postfix, _ in
+            let subject = "Untrusted \(UUID().uuidString.prefix(8))"
+            let submitted = try postfix.submit(from: "alice@sender.test", to: dropbox, subject: subject)
+            #expect(submitted.status == 0, "swaks: \(submitted.output)")
+            let bounce = try await postfix.waitFor("the bounce at the sender's server") {
+                postfix.capturedMessages().first { $0.contains(subject) }
+            }
+            let text = bounce.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+            let reason = "550 5.7.1 alice@sender.test is not a trusted address of this dropbox; add it with intakectl sender add"
+            #expect(text.contains("said: \(reason) (in reply to end of DATA command)"), "\(bounce)")
+            #expect(text.contains("Diagnostic-Code: smtp; \(reason)"))
+            #expect(try await crm.database.storedMessageCount() == 0)
+            #expect(try await crm.log().first?.outcome == "refused")
+        }
+    }
+
+    /// Runs `body` with a fresh `intaked` (or `daemon`) behind a fresh Postfix; stops both however
+    /// `body` ends.
+    private func withPostfixInFrontOfIntake(daemon given: Daemon? = nil, _ body: (PostfixRelay, Daemon) async throws -> Void) async throws {
         guard let tools = PostfixRelay.Tools.find() else { return }
-        let daemon = try await Daemon()
+        let daemon: Daemon
+        if let given { daemon = given } else { daemon = try await Daemon() }
         let postfix: PostfixRelay
         do {
             postfix = try await PostfixRelay.start(tools: tools, intakePort: daemon.port)
