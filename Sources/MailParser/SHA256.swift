@@ -75,7 +75,8 @@ public struct SHA256: Sendable {
                 while offset + 64 <= blocks.count {
                     for t in 0..<16 {
                         let b = offset &+ t &* 4
-                        w[t] = UInt32(blocks[b]) &<< 24 | UInt32(blocks[b &+ 1]) &<< 16 | UInt32(blocks[b &+ 2]) &<< 8
+                        w[t] =
+                            UInt32(blocks[b]) &<< 24 | UInt32(blocks[b &+ 1]) &<< 16 | UInt32(blocks[b &+ 2]) &<< 8
                             | UInt32(blocks[b &+ 3])
                     }
                     for t in 16..<64 {

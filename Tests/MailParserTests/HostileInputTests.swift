@@ -2,12 +2,6 @@ import Foundation
 import Testing
 @testable import MailParser
 
-func seconds(_ body: () -> Void) -> Double {
-    let start = DispatchTime.now().uptimeNanoseconds
-    body()
-    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-}
-
 @Suite("Hostile input")
 struct HostileInputTests {
     @Test func twentyFiveMebibytes() {
@@ -34,12 +28,10 @@ struct HostileInputTests {
         let count = (target - bytes.count - 12) / line.count
         for _ in 0..<count { bytes += line }
         bytes += Array("--big--\r\n".utf8)
-        var m: MailMessage?
-        let t = seconds { m = MailMessage.parse(bytes) }
-        #expect(m?.bodyText == "See attachment.")
-        #expect(m?.attachments.first?.size == count * 57)
-        #expect(m?.defects.isEmpty == true)
-        #expect(t < 10)
+        let m = MailMessage.parse(bytes)
+        #expect(m.bodyText == "See attachment.")
+        #expect(m.attachments.first?.size == count * 57)
+        #expect(m.defects.isEmpty)
     }
 
     @Test func nestedAThousandDeep() {
@@ -110,12 +102,10 @@ struct HostileInputTests {
         var i = 0
         while to.utf8.count < 1 << 20 { to += "Person \(i) <p\(i)@example.com>,\r\n "; i += 1 }
         let subject = "Subject: " + String(repeating: "word ", count: 200_000)
-        var m: MailMessage?
-        let t = seconds { m = MailMessage.parse(Array("From: a@b.org\r\n\(to)x@y.org\r\n\(subject)\r\n\r\nbody".utf8)) }
-        #expect(m?.to.count == i + 1)
-        #expect(m?.subject?.utf8.count == 999_999)
-        #expect(m?.bodyText == "body")
-        #expect(t < 20)
+        let m = MailMessage.parse(Array("From: a@b.org\r\n\(to)x@y.org\r\n\(subject)\r\n\r\nbody".utf8))
+        #expect(m.to.count == i + 1)
+        #expect(m.subject?.utf8.count == 999_999)
+        #expect(m.bodyText == "body")
     }
 
     @Test func nulBytesAndInvalidUTF8() {
@@ -142,9 +132,10 @@ struct HostileInputTests {
         _ = MailMessage.parse(Array("Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\n--a\r\n--a--".utf8))
     }
 
-    /// Parsing time grows linearly: eight times the input takes far less than 64 times as long.
+    /// Inputs that once made parsing quadratic, at a size where that would take minutes: they parse.
+    /// (Tests assert no timings; `bench/mailparser/run.sh` measures how parsing time scales.)
     @Test(arguments: ["boundaries", "ats", "quotes", "forwards", "encodedwords"])
-    func linearTime(pattern: String) {
+    func pathologicalBodies(pattern: String) {
         func input(_ n: Int) -> [UInt8] {
             var s = "From: a@b.org\r\nSubject: x\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n\r\n"
             let unit: String
@@ -158,16 +149,12 @@ struct HostileInputTests {
             s += String(repeating: unit, count: n)
             return Array(s.utf8)
         }
-        let small = input(1_500), large = input(12_000)
-        // The best of three runs, to keep the comparison steady on a busy machine.
-        let tSmall = (0..<3).map { _ in seconds { _ = MailMessage.parse(small) } }.min()!
-        let tLarge = (0..<3).map { _ in seconds { _ = MailMessage.parse(large) } }.min()!
-        #expect(tLarge < max(tSmall * 24, 0.2), "\(pattern): \(tSmall)s vs \(tLarge)s")
+        #expect(MailMessage.parse(input(12_000)).from?.address == "a@b.org")
     }
 
     /// The same for pathological header fields and body tokens.
     @Test(arguments: ["subject-words", "to-angles", "to-comments", "to-quotes", "date", "at-token", "html-tags"])
-    func linearTimeFields(pattern: String) {
+    func pathologicalFields(pattern: String) {
         func input(_ n: Int) -> [UInt8] {
             switch pattern {
             case "subject-words": return Array(("Subject: " + String(repeating: "=?utf-8?q?a", count: n) + "\r\n\r\nx").utf8)
@@ -180,9 +167,7 @@ struct HostileInputTests {
                 return Array(("Content-Type: text/html\r\n\r\n" + String(repeating: "<script><!--<blockquote>&#x", count: n)).utf8)
             }
         }
-        let small = input(2_000), large = input(16_000)
-        let tSmall = (0..<3).map { _ in seconds { _ = MailMessage.parse(small) } }.min()!
-        let tLarge = (0..<3).map { _ in seconds { _ = MailMessage.parse(large) } }.min()!
-        #expect(tLarge < max(tSmall * 24, 0.2), "\(pattern): \(tSmall)s vs \(tLarge)s")
+        let message = MailMessage.parse(input(16_000))
+        #expect(message.defects.count <= MailParserLimits.default.maxDefects)
     }
 }

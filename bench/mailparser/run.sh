@@ -26,3 +26,7 @@ echo "== Python email (policy=default) vs intakectl bench-parse (Swift, release)
 echo "   interleaved per class, best of 3 rounds of ${SECS}s"
 python3 "$ROOT/bench/mailparser/baseline.py" --seconds "$SECS" --rounds 3 --intakectl "$INTAKECTL" "${CLASSES[@]}" \
     | tee "$OUT/results.tsv" | column -t -s $'\t'
+
+echo
+echo "== Scaling on inputs that once made parsing quadratic (the tests only check they parse)"
+python3 "$ROOT/bench/mailparser/scaling.py" "$INTAKECTL" "$OUT/scaling" 1 | column -t -s $'\t'
