@@ -20,19 +20,15 @@ import Testing
             let remaining = (0..<total).filter { !acknowledged.contains("durability-\($0)@harbourview.example") }
             let numbers = Daemon.temporaryDirectory("intake-load") + "/numbers"
             try remaining.map(String.init).joined(separator: "\n").write(toFile: numbers, atomically: true, encoding: .utf8)
-            let load = try BackgroundCommand(
-                "/usr/bin/env", ["python3", ClientTests.scripts + "/load_messages.py", String(crm.daemon.port), bob, dropbox, "5", numbers]
-            )
+            // In the first rounds the load script itself kills the daemon right after a random
+            // number of acknowledgements: mid-stream, however busy the machine is.
+            var arguments = [ClientTests.scripts + "/load_messages.py", String(crm.daemon.port), bob, dropbox, "5", numbers]
             if round < 3 {
-                // Kill once a random share of this round has been acknowledged: mid-stream, however
-                // fast the machine is.
-                let threshold = Int.random(in: 1...max(1, remaining.count * 2 / 3), using: &generator)
-                while load.acknowledgedSoFar < threshold && load.isRunning {
-                    try await Task.sleep(for: .milliseconds(5))
-                }
-                await crm.daemon.stop(signal: SIGKILL)
+                arguments += [String(crm.daemon.pid), String(Int.random(in: 1...max(1, remaining.count * 2 / 3), using: &generator))]
             }
+            let load = try BackgroundCommand("/usr/bin/env", ["python3"] + arguments)
             let output = load.wait()
+            if round < 3 { await crm.daemon.stop(signal: SIGKILL) }
             let acks = output.split(separator: "\n").filter { $0.hasPrefix("ack ") }.map { String($0.dropFirst(4)) }
             acknowledged.formUnion(acks)
             rounds.append(acks.count)

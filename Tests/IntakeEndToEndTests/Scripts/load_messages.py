@@ -1,16 +1,22 @@
 """Sends messages number FIRST..LAST-1 over SESSIONS parallel smtplib sessions and prints
 "ack <message-id>" for each 250, as soon as it arrives. Stops a session at its first error.
 
-usage: load_messages.py PORT MAIL_FROM RCPT SESSIONS NUMBERS_FILE
-NUMBERS_FILE holds the message numbers to send, one per line.
+usage: load_messages.py PORT MAIL_FROM RCPT SESSIONS NUMBERS_FILE [KILL_PID KILL_AFTER]
+NUMBERS_FILE holds the message numbers to send, one per line. With KILL_PID, the process KILL_PID
+(the daemon) gets SIGKILL right after the KILL_AFTER-th acknowledgement: mid-stream, whatever the
+machine's speed.
 """
+import os
+import signal
 import smtplib
 import sys
 import threading
 
 port, mail_from, rcpt, sessions, numbers_file = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+kill_pid, kill_after = (int(sys.argv[6]), int(sys.argv[7])) if len(sys.argv) > 7 else (None, None)
 numbers = [int(line) for line in open(numbers_file) if line.strip()]
 lock = threading.Lock()
+acknowledged = 0
 
 
 def message(number):
@@ -32,7 +38,11 @@ def session(mine):
             for number in mine:
                 client.sendmail(mail_from, [rcpt], message(number))
                 with lock:
+                    global acknowledged
                     print(f"ack durability-{number}@harbourview.example", flush=True)
+                    acknowledged += 1
+                    if kill_pid is not None and acknowledged == kill_after:
+                        os.kill(kill_pid, signal.SIGKILL)
     except Exception as error:  # the daemon was killed: this session ends
         with lock:
             print(f"error {type(error).__name__}", flush=True)
