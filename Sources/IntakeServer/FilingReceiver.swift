@@ -80,11 +80,15 @@ struct FilingReceiver: SMTPMessageReceiver {
         case .success(let results):
             for result in results {
                 metrics.filingOutcomes[result.outcome]?.increment()
+                // One summary line per message and recipient: outcome, kind, size, duration.
+                let kind = recipients.first { $0.address == result.recipient }?.dropbox?.kind.rawValue ?? "postmaster"
                 logger.info(
                     "message filed",
                     metadata: [
-                        "smtp.message.id": "\(message.id)", "filing.outcome": "\(result.outcome.rawValue)",
-                        "filing.records": "\(result.filed.count)",
+                        "smtp.session.id": "\(message.session.id)", "smtp.message.id": "\(message.id)",
+                        "filing.outcome": "\(result.outcome.rawValue)", "filing.kind": "\(kind)",
+                        "filing.records": "\(result.filed.count)", "smtp.message.size": "\(raw.count)",
+                        "duration_ms": "\(started.millisecondsElapsed)",
                     ]
                 )
             }

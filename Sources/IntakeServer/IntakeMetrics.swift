@@ -41,3 +41,11 @@ extension CoreMetrics.Timer {
         recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
     }
 }
+
+extension ContinuousClock.Instant {
+    /// Whole milliseconds from this instant to now, for log lines.
+    var millisecondsElapsed: Int64 {
+        let elapsed = ContinuousClock.now - self
+        return elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+    }
+}
