@@ -1,0 +1,339 @@
+#!/usr/bin/env bash
+# Filing benchmark: intaked (delivery=filing: parse, file, durable commit) against a baseline in
+# Python (aiosmtpd + email + sqlite3), in one run (see README.md beside this file).
+#
+#   bench/filing/run.sh                 # build intaked and intakectl in release, then measure
+#   SKIP_BUILD=1 bench/filing/run.sh    # use the binaries already in .build-release
+#
+# For each message shape (2k, 5k, fwd, 50k, 2m), with 20 sessions in parallel each reusing its
+# connection (smtpload, a C client like smtp-source -d that gives every message its own Message-ID
+# and times each end of data):
+#   warm-up of both servers, then ROUNDS rounds alternating intaked and the baseline, each phase
+#   PHASE_SECONDS long (closed loop: as fast as the server answers); the summary takes the median of
+#   the rounds; then a pass of each server rate-limited to RATE_FRACTION (50 %) of its median rate.
+# Overrides (environment): SIZES, SESSIONS, ROUNDS, PHASE_SECONDS, WARMUP_SECONDS, RATE_FRACTION,
+# INTAKED, INTAKECTL (binaries), BENCH_DIR (parent of the temporary data folder), PHASE_TIMEOUT.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+SCRATCH="$ROOT/.build-release"
+INTAKED=${INTAKED:-$SCRATCH/release/intaked}
+INTAKECTL=${INTAKECTL:-$SCRATCH/release/intakectl}
+
+SIZES=${SIZES:-"2k 5k fwd 50k 2m"}
+SESSIONS=${SESSIONS:-20}
+ROUNDS=${ROUNDS:-3}
+PHASE_SECONDS=${PHASE_SECONDS:-5}
+WARMUP_SECONDS=${WARMUP_SECONDS:-1}
+RATE_FRACTION=${RATE_FRACTION:-0.5}
+PHASE_TIMEOUT=${PHASE_TIMEOUT:-120}   # seconds; a phase that takes longer fails the run
+HOST=127.0.0.1
+USER_EMAIL=ada@acme-bench.example
+CLK_TCK=$(getconf CLK_TCK)
+
+for tool in python3 gcc timeout; do
+    command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 2; }
+done
+python3 -c 'import aiosmtpd' 2>/dev/null || { echo "missing: aiosmtpd (pip install aiosmtpd)" >&2; exit 2; }
+
+# --- cleanup: every process this script starts is recorded here and stopped on exit ---
+PIDS=()
+WORK=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/intake-filing-bench.XXXXXX")
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null || true
+            for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+stop() {  # stop PID: SIGTERM, wait up to 10 s, then SIGKILL
+    local pid=$1
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_for_port() {  # wait_for_port PORT PID: until something answers 220 on the port
+    local port=$1 pid=$2
+    for _ in $(seq 300); do
+        kill -0 "$pid" 2>/dev/null || { echo "server (pid $pid) exited before listening" >&2; return 1; }
+        if python3 - "$port" <<'EOF' 2>/dev/null; then return 0; fi
+import socket, sys
+with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1) as s:
+    s.settimeout(2)
+    assert s.recv(512).startswith(b"220")
+    s.sendall(b"QUIT\r\n")
+    s.recv(512)
+EOF
+        sleep 0.1
+    done
+    echo "nothing answered on port $port within 30 s" >&2
+    return 1
+}
+
+cpu_ticks() {  # utime + stime (all threads) of PID, in clock ticks
+    local stat
+    stat=$(cat "/proc/$1/stat")
+    stat=${stat##*) }
+    awk '{ print $12 + $13 }' <<<"$stat"
+}
+
+hwm_kib() { awk '/VmHWM/ { print $2 }' "/proc/$1/status"; }
+reset_hwm() { echo 5 >"/proc/$1/clear_refs"; }   # VmHWM := VmRSS (Linux >= 4.0)
+
+# metrics PORT: intaked's filing histograms (sums, counts, cumulative buckets) as one JSON line
+metrics() {
+    python3 - "$1" <<'EOF'
+import json, re, sys, urllib.request
+text = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=5).read().decode()
+out = {}
+for line in text.splitlines():
+    m = re.match(r'(filing(?:_commit)?_duration_seconds)_(sum|count|bucket)(?:\{le="([^"]+)"\})? (\S+)$', line)
+    if m:
+        name, kind, le, value = m.groups()
+        out[f"{name}_{kind}" + (f"_{le}" if le else "")] = float(value)
+print(json.dumps(out))
+EOF
+}
+
+# load SERVER SIZE SECONDS [RATE]: smtpload against SERVER (intaked|baseline); prints its result line
+load() {
+    local server=$1 size=$2 seconds=$3 rate=${4:-0} port=$INTAKE_PORT rcpt=$INTAKE_RCPT out
+    if [ "$server" = baseline ]; then port=$BASE_PORT; rcpt=$BASE_RCPT; fi
+    if ! out=$(timeout "$PHASE_TIMEOUT" "$WORK/smtpload" -h "$HOST" -p "$port" -s "$SESSIONS" -d "$seconds" -R "$rate" \
+            -t "$WORK/messages/$size.eml" -f "$USER_EMAIL" -r "$rcpt" 2>"$WORK/load.err"); then
+        echo "smtpload against $server ($size) failed or timed out (${PHASE_TIMEOUT} s): $out" >&2
+        head -20 "$WORK/load.err" >&2
+        return 1
+    fi
+    # every message acknowledged is counted, warm-ups included, for the check at the end
+    out_messages=${out%% *}
+    echo "${out_messages#messages=}" >>"$WORK/$server.acked"
+    echo "$out"
+}
+
+# measure SERVER PID SIZE KIND [RATE]: one phase; prints a line and appends a row to $WORK/results
+measure() {
+    local server=$1 pid=$2 size=$3 kind=$4 rate=${5:-0} before after m_before="{}" m_after="{}" out hwm
+    reset_hwm "$pid"
+    before=$(cpu_ticks "$pid")
+    if [ "$server" = intaked ]; then m_before=$(metrics "$METRICS_PORT"); fi
+    out=$(load "$server" "$size" "$PHASE_SECONDS" "$rate")
+    after=$(cpu_ticks "$pid")
+    hwm=$(hwm_kib "$pid")
+    if [ "$server" = intaked ]; then m_after=$(metrics "$METRICS_PORT"); fi
+    python3 - "$server" "$size" "$kind" "$rate" "$out" "$before" "$after" "$CLK_TCK" "$hwm" "$m_before" "$m_after" \
+        >>"$WORK/results" <<'EOF'
+import json, sys
+server, size, kind, rate, out, before, after, tck, hwm, mb, ma = sys.argv[1:]
+r = {k: float(v) for k, v in (f.split("=") for f in out.split())}
+n = r["messages"]
+cpu = (int(after) - int(before)) / int(tck)
+mb, ma = json.loads(mb), json.loads(ma)
+d = {k: v - mb.get(k, 0) for k, v in ma.items()}
+fname, cname = "filing_duration_seconds", "filing_commit_duration_seconds"
+fcount, ccount = d.get(f"{fname}_count", 0), d.get(f"{cname}_count", 0)
+def p99_bucket(name):  # the upper bound of the histogram bucket that holds the 99th percentile, in ms
+    count = d.get(f"{name}_count", 0)
+    if not count:
+        return None
+    bounds = sorted((float(k.rsplit("_", 1)[1]), v) for k, v in d.items()
+                    if k.startswith(f"{name}_bucket_") and k.rsplit("_", 1)[1] != "+Inf")
+    for le, cumulative in bounds:
+        if cumulative >= 0.99 * count:
+            return le * 1000
+    return float("inf")
+row = dict(server=server, size=size, kind=kind, target=float(rate), messages=n, seconds=r["seconds"],
+           rate=r["rate"], cpu_per_1k=cpu / n * 1000 if n else 0, p50=r["p50_ms"], p90=r["p90_ms"],
+           p99=r["p99_ms"], max=r["max_ms"], hwm_mib=int(hwm) / 1024, bytes=r["bytes"],
+           filing_ms=d[f"{fname}_sum"] / fcount * 1000 if fcount else None,
+           commit_ms=d[f"{cname}_sum"] / ccount * 1000 if ccount else None,
+           filing_p99_le=p99_bucket(fname), commit_p99_le=p99_bucket(cname),
+           per_commit=fcount / ccount if ccount else None)
+print(json.dumps(row))
+extra = ""
+if row["filing_ms"] is not None:
+    extra = (f"; server: filing {row['filing_ms']:.2f} ms mean, p99 <= {row['filing_p99_le']:g} ms; "
+             f"commit {row['commit_ms']:.2f} ms mean, p99 <= {row['commit_p99_le']:g} ms; {row['per_commit']:.1f} msgs/commit")
+print(f"  {server:8} {size:>3} {kind:9} {int(n):6d} msgs in {r['seconds']:5.2f} s: {r['rate']:7.1f} msgs/s; "
+      f"CPU {row['cpu_per_1k']:6.2f} s/1k; end of data to 250 p50 {r['p50_ms']:7.2f} p99 {r['p99_ms']:7.2f} ms; "
+      f"VmHWM {row['hwm_mib']:5.1f} MiB{extra}", file=sys.stderr)
+EOF
+}
+
+median_rate() {  # median_rate SERVER SIZE: median msgs/s of the closed-loop rounds
+    python3 - "$WORK/results" "$1" "$2" <<'EOF'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+print(statistics.median(r["rate"] for r in rows if r["server"] == sys.argv[2] and r["size"] == sys.argv[3] and r["kind"] == "max"))
+EOF
+}
+
+# --- build ---
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+    echo "building intaked and intakectl (release, $SCRATCH)…"
+    for product in intaked intakectl; do
+        (cd "$ROOT" && timeout 3600 swift build -c release --product "$product" --scratch-path "$SCRATCH" 2>&1 | tail -2)
+    done
+fi
+[ -x "$INTAKED" ] || { echo "no binary at $INTAKED" >&2; exit 2; }
+gcc -O2 -Wall -pthread -o "$WORK/smtpload" "$HERE/smtpload.c"
+
+echo "machine: $(nproc) cores, $(uname -r); data folder $WORK ($(df -T "$WORK" | awk 'NR==2 { print $2 }'))"
+echo "load: ${SESSIONS} sessions in parallel, connections reused, every message its own Message-ID;"
+echo "      per size: warm-up ${WARMUP_SECONDS} s, ${ROUNDS} rounds of ${PHASE_SECONDS} s per server, then ${RATE_FRACTION} of the max rate"
+echo "      load average now: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# --- intaked, delivery=filing (the default), with an organisation and a user ---
+INTAKE_PORT=$(free_port)
+METRICS_PORT=$(free_port)
+mkdir -p "$WORK/intake"
+"$INTAKED" --data-dir "$WORK/intake" --smtp-host "$HOST" --smtp-port "$INTAKE_PORT" --log-level warning \
+    --set smtp.max_connections_per_ip=200 --set metrics.port="$METRICS_PORT" 2>"$WORK/intaked.log" &
+INTAKE_PID=$!
+PIDS+=("$INTAKE_PID")
+wait_for_port "$INTAKE_PORT" "$INTAKE_PID"
+DB="$WORK/intake/intake.sqlite"
+if [ -x "$INTAKECTL" ] && "$INTAKECTL" --help 2>/dev/null | grep -q '^ *user'; then
+    for _ in $(seq 100); do [ -S "$WORK/intake/admin.sock" ] && break; sleep 0.1; done
+    "$INTAKECTL" org create --socket "$WORK/intake/admin.sock" --name "Acme Bench" --internal-domain acme-bench.example >/dev/null
+    "$INTAKECTL" user create --socket "$WORK/intake/admin.sock" --org "Acme Bench" --email "$USER_EMAIL" --name "Ada Lovelace" >/dev/null
+    SETUP="intakectl org create / user create"
+else   # no admin commands: rows straight into the migrated database
+    python3 - "$DB" "$USER_EMAIL" <<'EOF'
+import secrets, sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], timeout=10, isolation_level=None)
+token = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz234567") for _ in range(16))
+now = time.time()
+db.execute("BEGIN IMMEDIATE")
+org = db.execute("INSERT INTO organisation (name, internal_domains, created_at) VALUES (?, ?, ?)",
+                 ("Acme Bench", '["acme-bench.example"]', now)).lastrowid
+db.execute("INSERT INTO user (organisation_id, email, name, timezone, token, created_at) VALUES (?, ?, ?, 'UTC', ?, ?)",
+           (org, sys.argv[2], "Ada Lovelace", token, now))
+db.execute("COMMIT")
+EOF
+    SETUP="rows inserted with sqlite3"
+fi
+TOKEN=$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT token FROM user WHERE email = ?", (sys.argv[2],)).fetchone()[0])' "$DB" "$USER_EMAIL")
+INTAKE_RCPT="$TOKEN@dropbox.localhost"
+echo "intaked: pid $INTAKE_PID, port $INTAKE_PORT, user $USER_EMAIL, dropbox $INTAKE_RCPT ($SETUP)"
+
+# --- the baseline ---
+BASE_PORT=$(free_port)
+BASE_TOKEN=baselinetoken234
+BASE_RCPT="$BASE_TOKEN@dropbox.localhost"
+mkdir -p "$WORK/baseline"
+python3 "$HERE/baseline_server.py" --port "$BASE_PORT" --db "$WORK/baseline/baseline.sqlite" \
+    --user "$USER_EMAIL" --token "$BASE_TOKEN" 2>"$WORK/baseline.log" &
+BASE_PID=$!
+PIDS+=("$BASE_PID")
+wait_for_port "$BASE_PORT" "$BASE_PID"
+echo "baseline: pid $BASE_PID, port $BASE_PORT (aiosmtpd $(python3 -c 'import aiosmtpd; print(aiosmtpd.__version__)'), Python $(python3 -c 'import platform; print(platform.python_version())'), SQLite $(python3 -c 'import sqlite3; print(sqlite3.sqlite_version)'))"
+
+python3 "$HERE/make_messages.py" "$WORK/messages" --user "$USER_EMAIL" --dropbox "$INTAKE_RCPT" >"$WORK/sizes"
+echo "messages (octets on the wire): $(tr '\n' ' ' <"$WORK/sizes")"
+echo
+
+# --- the phases ---
+: >"$WORK/results"
+for size in $SIZES; do
+    echo "$size"
+    load intaked "$size" "$WARMUP_SECONDS" >/dev/null
+    load baseline "$size" "$WARMUP_SECONDS" >/dev/null
+    for round in $(seq "$ROUNDS"); do
+        measure intaked "$INTAKE_PID" "$size" max
+        measure baseline "$BASE_PID" "$size" max
+    done
+    for server in intaked baseline; do
+        pid=$INTAKE_PID
+        [ "$server" = baseline ] && pid=$BASE_PID
+        target=$(python3 -c "print(f'{$(median_rate "$server" "$size") * $RATE_FRACTION:.1f}')")
+        measure "$server" "$pid" "$size" "rate" "$target"
+    done
+done
+
+stop "$INTAKE_PID"
+stop "$BASE_PID"
+
+# --- check: every acknowledged message is filed once, nothing refused or counted as a duplicate ---
+python3 - "$DB" "$WORK/baseline/baseline.sqlite" "$WORK/intaked.acked" "$WORK/baseline.acked" <<'EOF'
+import sqlite3, sys
+intake, base, intake_acked, base_acked = sys.argv[1:]
+acked = lambda path: sum(int(l) for l in open(path))
+db = sqlite3.connect(intake)
+messages = db.execute("SELECT count(*) FROM message").fetchone()[0]
+outcomes = dict(db.execute("SELECT outcome, count(*) FROM message_log GROUP BY outcome").fetchall())
+notes = db.execute("SELECT count(*) FROM note").fetchone()[0]
+contacts = db.execute("SELECT count(*) FROM contact").fetchone()[0]
+b = sqlite3.connect(base)
+b_messages = b.execute("SELECT count(*) FROM message").fetchone()[0]
+b_notes = b.execute("SELECT count(*) FROM note").fetchone()[0]
+ok = messages == acked(intake_acked) and set(outcomes) == {"filed"} and b_messages == acked(base_acked)
+print(f"check: intaked acknowledged {acked(intake_acked)}, filed {messages} messages ({notes} notes, {contacts} contacts), "
+      f"message log {outcomes}; baseline acknowledged {acked(base_acked)}, filed {b_messages} ({b_notes} notes): "
+      + ("every acknowledged message filed once" if ok else "MISMATCH"))
+sys.exit(0 if ok else 1)
+EOF
+
+# --- summary (medians over the rounds) ---
+python3 - "$WORK/results" "$SIZES" "$RATE_FRACTION" "$WORK/sizes" <<'EOF'
+import json, statistics, sys
+path, sizes, fraction, size_file = sys.argv[1], sys.argv[2].split(), float(sys.argv[3]), sys.argv[4]
+octets = dict(l.split() for l in open(size_file))
+rows = [json.loads(l) for l in open(path)]
+def pick(server, size, kind):
+    return [r for r in rows if r["server"] == server and r["size"] == size and r["kind"] == kind]
+def med(server, size, key):
+    return statistics.median(r[key] for r in pick(server, size, "max"))
+print()
+print("summary: medians of the rounds (closed loop, 20 sessions); latency = end of data to 250, client-side")
+print(f"{'size':>4} {'octets':>8} | {'intaked msgs/s':>14} {'baseline':>9} {'ratio':>6} | {'CPU s/1k: intaked':>17} {'baseline':>9} {'ratio':>6} |"
+      f" {'p50/p99 ms: intaked':>19} {'baseline':>17} | {'VmHWM MiB: intaked':>18} {'baseline':>8}")
+goal_rate, goal_p99, goal_rss = [], [], None
+for s in sizes:
+    i, b = med("intaked", s, "rate"), med("baseline", s, "rate")
+    ic, bc = med("intaked", s, "cpu_per_1k"), med("baseline", s, "cpu_per_1k")
+    ip50, ip99, bp50, bp99 = (med(x, s, k) for x in ("intaked", "baseline") for k in ("p50", "p99"))
+    ih = max(r["hwm_mib"] for r in pick("intaked", s, "max"))
+    bh = max(r["hwm_mib"] for r in pick("baseline", s, "max"))
+    print(f"{s:>4} {octets[s]:>8} | {i:14.0f} {b:9.1f} {i / b:5.1f}x | {ic:17.3f} {bc:9.3f} {bc / ic:5.1f}x |"
+          f" {ip50:8.2f} / {ip99:8.2f} {bp50:7.1f} / {bp99:7.1f} | {ih:18.1f} {bh:8.1f}")
+    goal_rate.append((s, i / b))
+    if s == "2m":
+        goal_rss = ih
+print()
+print(f"rate-limited to {fraction:.0%} of each server's median max (open loop):")
+for s in sizes:
+    for server in ("intaked", "baseline"):
+        for r in pick(server, s, "rate"):
+            extra = (f"; server: filing {r['filing_ms']:.2f} ms mean, p99 <= {r['filing_p99_le']:g} ms, commit {r['commit_ms']:.2f} ms "
+                     f"mean, p99 <= {r['commit_p99_le']:g} ms, {r['per_commit']:.1f} msgs/commit") if r["filing_ms"] else ""
+            print(f"  {s:>4} {server:8} target {r['target']:7.1f} msgs/s, got {r['rate']:7.1f}: p50 {r['p50']:7.2f} ms, "
+                  f"p99 {r['p99']:7.2f} ms, max {r['max']:7.2f} ms{extra}")
+            if server == "intaked":
+                goal_p99.append((s, r["p99"]))
+print()
+worst = min(goal_rate, key=lambda x: x[1])
+print(f"goal: >= 5x the baseline's msgs/s at every size: {'met' if worst[1] >= 5 else 'NOT met'} "
+      f"({', '.join(f'{s} {x:.1f}x' for s, x in goal_rate)})")
+worst = max(goal_p99, key=lambda x: x[1])
+print(f"goal: p99 < 5 ms at {fraction:.0%} of intaked's max rate: {'met' if worst[1] < 5 else 'NOT met'} "
+      f"({', '.join(f'{s} {x:.2f} ms' for s, x in goal_p99)})")
+if goal_rss is not None:
+    print(f"goal: peak RSS < 64 MB with {20} 2 MB messages in flight: {'met' if goal_rss * 1048576 < 64e6 else 'NOT met'} "
+          f"(VmHWM {goal_rss:.1f} MiB = {goal_rss * 1.048576:.1f} MB)")
+EOF
