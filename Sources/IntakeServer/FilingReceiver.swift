@@ -44,10 +44,10 @@ struct FilingReceiver: SMTPMessageReceiver {
     func receive(_ message: ReceivedMessage) async -> DeliveryResult {
         let started = ContinuousClock.now
         defer { metrics.filingDuration.recordInterval(since: started) }
-        let raw: [UInt8]
+        let raw: Data
         switch message.content {
         case .memory(let buffer):
-            raw = Array(buffer.readableBytesView)
+            raw = Data(buffer.readableBytesView)
         case .file(let path, _):
             do {
                 raw = try await threadPool.runIfActive { try Self.readFile(path) }
@@ -118,9 +118,9 @@ struct FilingReceiver: SMTPMessageReceiver {
 
     /// The message as the client sent it: without the Received field this server put first, so a
     /// retry of the same content has the same hash.
-    static func clientContent(_ raw: [UInt8]) -> ArraySlice<UInt8> {
-        var index = 0
-        while index + 2 < raw.count {
+    static func clientContent(_ raw: Data) -> Data.SubSequence {
+        var index = raw.startIndex
+        while index + 2 < raw.endIndex {
             if raw[index] == UInt8(ascii: "\r") && raw[index + 1] == UInt8(ascii: "\n") && raw[index + 2] != UInt8(ascii: " ")
                 && raw[index + 2] != UInt8(ascii: "\t")
             {
@@ -131,10 +131,10 @@ struct FilingReceiver: SMTPMessageReceiver {
         return raw[...]
     }
 
-    static func readFile(_ path: String) throws -> [UInt8] {
+    static func readFile(_ path: String) throws -> Data {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw StoreError(code: .unavailable, message: "cannot read \(path)")
         }
-        return [UInt8](data)
+        return data
     }
 }

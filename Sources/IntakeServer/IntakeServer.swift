@@ -51,11 +51,13 @@ public struct IntakeServer: Sendable {
         case .filing:
             let database: IntakeDatabase
             do {
-                database = try IntakeDatabase.open(path: configuration.resolvedDatabasePath, maxSize: configuration.databaseMaxSize)
+                database = try IntakeDatabase.open(
+                    path: configuration.resolvedDatabasePath, maxSize: configuration.databaseMaxSize, backgroundCheckpoints: true)
             } catch {
                 throw IntakeConfigurationError("cannot open the database: \(error) (check database.path and data_dir)")
             }
             let queue = FilingQueue(database: database, metrics: metrics)
+            services.append(.init(service: CheckpointService(database: database, logger: logger)))
             services.append(.init(service: queue))
             receiver = FilingReceiver(
                 policy: policy, database: database, queue: queue, threadPool: threadPool, logger: logger, metrics: metrics

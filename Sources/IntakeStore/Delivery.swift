@@ -23,14 +23,17 @@ public struct Delivery: Sendable {
     public var recipients: [Recipient]
     public var receivedAt: Date
     /// The message as received, with the Received field the server added.
-    public var raw: [UInt8]
+    public var raw: Data
     /// The key that recognises the same message arriving again.
     public var deduplicationKey: String
     public var message: MailMessage
     public var dropboxDomains: Set<String>
+    /// The parsed summary kept with the message, as JSON: made before the delivery queues for the
+    /// database writer (it hashes the attachments), not inside the transaction.
+    let summary: String
 
     public init(
-        smtpID: String, envelopeFrom: String, recipients: [Recipient], receivedAt: Date, raw: [UInt8], deduplicationKey: String,
+        smtpID: String, envelopeFrom: String, recipients: [Recipient], receivedAt: Date, raw: Data, deduplicationKey: String,
         message: MailMessage, dropboxDomains: Set<String>
     ) {
         self.smtpID = smtpID
@@ -41,6 +44,17 @@ public struct Delivery: Sendable {
         self.deduplicationKey = deduplicationKey
         self.message = message
         self.dropboxDomains = dropboxDomains
+        self.summary = MessageSummary(message).json
+    }
+
+    /// The same, from bytes.
+    public init(
+        smtpID: String, envelopeFrom: String, recipients: [Recipient], receivedAt: Date, raw: [UInt8], deduplicationKey: String,
+        message: MailMessage, dropboxDomains: Set<String>
+    ) {
+        self.init(
+            smtpID: smtpID, envelopeFrom: envelopeFrom, recipients: recipients, receivedAt: receivedAt, raw: Data(raw),
+            deduplicationKey: deduplicationKey, message: message, dropboxDomains: dropboxDomains)
     }
 }
 

@@ -68,13 +68,13 @@ struct FilingApplier {
 
         // The same message again: filed once, credited to every user whose dropbox received it.
         if let existing = try Int64.fetchOne(
-            db, sql: "SELECT id FROM message WHERE organisation_id = ? AND deduplication_key = ?",
+            db.cachedStatement(sql: "SELECT id FROM message WHERE organisation_id = ? AND deduplication_key = ?"),
             arguments: [user.organisationID, delivery.deduplicationKey]
         ) {
             storedMessage[user.organisationID] = existing
             let credited =
                 try Bool.fetchOne(
-                    db, sql: "SELECT EXISTS (SELECT 1 FROM message_user WHERE message_id = ? AND user_id = ?)",
+                    db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM message_user WHERE message_id = ? AND user_id = ?)"),
                     arguments: [existing, user.id]
                 ) ?? false
             if !credited { try credit(existing, user: user, kind: kind) }
@@ -102,7 +102,8 @@ struct FilingApplier {
         for tag in intent.referenceTags {
             let table = tag.kind == .case ? "case_record" : "opportunity"
             if let id = try Int64.fetchOne(
-                db, sql: "SELECT id FROM \(table) WHERE organisation_id = ? AND number = ?", arguments: [user.organisationID, tag.number]
+                db.cachedStatement(sql: "SELECT id FROM \(table) WHERE organisation_id = ? AND number = ?"),
+                arguments: [user.organisationID, tag.number]
             ) {
                 attached.append((tag.kind == .case ? "case" : "opportunity", id, tag.description))
             } else {
@@ -150,7 +151,7 @@ struct FilingApplier {
         switch kind {
         case .note:
             for contact in contacts {
-                try db.execute(
+                try db.executeCached(
                     sql:
                         "INSERT INTO note (organisation_id, contact_id, message_id, author_id, text, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                     arguments: [user.organisationID, contact.id, messageRow, user.id, intent.noteText, now]
@@ -165,7 +166,7 @@ struct FilingApplier {
                 filed.append("\(type):\(label)")
             }
         case .task, .taskToday, .taskTomorrow:
-            try db.execute(
+            try db.executeCached(
                 sql: "INSERT INTO task (organisation_id, owner_id, title, due, message_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 arguments: [user.organisationID, user.id, intent.title, intent.due, messageRow, now]
             )
@@ -200,9 +201,10 @@ struct FilingApplier {
     private func findContact(_ address: String, organisationID: Int64) throws -> (id: Int64, companyID: Int64?)? {
         guard
             let row = try Row.fetchOne(
-                db,
-                sql:
-                    "SELECT c.id, c.company_id FROM contact_email e JOIN contact c ON c.id = e.contact_id WHERE e.organisation_id = ? AND e.email = ?",
+                db.cachedStatement(
+                    sql:
+                        "SELECT c.id, c.company_id FROM contact_email e JOIN contact c ON c.id = e.contact_id WHERE e.organisation_id = ? AND e.email = ?"
+                ),
                 arguments: [organisationID, address.lowercased()]
             )
         else { return nil }
@@ -213,22 +215,23 @@ struct FilingApplier {
         var companyID: Int64?
         if let domain = candidate.companyDomain {
             companyID = try Int64.fetchOne(
-                db, sql: "SELECT id FROM company WHERE organisation_id = ? AND domain = ?", arguments: [organisationID, domain]
+                db.cachedStatement(sql: "SELECT id FROM company WHERE organisation_id = ? AND domain = ?"),
+                arguments: [organisationID, domain]
             )
             if companyID == nil {
-                try db.execute(
+                try db.executeCached(
                     sql: "INSERT INTO company (organisation_id, name, domain, created_at) VALUES (?, ?, ?, ?)",
                     arguments: [organisationID, Self.companyName(domain), domain, now]
                 )
                 companyID = db.lastInsertedRowID
             }
         }
-        try db.execute(
+        try db.executeCached(
             sql: "INSERT INTO contact (organisation_id, name, company_id, created_at) VALUES (?, ?, ?, ?)",
             arguments: [organisationID, candidate.contactName, companyID, now]
         )
         let id = db.lastInsertedRowID
-        try db.execute(
+        try db.executeCached(
             sql: "INSERT INTO contact_email (contact_id, organisation_id, email) VALUES (?, ?, ?)",
             arguments: [id, organisationID, candidate.address.lowercased()]
         )
@@ -250,10 +253,12 @@ struct FilingApplier {
     private func createRecord(type: String, title: String, user: DropboxUser) throws -> (Int64, String) {
         let (table, counter, prefix) =
             type == "case" ? ("case_record", "next_case_number", "CS") : ("opportunity", "next_opportunity_number", "CO")
-        guard let number = try Int64.fetchOne(db, sql: "SELECT \(counter) FROM organisation WHERE id = ?", arguments: [user.organisationID])
+        guard
+            let number = try Int64.fetchOne(
+                db.cachedStatement(sql: "SELECT \(counter) FROM organisation WHERE id = ?"), arguments: [user.organisationID])
         else { throw StoreError(code: .notFound, message: "the user's organisation is gone") }
-        try db.execute(sql: "UPDATE organisation SET \(counter) = \(counter) + 1 WHERE id = ?", arguments: [user.organisationID])
-        try db.execute(
+        try db.executeCached(sql: "UPDATE organisation SET \(counter) = \(counter) + 1 WHERE id = ?", arguments: [user.organisationID])
+        try db.executeCached(
             sql: "INSERT INTO \(table) (organisation_id, number, title, created_by, created_at) VALUES (?, ?, ?, ?, ?)",
             arguments: [user.organisationID, number, title, user.id, now]
         )
@@ -267,44 +272,47 @@ struct FilingApplier {
         var arguments = StatementArguments([organisationID])
         arguments += StatementArguments(normalised)
         let rows = try Row.fetchAll(
-            db,
-            sql: """
-                SELECT DISTINCT f.record_type, f.record_id,
-                    CASE f.record_type WHEN 'case' THEN 'CS' || (SELECT number FROM case_record WHERE id = f.record_id)
-                    ELSE 'CO' || (SELECT number FROM opportunity WHERE id = f.record_id) END AS label
-                FROM message m JOIN filing f ON f.message_id = m.id
-                WHERE m.organisation_id = ? AND m.message_id_header IN (\(placeholders))
-                    AND f.record_type IN ('case', 'opportunity')
-                ORDER BY f.record_type, f.record_id
-                """,
+            db.cachedStatement(
+                sql: """
+                    SELECT DISTINCT f.record_type, f.record_id,
+                        CASE f.record_type WHEN 'case' THEN 'CS' || (SELECT number FROM case_record WHERE id = f.record_id)
+                        ELSE 'CO' || (SELECT number FROM opportunity WHERE id = f.record_id) END AS label
+                    FROM message m JOIN filing f ON f.message_id = m.id
+                    WHERE m.organisation_id = ? AND m.message_id_header IN (\(placeholders))
+                        AND f.record_type IN ('case', 'opportunity')
+                    ORDER BY f.record_type, f.record_id
+                    """),
             arguments: arguments
         )
         return rows.map { ($0["record_type"], $0["record_id"], $0["label"]) }
     }
 
     private func fileUnder(_ messageRow: Int64, type: String, id: Int64) throws {
-        try db.execute(
+        try db.executeCached(
             sql: "INSERT OR IGNORE INTO filing (message_id, record_type, record_id) VALUES (?, ?, ?)", arguments: [messageRow, type, id]
         )
     }
 
     private func link(_ contactID: Int64, to type: String, id: Int64) throws {
-        try db.execute(
+        try db.executeCached(
             sql: "INSERT OR IGNORE INTO record_contact (record_type, record_id, contact_id) VALUES (?, ?, ?)",
             arguments: [type, id, contactID]
         )
     }
 
     private func credit(_ messageRow: Int64, user: DropboxUser, kind: DropboxKind) throws {
-        try db.execute(
+        try db.executeCached(
             sql: "INSERT OR IGNORE INTO message_user (message_id, user_id, kind, received_at) VALUES (?, ?, ?, ?)",
             arguments: [messageRow, user.id, kind.rawValue, now]
         )
     }
 
     private func filedRecords(_ messageRow: Int64) throws -> [String] {
-        try Row.fetchAll(db, sql: "SELECT record_type, record_id FROM filing WHERE message_id = ? ORDER BY rowid", arguments: [messageRow])
-            .map { "\($0["record_type"] as String):\($0["record_id"] as Int64)" }
+        try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT record_type, record_id FROM filing WHERE message_id = ? ORDER BY rowid"),
+            arguments: [messageRow]
+        )
+        .map { "\($0["record_type"] as String):\($0["record_id"] as Int64)" }
     }
 
     // MARK: Message and log
@@ -313,14 +321,14 @@ struct FilingApplier {
     private mutating func storeMessage(organisationID: Int64?) throws -> Int64 {
         if let existing = storedMessage[organisationID] { return existing }
         let message = delivery.message
-        try db.execute(
+        try db.executeCached(
             sql: """
                 INSERT INTO message (organisation_id, deduplication_key, message_id_header, subject, from_address, from_name,
                     received_at, size, summary, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 organisationID, delivery.deduplicationKey, message.messageID.map(FilingRules.normaliseMessageID), message.subject,
-                message.from?.normalized, message.from?.name, now, delivery.raw.count, MessageSummary(message).json, Data(delivery.raw),
+                message.from?.normalized, message.from?.name, now, delivery.raw.count, delivery.summary, delivery.raw,
             ]
         )
         let row = db.lastInsertedRowID
@@ -330,7 +338,7 @@ struct FilingApplier {
 
     private func log(_ result: RecipientResult, user: DropboxUser?, kind: DropboxKind?, messageRow: Int64?) throws {
         let message = delivery.message
-        try db.execute(
+        try db.executeCached(
             sql: """
                 INSERT INTO message_log (received_at, smtp_id, envelope_from, recipient, header_from, subject, message_id_header,
                     organisation_id, user_id, kind, outcome, reason, unresolved_refs, filed, message_id)

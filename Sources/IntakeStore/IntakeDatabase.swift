@@ -8,16 +8,23 @@ import GRDB
 public struct IntakeDatabase: Sendable {
     /// The GRDB writer (a `DatabasePool`).
     public let writer: any DatabaseWriter
+    /// A connection of its own for WAL checkpoints, when they run in the background.
+    private let checkpointer: DatabaseQueue?
 
     /// Opens (creating if needed) the database at `path` and migrates it. With `maxSize` > 0 the
     /// file may not grow past that many octets (SQLite's `max_page_count`): writes then fail as
     /// full, and succeed again once there is room.
-    public static func open(path: String, maxSize: Int = 0) throws(StoreError) -> IntakeDatabase {
+    ///
+    /// With `backgroundCheckpoints`, commits no longer copy the WAL back into the database file
+    /// themselves (SQLite's automatic checkpoint, an fsync of the main file inside some commits):
+    /// the owner calls ``checkpoint()`` periodically instead, off the commit path.
+    public static func open(path: String, maxSize: Int = 0, backgroundCheckpoints: Bool = false) throws(StoreError) -> IntakeDatabase {
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            if backgroundCheckpoints { try db.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
             if maxSize > 0 {
                 let pageSize = try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
                 try db.execute(sql: "PRAGMA max_page_count = \(max(16, maxSize / pageSize))")
@@ -25,16 +32,33 @@ public struct IntakeDatabase: Sendable {
         }
         do {
             let pool = try DatabasePool(path: path, configuration: configuration)
-            let database = IntakeDatabase(writer: pool)
             try Schema.migrator.migrate(pool)
-            return database
+            var checkpointConfiguration = Configuration()
+            checkpointConfiguration.busyMode = .timeout(10)
+            let checkpointer = backgroundCheckpoints ? try DatabaseQueue(path: path, configuration: checkpointConfiguration) : nil
+            return IntakeDatabase(writer: pool, checkpointer: checkpointer)
         } catch {
             throw StoreError(error, doing: "open the database \(path)")
         }
     }
 
-    init(writer: any DatabaseWriter) {
+    init(writer: any DatabaseWriter, checkpointer: DatabaseQueue? = nil) {
         self.writer = writer
+        self.checkpointer = checkpointer
+    }
+
+    /// Copies what the WAL holds back into the database file without blocking writers (a PASSIVE
+    /// checkpoint); the next commit then starts the WAL over. A no-op unless opened with
+    /// `backgroundCheckpoints`.
+    public func checkpoint() async throws(StoreError) {
+        guard let checkpointer else { return }
+        do {
+            try await checkpointer.writeWithoutTransaction { db in
+                _ = try db.checkpoint(.passive)
+            }
+        } catch {
+            throw StoreError(error, doing: "checkpoint")
+        }
     }
 
     /// Runs `body` in one write transaction.
@@ -87,7 +111,9 @@ public struct IntakeDatabase: Sendable {
     }
 
     static func user(_ db: Database, token: String) throws -> DropboxUser? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM user WHERE token = ?", arguments: [token]) else { return nil }
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM user WHERE token = ?"), arguments: [token]) else {
+            return nil
+        }
         return try user(db, row: row)
     }
 
@@ -103,19 +129,21 @@ public struct IntakeDatabase: Sendable {
 
     /// What the filing rules need about the user's organisation.
     static func organisationContext(_ db: Database, user: DropboxUser, dropboxDomains: Set<String>) throws -> OrganisationContext {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM organisation WHERE id = ?", arguments: [user.organisationID]) else {
+        guard
+            let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM organisation WHERE id = ?"), arguments: [user.organisationID])
+        else {
             throw StoreError(code: .notFound, message: "the user's organisation is gone")
         }
         let colleagues = try String.fetchAll(
-            db,
-            sql: """
-                SELECT email FROM user WHERE organisation_id = ? AND id != ?
-                UNION SELECT a.email FROM user_address a JOIN user u ON u.id = a.user_id WHERE u.organisation_id = ? AND u.id != ?
-                """,
+            db.cachedStatement(
+                sql: """
+                    SELECT email FROM user WHERE organisation_id = ? AND id != ?
+                    UNION SELECT a.email FROM user_address a JOIN user u ON u.id = a.user_id WHERE u.organisation_id = ? AND u.id != ?
+                    """),
             arguments: [user.organisationID, user.id, user.organisationID, user.id]
         )
         let patterns = try String.fetchAll(
-            db, sql: "SELECT pattern FROM exclusion WHERE organisation_id = ? AND (user_id IS NULL OR user_id = ?)",
+            db.cachedStatement(sql: "SELECT pattern FROM exclusion WHERE organisation_id = ? AND (user_id IS NULL OR user_id = ?)"),
             arguments: [user.organisationID, user.id]
         )
         return OrganisationContext(
@@ -132,7 +160,9 @@ public struct IntakeDatabase: Sendable {
     /// The organisation's settings, defaults filled in.
     static func settings(_ db: Database, organisationID: Int64) throws -> OrganisationSettings {
         var settings = OrganisationSettings()
-        for row in try Row.fetchAll(db, sql: "SELECT key, value FROM setting WHERE organisation_id = ?", arguments: [organisationID]) {
+        for row in try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT key, value FROM setting WHERE organisation_id = ?"), arguments: [organisationID])
+        {
             let value: String = row["value"]
             switch row["key"] as String {
             case "create_contacts": settings.createContacts = value == "true"
@@ -150,6 +180,14 @@ public struct IntakeDatabase: Sendable {
 
     static func encodeList(_ list: [String]) -> String {
         (try? String(decoding: JSONEncoder().encode(list), as: UTF8.self)) ?? "[]"
+    }
+}
+
+extension Database {
+    /// Runs a statement prepared once per connection: the filing path runs the same few statements
+    /// for every message, and compiling them again each time is most of its cost.
+    func executeCached(sql: String, arguments: StatementArguments = StatementArguments()) throws {
+        try cachedStatement(sql: sql).execute(arguments: arguments)
     }
 }
 
