@@ -66,6 +66,23 @@ struct PostfixRelayTests {
         }
     }
 
+    @Test func messageSubmittedToPostfixIsFiledByIntake() async throws {
+        let crm = try await CRMFixture.start()
+        let dropbox = crm.dropbox(FilingTests.bob)
+        try await withPostfixInFrontOfIntake(daemon: crm.daemon) { postfix, _ in
+            let submitted = try postfix.submit(
+                from: FilingTests.bob, to: dropbox, subject: "Through Postfix",
+                headers: ["To: Jane Fenwick <jane@fenwick-logistics.example>"])
+            #expect(submitted.status == 0, "swaks: \(submitted.output)")
+            _ = try await postfix.waitFor("Intake to file the message") {
+                crm.daemon.logText.contains("filing.outcome=filed") ? true : nil
+            }
+            #expect(try await crm.contactEmails() == ["jane@fenwick-logistics.example"])
+            #expect(try await crm.database.notes(organisation: CRMFixture.organisation).count == 1)
+            #expect(postfix.capturedMessages().isEmpty, "no bounce expected")
+        }
+    }
+
     @Test func untrustedSenderComesBackAsABounceCarryingIntakesReason() async throws {
         // Intake files into its CRM: the token is live, so RCPT is accepted, and the refusal comes
         // at the end of data, from the filing rules.
@@ -264,13 +281,15 @@ final class PostfixRelay: @unchecked Sendable {
     }
 
     /// Submits a message to Postfix's smtpd with swaks.
-    func submit(from sender: String, to recipient: String, subject: String) throws -> (status: Int32, output: String) {
+    func submit(from sender: String, to recipient: String, subject: String, headers: [String] = []) throws -> (
+        status: Int32, output: String
+    ) {
         let result = try runCommand(
             tools.swaks,
             [
                 "--server", "127.0.0.1:\(port)", "--helo", "client.sender.test", "--from", sender, "--to", recipient,
                 "--header", "Subject: \(subject)", "--body", "Hello from the Postfix relay test.", "--timeout", "15",
-            ])
+            ] + headers.flatMap { ["--header", $0] })
         return (result.status, result.output + result.error)
     }
 
