@@ -520,25 +520,10 @@ extension IntakeDatabase {
     }
 
     static func recordView(_ db: Database, type: String, id: Int64) throws -> RecordView {
-        let (table, prefix, state) = type == "opportunity" ? ("opportunity", "CO", "stage") : ("case_record", "CS", "status")
-        guard
-            let row = try Row.fetchOne(
-                db,
-                sql: """
-                    SELECT r.id, r.number, r.title, r.\(state) AS state,
-                        (SELECT json_group_array(contact_id) FROM (SELECT contact_id FROM record_contact
-                            WHERE record_type = '\(type)' AND record_id = r.id ORDER BY contact_id)) AS contacts,
-                        (SELECT json_group_array(message_id) FROM (SELECT message_id FROM filing
-                            WHERE record_type = '\(type)' AND record_id = r.id ORDER BY message_id)) AS messages
-                    FROM \(table) r WHERE r.id = ?
-                    """,
-                arguments: [id]
-            )
-        else { throw StoreError(code: .notFound, message: "no \(type) \(id)") }
-        return RecordView(
-            id: row["id"], ref: prefix + String(row["number"] as Int64), title: row["title"], state: row["state"],
-            contacts: Self.decodeIDs(row["contacts"]), messages: Self.decodeIDs(row["messages"])
-        )
+        guard let view = try recordViews(db, type: type, where: "r.id = ?", arguments: [id]).first else {
+            throw StoreError(code: .notFound, message: "no \(type) \(id)")
+        }
+        return view
     }
 
     static func messagesFiled(_ db: Database, type: String, id: Int64) throws -> [MessageBrief] {

@@ -133,27 +133,34 @@ extension IntakeDatabase {
 
     /// The organisation's cases (`opportunities: false`) or opportunities.
     public func records(organisation: String, opportunities: Bool) async throws(StoreError) -> [RecordView] {
-        let (table, type, prefix, state) =
-            opportunities ? ("opportunity", "opportunity", "CO", "stage") : ("case_record", "case", "CS", "status")
-        return try await read { db in
+        try await read { db in
             let organisation = try Self.organisation(db, organisation)
-            return try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT r.id, r.number, r.title, r.\(state) AS state,
-                        (SELECT json_group_array(contact_id) FROM (SELECT contact_id FROM record_contact
-                            WHERE record_type = '\(type)' AND record_id = r.id ORDER BY contact_id)) AS contacts,
-                        (SELECT json_group_array(message_id) FROM (SELECT message_id FROM filing
-                            WHERE record_type = '\(type)' AND record_id = r.id ORDER BY message_id)) AS messages
-                    FROM \(table) r WHERE r.organisation_id = ? ORDER BY r.number
-                    """,
-                arguments: [organisation.id]
-            ).map {
-                RecordView(
-                    id: $0["id"], ref: prefix + String($0["number"] as Int64), title: $0["title"], state: $0["state"],
-                    contacts: Self.decodeIDs($0["contacts"]), messages: Self.decodeIDs($0["messages"])
-                )
-            }
+            return try Self.recordViews(
+                db, type: opportunities ? "opportunity" : "case", where: "r.organisation_id = ? ORDER BY r.number",
+                arguments: [organisation.id])
+        }
+    }
+
+    /// Cases or opportunities (`type`) with their contacts and messages, as the admin API shows
+    /// them; `where` filters the record table `r`.
+    static func recordViews(_ db: Database, type: String, where condition: String, arguments: StatementArguments) throws -> [RecordView] {
+        let (table, prefix, state) = type == "opportunity" ? ("opportunity", "CO", "stage") : ("case_record", "CS", "status")
+        return try Row.fetchAll(
+            db,
+            sql: """
+                SELECT r.id, r.number, r.title, r.\(state) AS state,
+                    (SELECT json_group_array(contact_id) FROM (SELECT contact_id FROM record_contact
+                        WHERE record_type = '\(type)' AND record_id = r.id ORDER BY contact_id)) AS contacts,
+                    (SELECT json_group_array(message_id) FROM (SELECT message_id FROM filing
+                        WHERE record_type = '\(type)' AND record_id = r.id ORDER BY message_id)) AS messages
+                FROM \(table) r WHERE \(condition)
+                """,
+            arguments: arguments
+        ).map {
+            RecordView(
+                id: $0["id"], ref: prefix + String($0["number"] as Int64), title: $0["title"], state: $0["state"],
+                contacts: Self.decodeIDs($0["contacts"]), messages: Self.decodeIDs($0["messages"])
+            )
         }
     }
 

@@ -20,25 +20,12 @@ SESSIONS=${SESSIONS:-20}
 RATE=${RATE:-0}
 TOP=${TOP:-30}
 USER_EMAIL=ada@acme-bench.example
-DEMANGLE=cat
+DEMANGLE="cat"
 command -v swift >/dev/null && DEMANGLE="swift demangle --simplified"
 
-PIDS=()
 WORK=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/intake-filing-profile.XXXXXX")
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# shellcheck source=bench/common.sh
+source "$(dirname "$0")/../common.sh"
 
 gcc -O2 -Wall -pthread -o "$WORK/smtpload" "$HERE/smtpload.c"
 PORT=$(free_port)
