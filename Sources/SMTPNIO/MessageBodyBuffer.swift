@@ -12,10 +12,17 @@ import NIOPosix
 /// server's temporary folder, so that a large message never sits in memory whole.
 ///
 /// It belongs to one session's event loop. File writes run on the thread pool; the session waits
-/// for each before it reads on, which keeps memory bounded.
+/// for each before it reads on, which keeps memory bounded: once a message goes to its file, the
+/// rest follows in pieces of ``fileChunk`` octets, so a session receiving a large message holds
+/// little more than that.
 final class MessageBodyBuffer {
+    /// The octets collected between two writes once the content goes to a file.
+    static let fileChunk = 64 * 1024
+
     private var memory: ByteBuffer
+    private let allocator: ByteBufferAllocator
     private let threshold: Int
+    private var spilling = false
     private let directory: String
     private let threadPool: NIOThreadPool
     private let eventLoop: any EventLoop
@@ -28,6 +35,7 @@ final class MessageBodyBuffer {
         self.directory = directory
         self.threadPool = threadPool
         self.eventLoop = eventLoop
+        self.allocator = allocator
         self.memory = allocator.buffer(capacity: min(threshold, 16 * 1024))
     }
 
@@ -43,13 +51,16 @@ final class MessageBodyBuffer {
         size += memory.writeString(text)
     }
 
-    /// Whether the memory part is over the threshold and should go to the file.
-    var shouldSpill: Bool { !failed && memory.readableBytes >= threshold }
+    /// Whether the memory part is over the threshold (or, once spilling, a file chunk) and should
+    /// go to the file.
+    var shouldSpill: Bool { !failed && memory.readableBytes >= (spilling ? min(threshold, Self.fileChunk) : threshold) }
 
     /// Writes the memory part to the file (created on first use).
     func spill() -> EventLoopFuture<Void> {
         let chunk = memory
-        memory.clear()
+        // A new, small buffer: the old one is released once written.
+        memory = allocator.buffer(capacity: min(threshold, Self.fileChunk) + 1024)
+        spilling = true
         let existing = file
         let directory = self.directory
         return threadPool.runIfActive(eventLoop: eventLoop) { () throws -> (CInt, String) in
