@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         .target(
@@ -57,17 +58,23 @@ let package = Package(
         ),
         .target(
             name: "IntakeStore",
-            dependencies: ["Filing", "MailParser", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "Filing", "MailParser", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
             swiftSettings: strict
         ),
         .target(
             name: "AdminAPI",
             swiftSettings: strict
         ),
+        .target(name: "CGlibcMalloc"),
         .target(
             name: "IntakeServer",
             dependencies: [
                 "AdminAPI",
+                "CGlibcMalloc",
+                .product(name: "Crypto", package: "swift-crypto"),
                 "SMTPCore",
                 "SMTPNIO",
                 "MailParser",
@@ -144,7 +151,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntakeEndToEndTests",
-            dependencies: ["intaked", "intakectl", "AdminAPI", "IntakeStore", "Filing"],
+            dependencies: ["intaked", "intakectl", "AdminAPI", "IntakeStore", "Filing", "MailParser"],
             exclude: ["Scripts"],
             swiftSettings: strict
         ),

@@ -1,3 +1,4 @@
+import Crypto
 import Filing
 import Foundation
 import IntakeStore
@@ -15,7 +16,6 @@ struct FilingReceiver: SMTPMessageReceiver {
     let policy: DropboxRecipientPolicy
     let database: IntakeDatabase
     let queue: FilingQueue
-    let threadPool: NIOThreadPool
     let logger: Logger
     let metrics: IntakeMetrics
 
@@ -44,19 +44,32 @@ struct FilingReceiver: SMTPMessageReceiver {
     func receive(_ message: ReceivedMessage) async -> DeliveryResult {
         let started = ContinuousClock.now
         defer { metrics.filingDuration.recordInterval(since: started) }
-        let raw: Data
+        // The message's bytes are read and parsed in one step with no suspension point, so that at
+        // most one message per thread of the cooperative pool is in memory whole; what then waits
+        // for the commit is the parse without its bodies and, for a large message, the spool file's
+        // path (the transaction copies the file into the database).
+        let raw: RawMessage
+        let parsed: MailMessage
+        let deduplicationKey: String
         switch message.content {
         case .memory(let buffer):
-            raw = Data(buffer.readableBytesView)
-        case .file(let path, _):
+            let bytes = Data(buffer.readableBytesView)
+            parsed = MailMessage.parse(bytes).droppingContent(sha256: Self.sha256)
+            deduplicationKey = FilingRules.deduplicationKey(messageID: parsed.messageID, content: Self.clientContent(bytes))
+            raw = .bytes(bytes)
+        case .file(let path, let size):
+            let bytes: [UInt8]
             do {
-                raw = try await threadPool.runIfActive { try Self.readFile(path) }
+                // A file this session has just written: read from the page cache.
+                bytes = try Self.readFile(path, size: size)
             } catch {
                 logger.error("cannot read the received message", metadata: ["error": "\(error)"])
                 return .rejected(SMTPReply(451, EnhancedStatusCode(4, 3, 0), "could not read the message back; try again later"))
             }
+            parsed = MailMessage.parse(bytes).droppingContent(sha256: Self.sha256)
+            deduplicationKey = FilingRules.deduplicationKey(messageID: parsed.messageID, content: Self.clientContent(bytes))
+            raw = .file(path: path, size: size)
         }
-        let parsed = MailMessage.parse(raw)
         let recipients = message.transaction.recipients.map { path -> Delivery.Recipient in
             switch path {
             case .postmaster:
@@ -72,7 +85,7 @@ struct FilingReceiver: SMTPMessageReceiver {
             recipients: recipients,
             receivedAt: Date(timeIntervalSince1970: message.receivedAt),
             raw: raw,
-            deduplicationKey: FilingRules.deduplicationKey(messageID: parsed.messageID, content: Self.clientContent(raw)),
+            deduplicationKey: deduplicationKey,
             message: parsed,
             dropboxDomains: policy.domains
         )
@@ -118,7 +131,7 @@ struct FilingReceiver: SMTPMessageReceiver {
 
     /// The message as the client sent it: without the Received field this server put first, so a
     /// retry of the same content has the same hash.
-    static func clientContent(_ raw: Data) -> Data.SubSequence {
+    static func clientContent<Bytes: RandomAccessCollection<UInt8>>(_ raw: Bytes) -> Bytes.SubSequence where Bytes.Index == Int {
         var index = raw.startIndex
         while index + 2 < raw.endIndex {
             if raw[index] == UInt8(ascii: "\r") && raw[index + 1] == UInt8(ascii: "\n") && raw[index + 2] != UInt8(ascii: " ")
@@ -131,10 +144,32 @@ struct FilingReceiver: SMTPMessageReceiver {
         return raw[...]
     }
 
-    static func readFile(_ path: String) throws -> Data {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw StoreError(code: .unavailable, message: "cannot read \(path)")
+    /// SHA-256 as 64 lower-case hex digits, from swift-crypto (BoringSSL, which uses the CPU's
+    /// SHA extensions where there are some): attachments of large messages are hashed here.
+    static func sha256(_ bytes: [UInt8]) -> String {
+        let hexDigits = Array("0123456789abcdef".utf8)
+        var text = [UInt8]()
+        text.reserveCapacity(64)
+        for byte in Crypto.SHA256.hash(data: bytes) {
+            text.append(hexDigits[Int(byte >> 4)])
+            text.append(hexDigits[Int(byte & 0x0f)])
         }
-        return data
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// Reads the `size` octets of a spooled message.
+    static func readFile(_ path: String, size: Int) throws -> [UInt8] {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw StoreError(code: .unavailable, message: "cannot open \(path)") }
+        defer { close(descriptor) }
+        return try [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            count = 0
+            while count < size {
+                let got = read(descriptor, buffer.baseAddress! + count, size - count)
+                if got < 0, errno == EINTR { continue }
+                guard got > 0 else { throw StoreError(code: .unavailable, message: "cannot read \(path) at octet \(count)") }
+                count += got
+            }
+        }
     }
 }

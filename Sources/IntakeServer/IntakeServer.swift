@@ -60,7 +60,7 @@ public struct IntakeServer: Sendable {
             services.append(.init(service: CheckpointService(database: database, logger: logger)))
             services.append(.init(service: queue))
             receiver = FilingReceiver(
-                policy: policy, database: database, queue: queue, threadPool: threadPool, logger: logger, metrics: metrics
+                policy: policy, database: database, queue: queue, logger: logger, metrics: metrics
             )
             health = { await database.writeProblem() }
             beforeScrape = { metrics.databaseSize.record(await database.size()) }

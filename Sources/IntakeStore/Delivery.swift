@@ -23,7 +23,7 @@ public struct Delivery: Sendable {
     public var recipients: [Recipient]
     public var receivedAt: Date
     /// The message as received, with the Received field the server added.
-    public var raw: Data
+    public var raw: RawMessage
     /// The key that recognises the same message arriving again.
     public var deduplicationKey: String
     public var message: MailMessage
@@ -33,7 +33,7 @@ public struct Delivery: Sendable {
     let summary: String
 
     public init(
-        smtpID: String, envelopeFrom: String, recipients: [Recipient], receivedAt: Date, raw: Data, deduplicationKey: String,
+        smtpID: String, envelopeFrom: String, recipients: [Recipient], receivedAt: Date, raw: RawMessage, deduplicationKey: String,
         message: MailMessage, dropboxDomains: Set<String>
     ) {
         self.smtpID = smtpID
@@ -53,7 +53,7 @@ public struct Delivery: Sendable {
         message: MailMessage, dropboxDomains: Set<String>
     ) {
         self.init(
-            smtpID: smtpID, envelopeFrom: envelopeFrom, recipients: recipients, receivedAt: receivedAt, raw: Data(raw),
+            smtpID: smtpID, envelopeFrom: envelopeFrom, recipients: recipients, receivedAt: receivedAt, raw: .bytes(Data(raw)),
             deduplicationKey: deduplicationKey, message: message, dropboxDomains: dropboxDomains)
     }
 }

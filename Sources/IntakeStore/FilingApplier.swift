@@ -321,17 +321,26 @@ struct FilingApplier {
     private mutating func storeMessage(organisationID: Int64?) throws -> Int64 {
         if let existing = storedMessage[organisationID] { return existing }
         let message = delivery.message
+        // A raw message in a file goes in as a zero-filled BLOB of its size, then in pieces.
+        let (rawValue, rawSQL): (DatabaseValue, String) =
+            switch delivery.raw {
+            case .bytes(let data): (data.databaseValue, "?")
+            case .file(_, let size): (size.databaseValue, "zeroblob(?)")
+            }
         try db.executeCached(
             sql: """
                 INSERT INTO message (organisation_id, deduplication_key, message_id_header, subject, from_address, from_name,
-                    received_at, size, summary, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    received_at, size, summary, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, \(rawSQL))
                 """,
             arguments: [
                 organisationID, delivery.deduplicationKey, message.messageID.map(FilingRules.normaliseMessageID), message.subject,
-                message.from?.normalized, message.from?.name, now, delivery.raw.count, delivery.summary, delivery.raw,
+                message.from?.normalized, message.from?.name, now, delivery.raw.count, delivery.summary, rawValue,
             ]
         )
         let row = db.lastInsertedRowID
+        if case .file(let path, let size) = delivery.raw {
+            try RawMessage.copy(file: path, size: size, into: db, table: "message", column: "raw", row: row)
+        }
         storedMessage[organisationID] = row
         return row
     }

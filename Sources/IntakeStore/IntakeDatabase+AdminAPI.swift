@@ -405,7 +405,8 @@ extension IntakeDatabase {
             try db.execute(sql: "DELETE FROM message WHERE id = ?", arguments: [id])
             let delivery = Delivery(
                 smtpID: source.smtpID ?? "reprocess-\(id)", envelopeFrom: source.envelopeFrom ?? "<>", recipients: recipients,
-                receivedAt: Date(timeIntervalSince1970: source.receivedAt), raw: source.raw, deduplicationKey: source.deduplicationKey,
+                receivedAt: Date(timeIntervalSince1970: source.receivedAt), raw: .bytes(Data(source.raw)),
+                deduplicationKey: source.deduplicationKey,
                 message: parsed, dropboxDomains: Set(dropboxDomains)
             )
             let results = try Self.file(delivery, in: db)

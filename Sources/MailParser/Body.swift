@@ -6,15 +6,43 @@ public struct Attachment: Sendable, Hashable {
     /// `type/subtype`, lower-cased.
     public var contentType: String
     /// Size in bytes after removing the transfer encoding.
-    public var size: Int { content.count }
-    /// The decoded content.
+    public var size: Int { digest?.size ?? content.count }
+    /// The decoded content; empty once ``droppingContent()`` kept only its size and digest.
     public var content: [UInt8]
     /// The Content-ID without angle brackets (inline images referenced by `cid:`).
     public var contentID: String?
     /// Disposition `inline` or a part of multipart/related (shown inside the body).
     public var isInline: Bool
-    /// SHA-256 of ``content`` as 64 hex digits (computed on each access).
-    public var sha256: String { SHA256.hex(content) }
+    /// SHA-256 of the decoded content as 64 hex digits (computed on each access while the content
+    /// is kept).
+    public var sha256: String { digest?.sha256 ?? SHA256.hex(content) }
+    /// Whether ``content`` holds the bytes (it does until ``droppingContent()``).
+    public var hasContent: Bool { digest == nil }
+
+    private struct Digest: Sendable, Hashable {
+        var size: Int
+        var sha256: String
+    }
+    private var digest: Digest?
+
+    init(filename: String?, contentType: String, content: [UInt8], contentID: String?, isInline: Bool) {
+        self.filename = filename
+        self.contentType = contentType
+        self.content = content
+        self.contentID = contentID
+        self.isInline = isInline
+    }
+
+    /// The same attachment with its size and SHA-256 computed and its bytes released. `sha256`
+    /// computes the digest as 64 lower-case hex digits: this library's own by default, or a
+    /// faster one a server has at hand.
+    public func droppingContent(sha256: ([UInt8]) -> String = { SHA256.hex($0) }) -> Attachment {
+        guard digest == nil else { return self }
+        var lean = self
+        lean.digest = Digest(size: content.count, sha256: sha256(content))
+        lean.content = []
+        return lean
+    }
 }
 
 /// Chooses the body text and the attachments of a MIME tree.

@@ -36,6 +36,16 @@ public struct MIMEPart: Sendable, Hashable {
 
     var textDecoding: Charset.Decoded { Charset.decode(content, label: contentType.charset ?? "") }
 
+    /// The same entity and descendants with their header fields and structure but without their
+    /// bodies (``rawBody`` and ``content`` empty), so that they no longer hold the message's bytes.
+    public func droppingBodies() -> MIMEPart {
+        var lean = self
+        lean.rawBody = []
+        lean.content = []
+        lean.parts = parts.map { $0.droppingBodies() }
+        return lean
+    }
+
     /// Depth-first walk over this entity and all its descendants.
     public func walk(_ body: (MIMEPart) -> Void) {
         var stack: [MIMEPart] = [self]

@@ -68,6 +68,19 @@ public struct MailMessage: Sendable, Hashable {
         return MailMessage(root: root, defects: &defects, limits: limits, depth: 0)
     }
 
+    /// The same message without the bytes behind it: the MIME tree keeps its header fields and
+    /// structure but no bodies, attachments keep their size and SHA-256 only, and enclosed messages
+    /// likewise. Everything derived from the bytes (addresses, body text, people, forwards, tags)
+    /// stays. A server keeps this while a large message waits to be stored. `sha256` is as in
+    /// ``Attachment/droppingContent(sha256:)``.
+    public func droppingContent(sha256: ([UInt8]) -> String = { SHA256.hex($0) }) -> MailMessage {
+        var lean = self
+        lean.root = root.droppingBodies()
+        lean.attachments = attachments.map { $0.droppingContent(sha256: sha256) }
+        lean.enclosedMessages = enclosedMessages.map { $0.droppingContent(sha256: sha256) }
+        return lean
+    }
+
     init(root: MIMEPart, defects: inout DefectList, limits: MailParserLimits, depth: Int) {
         self.root = root
         let headers = root.headers

@@ -39,6 +39,7 @@ struct Intaked: AsyncParsableCommand {
     var settings: [String] = []
 
     func run() async throws {
+        MallocTuning.returnLargeBuffersToTheSystem()
         // Command-line values go through the same string parsing as environment variables, so
         // `--set smtp.max_recipients=50` and `INTAKE_SMTP_MAX_RECIPIENTS=50` mean the same.
         var values: [String: String] = [:]

@@ -77,7 +77,7 @@ final class BackgroundCommand {
 
     init(_ executable: String, _ arguments: [String]) throws {
         outputPath = Daemon.temporaryDirectory("intake-output") + "/stdout"
-        FileManager.default.createFile(atPath: outputPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))

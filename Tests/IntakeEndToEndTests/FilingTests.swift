@@ -1,6 +1,7 @@
 import Filing
 import Foundation
 import IntakeStore
+import MailParser
 import Testing
 
 /// The CRM rules end to end: realistic messages over SMTP (Python's smtplib) into the running
@@ -29,6 +30,34 @@ import Testing
         let log = try await crm.log()
         #expect(log.map(\.outcome) == ["filed"])
         #expect(log.first?.filed.count == 3)
+        await crm.stop()
+    }
+
+    @Test func aLargeMessageIsFiledWholeFromItsSpoolFile() async throws {
+        // Over the memory threshold the message goes to a file; the filing copies it from there.
+        let crm = try await CRMFixture.start(settings: ["smtp.memory_threshold": "4096"])
+        var attachment = ""
+        for index in 0..<12_000 { attachment += String(repeating: "QUJD", count: 18) + String(format: "%04d", index % 10_000) + "\r\n" }
+        let message = [
+            "From: Bob Carter <bob.carter@harbourview.example>", "To: Jane Fenwick <jane.fenwick@fenwick-logistics.example>",
+            "Subject: Drawings", "Message-ID: <drawings-1@harbourview.example>", "MIME-Version: 1.0",
+            "Content-Type: multipart/mixed; boundary=\"b\"", "", "--b", "Content-Type: text/plain", "", "The drawings.", "--b",
+            "Content-Type: application/octet-stream; name=\"plans.bin\"", "Content-Transfer-Encoding: base64", "",
+            attachment + "--b--", "",
+        ].joined(separator: "\r\n")
+        #expect(message.utf8.count > 900_000)
+        #expect(try crm.send(message, to: [crm.dropbox(Self.bob)]).code == 250)
+        let entry = try #require(try await crm.log().first)
+        #expect(entry.outcome == "filed")
+        let raw = try await crm.database.rawMessage(try #require(entry.storedMessage))
+        // What was sent, after the Received field the server put first.
+        #expect(String(decoding: raw, as: UTF8.self).hasSuffix(message))
+        // The digest kept in the summary is that of the decoded attachment.
+        let reparsed = MailMessage.parse(raw)
+        let summary = try await crm.database.storedMessage(try #require(entry.storedMessage)).summaryJSON
+        #expect(reparsed.attachments.count == 1)
+        #expect(summary.contains(reparsed.attachments[0].sha256))
+        #expect(crm.daemon.temporaryFiles().isEmpty)
         await crm.stop()
     }
 

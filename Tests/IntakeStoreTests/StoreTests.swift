@@ -81,4 +81,31 @@ import Testing
         #expect(try await database.contacts(organisation: "acme").map(\.emails) == [["jo@client.example"]])
         #expect(try await database.messageLog(organisation: nil).count == 3)
     }
+
+    @Test func aRawMessageInAFileIsCopiedIntoTheDatabaseAndAMissingOneFailsAlone() async throws {
+        let database = try Self.database()
+        _ = try await database.createOrganisation(name: "acme")
+        let alice = try await database.createUser(organisation: "acme", email: "alice@acme.example", name: "Alice")
+        // Larger than one copy step, and not a multiple of it.
+        var text = "From: alice@acme.example\r\nTo: jo@client.example\r\nSubject: big\r\nMessage-ID: <big@x>\r\n\r\n"
+        while text.utf8.count < 700_001 { text += "a line of the body, line \(text.utf8.count)\r\n" }
+        let path = NSTemporaryDirectory() + "intake-raw-\(UUID().uuidString.prefix(8))"
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var fromFile = Self.delivery(text, to: alice)
+        fromFile.raw = .file(path: path, size: text.utf8.count)
+        var missing = Self.delivery(
+            "From: alice@acme.example\r\nTo: kim@client.example\r\nSubject: gone\r\nMessage-ID: <gone@x>\r\n\r\nhi\r\n", to: alice,
+            id: "smtp2")
+        missing.raw = .file(path: path + "-gone", size: 80)
+        let results = await database.file([fromFile, missing])
+        #expect((try? results[0].get())?.map(\.outcome) == [.filed])
+        #expect((try? results[1].get()) == nil)
+        #expect(try await database.storedMessageCount() == 1)
+        let stored = try #require(try await database.messageLog(organisation: nil).first?.storedMessage)
+        #expect(try await database.rawMessage(stored) == Array(text.utf8))
+        // Nothing of the failed delivery is left: no contact, no log row.
+        #expect(try await database.contacts(organisation: "acme").map(\.emails) == [["jo@client.example"]])
+        #expect(try await database.messageLog(organisation: nil).count == 1)
+    }
 }

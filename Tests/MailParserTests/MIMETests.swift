@@ -68,6 +68,25 @@ struct MIMETests {
         #expect(!m.people.contains { $0.address.domain.contains("01d9") })
     }
 
+    @Test func droppingContentKeepsWhatWasDerivedAndTheDigests() {
+        let full = MailMessage.parse(Self.mixed)
+        let lean = full.droppingContent()
+        #expect(lean.attachments.map(\.size) == full.attachments.map(\.size))
+        #expect(lean.attachments.map(\.sha256) == full.attachments.map(\.sha256))
+        #expect(lean.attachments.map(\.hasContent) == [false, false])
+        #expect(lean.attachments.map(\.content) == [[], []])
+        #expect(full.attachments.map(\.hasContent) == [true, true])
+        var bodies = 0
+        lean.root.walk { bodies += $0.rawBody.count + $0.content.count }
+        #expect(bodies == 0)
+        #expect(lean.root.parts.count == full.root.parts.count)
+        #expect(lean.bodyText == full.bodyText)
+        #expect(lean.people == full.people)
+        #expect(lean.subject == full.subject)
+        // Dropping twice changes nothing.
+        #expect(lean.droppingContent() == lean)
+    }
+
     @Test func htmlOnlyBody() {
         let m = MailMessage.parse(
             eml(
