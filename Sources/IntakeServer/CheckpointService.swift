@@ -2,16 +2,17 @@ import IntakeStore
 import Logging
 import ServiceLifecycle
 
-/// Checkpoints the database's WAL every half second, off the commit path, so no filing commit
-/// pays for copying the WAL into the database file (a checkpoint inside a commit was the tail of
-/// the filing latency).
+/// Checkpoints the database's WAL periodically (`database.checkpoint_interval_ms`), off the commit
+/// path, so no filing commit pays for copying the WAL into the database file (a checkpoint inside
+/// a commit was the tail of the filing latency).
 struct CheckpointService: Service {
     let database: IntakeDatabase
+    let interval: Duration
     let logger: Logger
 
     func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: .milliseconds(500))
+            try? await Task.sleep(for: interval)
             do {
                 try await database.checkpoint()
             } catch {

@@ -57,7 +57,10 @@ public struct IntakeServer: Sendable {
                 throw IntakeConfigurationError("cannot open the database: \(error) (check database.path and data_dir)")
             }
             let queue = FilingQueue(database: database, metrics: metrics)
-            services.append(.init(service: CheckpointService(database: database, logger: logger)))
+            services.append(
+                .init(
+                    service: CheckpointService(
+                        database: database, interval: .milliseconds(configuration.checkpointIntervalMilliseconds), logger: logger)))
             services.append(.init(service: queue))
             receiver = FilingReceiver(
                 policy: policy, database: database, queue: queue, logger: logger, metrics: metrics

@@ -7,29 +7,43 @@ extension IntakeDatabase {
     /// fails and nothing of any of them is visible.
     public func file(_ deliveries: [Delivery]) async -> [Result<[RecipientResult], StoreError>] {
         do {
-            return try await writer.write { db in
-                var results: [Result<[RecipientResult], StoreError>] = []
-                for delivery in deliveries {
-                    do {
-                        var filed: [RecipientResult] = []
-                        try db.inSavepoint {
-                            filed = try Self.file(delivery, in: db)
-                            return .commit
-                        }
-                        results.append(.success(filed))
-                    } catch let error as DatabaseError where Self.abortsTransaction(error) {
-                        // SQLite has rolled the whole transaction back: the batch fails as one.
-                        throw error
-                    } catch {
-                        results.append(.failure(StoreError(error, doing: "file message \(delivery.smtpID)")))
-                    }
-                }
-                return results
-            }
+            return try await writer.write { db in try Self.fileBatch(deliveries, in: db) }
         } catch {
             let failure = StoreError(error, doing: "commit")
             return deliveries.map { _ in .failure(failure) }
         }
+    }
+
+    /// The same, on the calling thread, which it blocks until the commit: for a thread of its own
+    /// that does nothing else (never a Swift concurrency or event-loop thread).
+    public func fileBlocking(_ deliveries: [Delivery]) -> [Result<[RecipientResult], StoreError>] {
+        do {
+            return try writer.write { db in try Self.fileBatch(deliveries, in: db) }
+        } catch {
+            let failure = StoreError(error, doing: "commit")
+            return deliveries.map { _ in .failure(failure) }
+        }
+    }
+
+    /// The body of the group-commit transaction.
+    private static func fileBatch(_ deliveries: [Delivery], in db: Database) throws -> [Result<[RecipientResult], StoreError>] {
+        var results: [Result<[RecipientResult], StoreError>] = []
+        for delivery in deliveries {
+            do {
+                var filed: [RecipientResult] = []
+                try db.inSavepoint {
+                    filed = try Self.file(delivery, in: db)
+                    return .commit
+                }
+                results.append(.success(filed))
+            } catch let error as DatabaseError where Self.abortsTransaction(error) {
+                // SQLite has rolled the whole transaction back: the batch fails as one.
+                throw error
+            } catch {
+                results.append(.failure(StoreError(error, doing: "file message \(delivery.smtpID)")))
+            }
+        }
+        return results
     }
 
     /// Errors after which SQLite rolls back the whole transaction, savepoints included.

@@ -10,8 +10,9 @@
 # and times each end of data):
 #   warm-up of both servers, then ROUNDS rounds alternating intaked and the baseline, each phase
 #   PHASE_SECONDS long (closed loop: as fast as the server answers); the summary takes the median of
-#   the rounds; then a pass of each server rate-limited to RATE_FRACTION (50 %) of its median rate.
-# Overrides (environment): SIZES, SESSIONS, ROUNDS, PHASE_SECONDS, WARMUP_SECONDS, RATE_FRACTION,
+#   the rounds; then a pass of each server rate-limited to RATE_FRACTION (50 %) of its median rate,
+#   RATE_SECONDS (15) long.
+# Overrides (environment): SIZES, SESSIONS, ROUNDS, PHASE_SECONDS, RATE_SECONDS, WARMUP_SECONDS, RATE_FRACTION,
 # INTAKED, INTAKECTL (binaries), BENCH_DIR (parent of the temporary data folder), PHASE_TIMEOUT.
 set -euo pipefail
 
@@ -25,6 +26,7 @@ SIZES=${SIZES:-"2k 5k fwd 50k 2m"}
 SESSIONS=${SESSIONS:-20}
 ROUNDS=${ROUNDS:-3}
 PHASE_SECONDS=${PHASE_SECONDS:-5}
+RATE_SECONDS=${RATE_SECONDS:-15}
 WARMUP_SECONDS=${WARMUP_SECONDS:-1}
 RATE_FRACTION=${RATE_FRACTION:-0.5}
 PHASE_TIMEOUT=${PHASE_TIMEOUT:-120}   # seconds; a phase that takes longer fails the run
@@ -89,7 +91,9 @@ measure() {
     reset_hwm "$pid"
     before=$(cpu_ticks "$pid")
     if [ "$server" = intaked ]; then m_before=$(metrics "$METRICS_PORT"); fi
-    out=$(load "$server" "$size" "$PHASE_SECONDS" "$rate")
+    local seconds=$PHASE_SECONDS
+    [ "$kind" = rate ] && seconds=$RATE_SECONDS
+    out=$(load "$server" "$size" "$seconds" "$rate")
     after=$(cpu_ticks "$pid")
     hwm=$(hwm_kib "$pid")
     if [ "$server" = intaked ]; then m_after=$(metrics "$METRICS_PORT"); fi
@@ -152,7 +156,7 @@ gcc -O2 -Wall -pthread -o "$WORK/smtpload" "$HERE/smtpload.c"
 
 echo "machine: $(nproc) cores, $(uname -r); data folder $WORK ($(df -T "$WORK" | awk 'NR==2 { print $2 }'))"
 echo "load: ${SESSIONS} sessions in parallel, connections reused, every message its own Message-ID;"
-echo "      per size: warm-up ${WARMUP_SECONDS} s, ${ROUNDS} rounds of ${PHASE_SECONDS} s per server, then ${RATE_FRACTION} of the max rate"
+echo "      per size: warm-up ${WARMUP_SECONDS} s, ${ROUNDS} rounds of ${PHASE_SECONDS} s per server, then ${RATE_FRACTION} of the max rate for ${RATE_SECONDS} s"
 echo "      load average now: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- intaked, delivery=filing (the default), with an organisation and a user ---
