@@ -41,13 +41,53 @@ struct FilingReceiver: SMTPMessageReceiver {
         )
     }
 
+    /// Messages up to this size are parsed on the session's event loop (a few tens of
+    /// microseconds); larger ones in a task.
+    static let inlineParseLimit = 32 * 1024
+
     func receive(_ message: ReceivedMessage) async -> DeliveryResult {
         let started = ContinuousClock.now
-        defer { metrics.filingDuration.recordInterval(since: started) }
-        // The message's bytes are read and parsed in one step with no suspension point, so that at
-        // most one message per thread of the cooperative pool is in memory whole; what then waits
-        // for the commit is the parse without its bodies and, for a large message, the spool file's
-        // path (the transaction copies the file into the database).
+        let delivery: Delivery
+        switch prepare(message) {
+        case .success(let prepared): delivery = prepared
+        case .failure(let refusal): return finish(refusal, started: started)
+        }
+        return finish(await queue.file(delivery), message: message, delivery: delivery, started: started)
+    }
+
+    /// Parses on the event loop (small messages) or in a task (large ones), then answers from the
+    /// commit thread: no task hop between the commit and the reply.
+    func receive(_ message: ReceivedMessage, completing promise: EventLoopPromise<DeliveryResult>) {
+        let started = ContinuousClock.now
+        let file = { @Sendable in
+            switch prepare(message) {
+            case .success(let delivery):
+                queue.file(delivery) { outcome in
+                    promise.succeed(finish(outcome, message: message, delivery: delivery, started: started))
+                }
+            case .failure(let refusal):
+                promise.succeed(finish(refusal, started: started))
+            }
+        }
+        if case .memory(let buffer) = message.content, buffer.readableBytes <= Self.inlineParseLimit {
+            file()
+        } else {
+            Task { file() }
+        }
+    }
+
+    /// A refusal before filing.
+    struct Refusal: Error {
+        var result: DeliveryResult
+    }
+
+    /// Reads and parses the message and makes its delivery.
+    ///
+    /// The message's bytes are read and parsed in one step with no suspension point, so that at
+    /// most one message per thread is in memory whole; what then waits for the commit is the parse
+    /// without its bodies and, for a large message, the spool file's path (the transaction copies
+    /// the file into the database).
+    func prepare(_ message: ReceivedMessage) -> Result<Delivery, Refusal> {
         let raw: RawMessage
         let parsed: MailMessage
         let deduplicationKey: String
@@ -64,7 +104,10 @@ struct FilingReceiver: SMTPMessageReceiver {
                 bytes = try Self.readFile(path, size: size)
             } catch {
                 logger.error("cannot read the received message", metadata: ["error": "\(error)"])
-                return .rejected(SMTPReply(451, EnhancedStatusCode(4, 3, 0), "could not read the message back; try again later"))
+                return .failure(
+                    Refusal(
+                        result: .rejected(
+                            SMTPReply(451, EnhancedStatusCode(4, 3, 0), "could not read the message back; try again later"))))
             }
             parsed = MailMessage.parse(bytes).droppingContent(sha256: Self.sha256)
             deduplicationKey = FilingRules.deduplicationKey(messageID: parsed.messageID, content: Self.clientContent(bytes))
@@ -79,28 +122,41 @@ struct FilingReceiver: SMTPMessageReceiver {
                     address: mailbox.description.lowercased(), dropbox: DropboxAddress(localPart: mailbox.unquotedLocalPart))
             }
         }
-        let delivery = Delivery(
-            smtpID: message.id,
-            envelopeFrom: message.transaction.reversePath.description,
-            recipients: recipients,
-            receivedAt: Date(timeIntervalSince1970: message.receivedAt),
-            raw: raw,
-            deduplicationKey: deduplicationKey,
-            message: parsed,
-            dropboxDomains: policy.domains
-        )
-        switch await queue.file(delivery) {
+        return .success(
+            Delivery(
+                smtpID: message.id,
+                envelopeFrom: message.transaction.reversePath.description,
+                recipients: recipients,
+                receivedAt: Date(timeIntervalSince1970: message.receivedAt),
+                raw: raw,
+                deduplicationKey: deduplicationKey,
+                message: parsed,
+                dropboxDomains: policy.domains
+            ))
+    }
+
+    private func finish(_ refusal: Refusal, started: ContinuousClock.Instant) -> DeliveryResult {
+        metrics.filingDuration.recordInterval(since: started)
+        return refusal.result
+    }
+
+    /// The reply for a filed (or failed) delivery, with its log lines and metrics.
+    private func finish(
+        _ outcome: FilingQueue.Outcome, message: ReceivedMessage, delivery: Delivery, started: ContinuousClock.Instant
+    ) -> DeliveryResult {
+        metrics.filingDuration.recordInterval(since: started)
+        switch outcome {
         case .success(let results):
             for result in results {
                 metrics.filingOutcomes[result.outcome]?.increment()
                 // One summary line per message and recipient: outcome, kind, size, duration.
-                let kind = recipients.first { $0.address == result.recipient }?.dropbox?.kind.rawValue ?? "postmaster"
+                let kind = delivery.recipients.first { $0.address == result.recipient }?.dropbox?.kind.rawValue ?? "postmaster"
                 logger.info(
                     "message filed",
                     metadata: [
                         "smtp.session.id": "\(message.session.id)", "smtp.message.id": "\(message.id)",
                         "filing.outcome": "\(result.outcome.rawValue)", "filing.kind": "\(kind)",
-                        "filing.records": "\(result.filed.count)", "smtp.message.size": "\(raw.count)",
+                        "filing.records": "\(result.filed.count)", "smtp.message.size": "\(delivery.raw.count)",
                         "duration_ms": "\(started.millisecondsElapsed)",
                     ]
                 )

@@ -21,7 +21,7 @@ import SMTPCore
 /// | `delivery` | `filing`, `spool` or `discard` | `filing` | `filing` files into the CRM database; `spool` only keeps messages in `data_dir/spool`; `discard` accepts and drops every message (benchmarks only) |
 /// | `database.path` | path | `data_dir/intake.sqlite` | the SQLite database |
 /// | `database.max_size` | int | 0 (no cap) | octets the database may grow to; when full, messages get `452 4.3.1` |
-/// | `database.checkpoint_interval_ms` | int | 100 | how often the WAL is copied back into the database file, off the commit path |
+/// | `database.checkpoint_pages` | int | 100 | WAL pages after which the commit thread copies the WAL into the database file, once no message waits |
 /// | `smtp.host` | address | `127.0.0.1` | address to listen on |
 /// | `smtp.port` | int | `2525` | port to listen on; 0 picks a free port |
 /// | `smtp.hostname` | string | the machine's host name | name in the greeting and Received fields |
@@ -61,8 +61,8 @@ public struct IntakeConfiguration: Sendable, Hashable {
     public var databasePath: String?
     /// Octets the database may grow to; 0 for no cap.
     public var databaseMaxSize = 0
-    /// Milliseconds between two background WAL checkpoints.
-    public var checkpointIntervalMilliseconds = 100
+    /// WAL pages after which the commit thread checkpoints, once no message waits.
+    public var checkpointPages = 100
     public var smtpHost = "127.0.0.1"
     public var smtpPort = 2525
     public var hostname = IntakeConfiguration.systemHostname()
@@ -96,8 +96,7 @@ public struct IntakeConfiguration: Sendable, Hashable {
         self.delivery = delivery
         databasePath = try settings.optionalString("database.path")
         databaseMaxSize = try settings.int("database.max_size", default: defaults.databaseMaxSize)
-        let checkpointDefault = defaults.checkpointIntervalMilliseconds
-        checkpointIntervalMilliseconds = try settings.int("database.checkpoint_interval_ms", default: checkpointDefault)
+        checkpointPages = try settings.int("database.checkpoint_pages", default: defaults.checkpointPages)
         smtpHost = try settings.string("smtp.host", default: defaults.smtpHost)
         smtpPort = try settings.int("smtp.port", default: defaults.smtpPort)
         hostname = try settings.string("smtp.hostname", default: defaults.hostname)
@@ -146,8 +145,8 @@ public struct IntakeConfiguration: Sendable, Hashable {
         }
         guard memoryThreshold >= 4096 else { throw .init("smtp.memory_threshold must be at least 4096") }
         guard databaseMaxSize >= 0 else { throw .init("database.max_size must not be negative") }
-        guard (10...60_000).contains(checkpointIntervalMilliseconds) else {
-            throw .init("database.checkpoint_interval_ms must be between 10 and 60000")
+        guard (16...1_000_000).contains(checkpointPages) else {
+            throw .init("database.checkpoint_pages must be between 16 and 1000000")
         }
         guard shutdownGraceSeconds >= 0 else { throw .init("shutdown.grace_seconds must not be negative") }
         guard delivery != .filing || resolvedAdminSocketPath.utf8.count <= 107 else {

@@ -12,6 +12,8 @@ struct IntakeMetrics: Sendable {
     let filingDuration: CoreMetrics.Timer
     /// One group commit.
     let commitDuration: CoreMetrics.Timer
+    /// One WAL checkpoint by the commit thread.
+    let checkpointDuration: CoreMetrics.Timer
     let filingOutcomes: [MessageOutcome: CoreMetrics.Counter]
     let databaseSize: CoreMetrics.Gauge
 
@@ -25,6 +27,7 @@ struct IntakeMetrics: Sendable {
         smtp = SMTPMetrics(factory: factory)
         filingDuration = CoreMetrics.Timer(label: "filing_duration_seconds", factory: factory)
         commitDuration = CoreMetrics.Timer(label: "filing_commit_duration_seconds", factory: factory)
+        checkpointDuration = CoreMetrics.Timer(label: "database_checkpoint_duration_seconds", factory: factory)
         filingOutcomes = Dictionary(
             uniqueKeysWithValues: [MessageOutcome.filed, .refused, .duplicate, .automated, .unmatched].map {
                 ($0, CoreMetrics.Counter(label: "filing_messages_total", dimensions: [("outcome", $0.rawValue)], factory: factory))

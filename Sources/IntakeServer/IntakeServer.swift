@@ -52,15 +52,12 @@ public struct IntakeServer: Sendable {
             let database: IntakeDatabase
             do {
                 database = try IntakeDatabase.open(
-                    path: configuration.resolvedDatabasePath, maxSize: configuration.databaseMaxSize, backgroundCheckpoints: true)
+                    path: configuration.resolvedDatabasePath, maxSize: configuration.databaseMaxSize, ownerCheckpoints: true)
             } catch {
                 throw IntakeConfigurationError("cannot open the database: \(error) (check database.path and data_dir)")
             }
-            let queue = FilingQueue(database: database, metrics: metrics)
-            services.append(
-                .init(
-                    service: CheckpointService(
-                        database: database, interval: .milliseconds(configuration.checkpointIntervalMilliseconds), logger: logger)))
+            let queue = FilingQueue(
+                database: database, metrics: metrics, checkpointPages: configuration.checkpointPages, logger: logger)
             services.append(.init(service: queue))
             receiver = FilingReceiver(
                 policy: policy, database: database, queue: queue, logger: logger, metrics: metrics

@@ -8,23 +8,30 @@ import GRDB
 public struct IntakeDatabase: Sendable {
     /// The GRDB writer (a `DatabasePool`).
     public let writer: any DatabaseWriter
-    /// A connection of its own for WAL checkpoints, when they run in the background.
-    private let checkpointer: DatabaseQueue?
+    /// The WAL's size, when the owner checkpoints.
+    private let wal: WALMonitor?
 
     /// Opens (creating if needed) the database at `path` and migrates it. With `maxSize` > 0 the
     /// file may not grow past that many octets (SQLite's `max_page_count`): writes then fail as
     /// full, and succeed again once there is room.
     ///
-    /// With `backgroundCheckpoints`, commits no longer copy the WAL back into the database file
-    /// themselves (SQLite's automatic checkpoint, an fsync of the main file inside some commits):
-    /// the owner calls ``checkpoint()`` periodically instead, off the commit path.
-    public static func open(path: String, maxSize: Int = 0, backgroundCheckpoints: Bool = false) throws(StoreError) -> IntakeDatabase {
+    /// With `ownerCheckpoints`, commits no longer copy the WAL back into the database file
+    /// themselves (SQLite's automatic checkpoint, which runs inside the commit that crosses 1,000
+    /// pages, before it returns): the owner watches ``walPages`` and calls ``checkpointNow()``
+    /// at moments of its choosing.
+    public static func open(path: String, maxSize: Int = 0, ownerCheckpoints: Bool = false) throws(StoreError) -> IntakeDatabase {
+        let wal = ownerCheckpoints ? WALMonitor() : nil
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
-            if backgroundCheckpoints { try db.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
+            if let wal {
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
+                // A WAL that grew under load is cut back to this size when it starts over.
+                try db.execute(sql: "PRAGMA journal_size_limit = \(64 * 1024 * 1024)")
+                wal.install(on: db)
+            }
             if maxSize > 0 {
                 let pageSize = try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
                 try db.execute(sql: "PRAGMA max_page_count = \(max(16, maxSize / pageSize))")
@@ -33,29 +40,29 @@ public struct IntakeDatabase: Sendable {
         do {
             let pool = try DatabasePool(path: path, configuration: configuration)
             try Schema.migrator.migrate(pool)
-            var checkpointConfiguration = Configuration()
-            checkpointConfiguration.busyMode = .timeout(10)
-            let checkpointer = backgroundCheckpoints ? try DatabaseQueue(path: path, configuration: checkpointConfiguration) : nil
-            return IntakeDatabase(writer: pool, checkpointer: checkpointer)
+            return IntakeDatabase(writer: pool, wal: wal)
         } catch {
             throw StoreError(error, doing: "open the database \(path)")
         }
     }
 
-    init(writer: any DatabaseWriter, checkpointer: DatabaseQueue? = nil) {
+    init(writer: any DatabaseWriter, wal: WALMonitor? = nil) {
         self.writer = writer
-        self.checkpointer = checkpointer
+        self.wal = wal
     }
 
-    /// Copies what the WAL holds back into the database file without blocking writers (a PASSIVE
-    /// checkpoint); the next commit then starts the WAL over. A no-op unless opened with
-    /// `backgroundCheckpoints`.
-    public func checkpoint() async throws(StoreError) {
-        guard let checkpointer else { return }
+    /// Pages in the WAL after the last commit; 0 unless opened with `ownerCheckpoints`.
+    public var walPages: Int { wal?.pages ?? 0 }
+
+    /// Copies what the WAL holds back into the database file (a PASSIVE checkpoint) on the
+    /// calling thread, through the writer's connection, and returns once it is durable. Run
+    /// between two commits of the only writer, it copies everything, and the next commit starts
+    /// the WAL over. Blocks the calling thread: never call it from a Swift concurrency or
+    /// event-loop thread.
+    public func checkpointNow() throws(StoreError) {
         do {
-            try await checkpointer.writeWithoutTransaction { db in
-                _ = try db.checkpoint(.passive)
-            }
+            let (walPages, copied) = try writer.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+            wal?.checkpointed(walPages: walPages, copied: copied)
         } catch {
             throw StoreError(error, doing: "checkpoint")
         }

@@ -15,6 +15,17 @@ public protocol SMTPMessageReceiver: Sendable {
     /// When the content is a file, the receiver may move it away; the server deletes it afterwards
     /// if it is still there.
     func receive(_ message: ReceivedMessage) async -> DeliveryResult
+
+    /// The same, answering through `promise`. The server calls this one, on the session's event
+    /// loop; the default runs ``receive(_:)`` in a task. A receiver that can answer from a thread
+    /// of its own implements it to spare the hops through the task.
+    func receive(_ message: ReceivedMessage, completing promise: EventLoopPromise<DeliveryResult>)
+}
+
+extension SMTPMessageReceiver {
+    public func receive(_ message: ReceivedMessage, completing promise: EventLoopPromise<DeliveryResult>) {
+        promise.completeWithTask { await receive(message) }
+    }
 }
 
 /// Who is on the other end of a session.

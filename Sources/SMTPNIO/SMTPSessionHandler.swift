@@ -240,7 +240,9 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
                     id: id, session: session, transaction: transaction, content: content,
                     receivedAt: SMTPIdentifiers.now()
                 )
-                promise.completeWithTask { (await receiver.receive(message), content) }
+                let delivered = context.eventLoop.makePromise(of: DeliveryResult.self)
+                receiver.receive(message, completing: delivered)
+                promise.completeWith(delivered.futureResult.map { ($0, content) })
             case .failure(let error):
                 self.logger.error("could not keep the message data", metadata: ["error": "\(error)"])
                 promise.succeed(

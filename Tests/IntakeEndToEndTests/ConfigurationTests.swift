@@ -17,7 +17,7 @@ import Testing
         (["--set", "smtp.tls.certificate=/nonexistent.pem"], "smtp.tls.certificate and smtp.tls.private_key must be set together"),
         (["--config", "/nonexistent/intake.yaml"], "cannot read the configuration file /nonexistent/intake.yaml"),
         (["--set", "noequals"], "--set takes KEY=VALUE"),
-        (["--set", "database.checkpoint_interval_ms=0"], "database.checkpoint_interval_ms must be between 10 and 60000"),
+        (["--set", "database.checkpoint_pages=0"], "database.checkpoint_pages must be between 16 and 1000000"),
     ])
     func badSettingsAreRefused(_ arguments: [String], _ message: String) throws {
         let result = try runCommand(Daemon.executable, ["--data-dir", Daemon.temporaryDirectory()] + arguments)

@@ -61,6 +61,32 @@ import Testing
         await crm.stop()
     }
 
+    @Test func theCommitThreadCheckpointsTheWALIntoTheDatabaseFile() async throws {
+        let crm = try await CRMFixture.start(settings: ["database.checkpoint_pages": "16"])
+        for index in 0..<5 {
+            let message = mail(to: "jane.fenwick@fenwick-logistics.example", subject: "Checkpoint \(index)")
+            #expect(try crm.send(message, to: [crm.dropbox(Self.bob)]).code == 250)
+        }
+        // The database file alone, without its WAL, holds every message once checkpointed.
+        let copy = Daemon.temporaryDirectory("intake-checkpoint") + "/copy.sqlite"
+        var counted = ""
+        for _ in 0..<50 {
+            try? FileManager.default.removeItem(atPath: copy)
+            try FileManager.default.copyItem(atPath: crm.daemon.dataDirectory + "/intake.sqlite", toPath: copy)
+            counted = try runCommand(
+                "/usr/bin/env",
+                [
+                    "python3", "-c",
+                    "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT count(*) FROM message').fetchone()[0])", copy,
+                ]
+            ).output.trimmingCharacters(in: .whitespacesAndNewlines)
+            if counted == "5" { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(counted == "5")
+        await crm.stop()
+    }
+
     @Test(arguments: [
         ("clients/gmail_forward_with_note.eml", bob, ["jane.fenwick@fenwick-logistics.example", "t.reyes@fenwick-logistics.example"]),
         (
