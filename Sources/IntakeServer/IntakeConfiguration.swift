@@ -36,7 +36,7 @@ import SMTPCore
 /// | `smtp.idle_timeout_seconds` | int | 300 | silence before the session is closed |
 /// | `smtp.max_connections` | int | 1000 | simultaneous sessions |
 /// | `smtp.max_connections_per_ip` | int | 50 | simultaneous sessions per client address |
-/// | `smtp.memory_threshold` | int | 262144 | message octets kept in memory before spilling to a file |
+/// | `smtp.memory_threshold` | int | 65536 | message octets kept in memory before spilling to a file |
 /// | `metrics.host` | address | `127.0.0.1` | address of the HTTP listener for `/metrics` and `/healthz` |
 /// | `metrics.port` | int | none (off) | its port; set it (0 picks a free one) to turn the listener on |
 /// | `admin.socket` | path | `data_dir/admin.sock` | the admin socket (Unix, mode 0660) that `intakectl` talks to; only with `delivery=filing` |
@@ -69,7 +69,7 @@ public struct IntakeConfiguration: Sendable, Hashable {
     public var tlsCertificatePath: String?
     public var tlsPrivateKeyPath: String?
     public var limits = SMTPLimits()
-    public var memoryThreshold = 256 * 1024
+    public var memoryThreshold = 64 * 1024
     public var shutdownGraceSeconds = 30
     public var metricsHost = "127.0.0.1"
     /// `nil`: no HTTP listener.

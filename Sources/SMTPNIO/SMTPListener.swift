@@ -34,7 +34,7 @@ public final class SMTPListener: Service {
         /// Creates a configuration.
         public init(
             host: String, port: Int, hostname: String, limits: SMTPLimits, tlsContext: TLSContextHolder?,
-            temporaryDirectory: String, memoryThreshold: Int = 256 * 1024, shutdownGracePeriod: Duration = .seconds(30)
+            temporaryDirectory: String, memoryThreshold: Int = 64 * 1024, shutdownGracePeriod: Duration = .seconds(30)
         ) {
             self.host = host
             self.port = port
