@@ -77,18 +77,28 @@ final class FilingQueue: Service, Sendable {
     }
 
     func run() async throws {
-        await withGracefulShutdownHandler {
-            await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
-                Thread.detachNewThread { [self] in
-                    Thread.current.name = "intake-commit"
-                    commitLoop()
-                    finished.resume()
+        // Graceful shutdown, or cancellation when another service of the group fails: either
+        // way the queued deliveries are filed and answered before the thread ends.
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
+                    Thread.detachNewThread { [self] in
+                        Thread.current.name = "intake-commit"
+                        commitLoop()
+                        finished.resume()
+                    }
                 }
+            } onGracefulShutdown: {
+                self.stop()
             }
-        } onGracefulShutdown: {
-            self.state.withLock { $0.stopping = true }
-            self.wake.signal()
+        } onCancel: {
+            self.stop()
         }
+    }
+
+    private func stop() {
+        state.withLock { $0.stopping = true }
+        wake.signal()
     }
 
     /// Takes batches and commits them until shutdown, then files what is left and stops.

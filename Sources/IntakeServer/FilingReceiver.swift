@@ -94,8 +94,7 @@ struct FilingReceiver: SMTPMessageReceiver {
         switch message.content {
         case .memory(let buffer):
             let bytes = Data(buffer.readableBytesView)
-            parsed = MailMessage.parse(bytes).droppingContent(sha256: Self.sha256)
-            deduplicationKey = FilingRules.deduplicationKey(messageID: parsed.messageID, content: Self.clientContent(bytes))
+            (parsed, deduplicationKey) = Self.parse(bytes)
             raw = .bytes(bytes)
         case .file(let path, let size):
             let bytes: [UInt8]
@@ -109,8 +108,7 @@ struct FilingReceiver: SMTPMessageReceiver {
                         result: .rejected(
                             SMTPReply(451, EnhancedStatusCode(4, 3, 0), "could not read the message back; try again later"))))
             }
-            parsed = MailMessage.parse(bytes).droppingContent(sha256: Self.sha256)
-            deduplicationKey = FilingRules.deduplicationKey(messageID: parsed.messageID, content: Self.clientContent(bytes))
+            (parsed, deduplicationKey) = Self.parse(bytes)
             raw = .file(path: path, size: size)
         }
         let recipients = message.transaction.recipients.map { path -> Delivery.Recipient in
@@ -133,6 +131,12 @@ struct FilingReceiver: SMTPMessageReceiver {
                 message: parsed,
                 dropboxDomains: policy.domains
             ))
+    }
+
+    /// The parse without its bodies, and the key that recognises the message arriving again.
+    static func parse<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes) -> (MailMessage, String) where Bytes.Index == Int {
+        let parsed = MailMessage.parse(bytes).droppingContent(sha256: sha256)
+        return (parsed, FilingRules.deduplicationKey(messageID: parsed.messageID, content: clientContent(bytes)))
     }
 
     private func finish(_ refusal: Refusal, started: ContinuousClock.Instant) -> DeliveryResult {

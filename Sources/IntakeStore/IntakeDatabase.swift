@@ -61,8 +61,10 @@ public struct IntakeDatabase: Sendable {
     /// event-loop thread.
     public func checkpointNow() throws(StoreError) {
         do {
-            let (walPages, copied) = try writer.writeWithoutTransaction { db in try db.checkpoint(.passive) }
-            wal?.checkpointed(walPages: walPages, copied: copied)
+            try writer.writeWithoutTransaction { db in
+                let (walPages, copied) = try db.checkpoint(.passive)
+                wal?.checkpointed(walPages: walPages, copied: copied)
+            }
         } catch {
             throw StoreError(error, doing: "checkpoint")
         }

@@ -23,6 +23,9 @@ final class MessageBodyBuffer {
     private let allocator: ByteBufferAllocator
     private let threshold: Int
     private var spilling = false
+    /// A write to the file is running on the thread pool; the file is not closed under it.
+    private var spillInFlight = false
+    private var discarded = false
     private let directory: String
     private let threadPool: NIOThreadPool
     private let eventLoop: any EventLoop
@@ -61,6 +64,7 @@ final class MessageBodyBuffer {
         // A new, small buffer: the old one is released once written.
         memory = allocator.buffer(capacity: min(threshold, Self.fileChunk) + 1024)
         spilling = true
+        spillInFlight = true
         let existing = file
         let directory = self.directory
         return threadPool.runIfActive(eventLoop: eventLoop) { () throws -> (CInt, String) in
@@ -74,8 +78,12 @@ final class MessageBodyBuffer {
             }
             return (descriptor, path)
         }.assumeIsolated().map { descriptor, path in
+            self.spillInFlight = false
             self.file = (descriptor, path)
+            // Discarded while the write ran: clean up now that nothing uses the file.
+            if self.discarded { self.removeFile() }
         }.flatMapErrorThrowing { error in
+            self.spillInFlight = false
             self.file = nil
             self.failed = true
             throw error
@@ -84,6 +92,10 @@ final class MessageBodyBuffer {
 
     /// The whole content, once the data has ended.
     func finish() -> EventLoopFuture<MessageContent> {
+        guard !failed else {
+            // Part of the content never reached the file.
+            return eventLoop.makeFailedFuture(BodyBufferError.writeFailed)
+        }
         guard file != nil else {
             return eventLoop.makeSucceededFuture(.memory(memory))
         }
@@ -96,9 +108,14 @@ final class MessageBodyBuffer {
         }.nonisolated()
     }
 
-    /// Drops the content and deletes the file, if any.
+    /// Drops the content and deletes the file, if any (once a write running on it has ended).
     func discard() {
+        discarded = true
         memory.clear()
+        if !spillInFlight { removeFile() }
+    }
+
+    private func removeFile() {
         if let (descriptor, path) = file {
             close(descriptor)
             unlink(path)

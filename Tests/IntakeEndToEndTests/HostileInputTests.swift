@@ -138,6 +138,35 @@ import Testing
         #expect(daemon.temporaryFiles().isEmpty)
         await daemon.stop()
     }
+
+    @Test func aSpillFileThatCannotBeWrittenGets451NotAnEmptyMessage() async throws {
+        let daemon = try await Daemon(settings: ["smtp.memory_threshold": "4096"])
+        let client = try RawSMTPClient.greeted(port: daemon.port, helo: "client.test")
+        _ = try client.command("MAIL FROM:<a@example.org>")
+        _ = try client.command("RCPT TO:<tok@dropbox.localhost>")
+        _ = try client.command("DATA")
+        let line = String(repeating: "x", count: 70) + "\r\n"
+        try client.send("Subject: spill\r\n\r\n" + String(repeating: line, count: 200))
+        // The first part is in its file now; make the file refuse the rest.
+        var spilled: [String] = []
+        for _ in 0..<50 where spilled.isEmpty {
+            spilled = daemon.temporaryFiles().filter { $0.hasPrefix("incoming-") }
+            if spilled.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        let paths = spilled.flatMap { name in
+            ["/tmp/", "/spool/tmp/"].map { daemon.dataDirectory + $0 + name }.filter { FileManager.default.fileExists(atPath: $0) }
+        }
+        try #require(!paths.isEmpty)
+        let locked = try runCommand("/usr/bin/chattr", ["+i"] + paths)
+        try #require(locked.status == 0, "chattr +i is needed for this test: \(locked.error)")
+        defer { _ = try? runCommand("/usr/bin/chattr", ["-i"] + paths) }
+        try client.send(String(repeating: line, count: 400) + ".\r\n")
+        let reply = try client.readReply()
+        #expect(reply.code == 451, "\(reply)")
+        _ = try runCommand("/usr/bin/chattr", ["-i"] + paths)
+        #expect(daemon.spooledMessages().isEmpty)
+        await daemon.stop()
+    }
 }
 
 /// The resident set size of a process, in kB.
