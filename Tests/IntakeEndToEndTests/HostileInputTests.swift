@@ -141,10 +141,8 @@ import Testing
 
     @Test func aSpillFileThatCannotBeWrittenGets451NotAnEmptyMessage() async throws {
         let daemon = try await Daemon(settings: ["smtp.memory_threshold": "4096"])
-        let client = try RawSMTPClient.greeted(port: daemon.port, helo: "client.test")
-        _ = try client.command("MAIL FROM:<a@example.org>")
-        _ = try client.command("RCPT TO:<tok@dropbox.localhost>")
-        _ = try client.command("DATA")
+        let client = try RawSMTPClient.greeted(port: daemon.port)
+        try client.startMessage()
         let line = String(repeating: "x", count: 70) + "\r\n"
         try client.send("Subject: spill\r\n\r\n" + String(repeating: line, count: 200))
         // The first part is in its file now; make the file refuse the rest.
