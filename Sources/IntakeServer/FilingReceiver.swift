@@ -100,7 +100,7 @@ struct FilingReceiver: SMTPMessageReceiver {
             let bytes: [UInt8]
             do {
                 // A file this session has just written: read from the page cache.
-                bytes = try Self.readFile(path, size: size)
+                bytes = try RawMessage.contents(of: path, size: size)
             } catch {
                 logger.error("cannot read the received message", metadata: ["error": "\(error)"])
                 return .failure(
@@ -207,29 +207,6 @@ struct FilingReceiver: SMTPMessageReceiver {
     /// SHA-256 as 64 lower-case hex digits, from swift-crypto (BoringSSL, which uses the CPU's
     /// SHA extensions where there are some): attachments of large messages are hashed here.
     static func sha256(_ bytes: [UInt8]) -> String {
-        let hexDigits = Array("0123456789abcdef".utf8)
-        var text = [UInt8]()
-        text.reserveCapacity(64)
-        for byte in Crypto.SHA256.hash(data: bytes) {
-            text.append(hexDigits[Int(byte >> 4)])
-            text.append(hexDigits[Int(byte & 0x0f)])
-        }
-        return String(decoding: text, as: UTF8.self)
-    }
-
-    /// Reads the `size` octets of a spooled message.
-    static func readFile(_ path: String, size: Int) throws -> [UInt8] {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw StoreError(code: .unavailable, message: "cannot open \(path)") }
-        defer { close(descriptor) }
-        return try [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
-            count = 0
-            while count < size {
-                let got = read(descriptor, buffer.baseAddress! + count, size - count)
-                if got < 0, errno == EINTR { continue }
-                guard got > 0 else { throw StoreError(code: .unavailable, message: "cannot read \(path) at octet \(count)") }
-                count += got
-            }
-        }
+        MailParser.SHA256.hexDigits(Crypto.SHA256.hash(data: bytes))
     }
 }

@@ -9,8 +9,7 @@ extension IntakeDatabase {
         do {
             return try await writer.write { db in try Self.fileBatch(deliveries, in: db) }
         } catch {
-            let failure = StoreError(error, doing: "commit")
-            return deliveries.map { _ in .failure(failure) }
+            return Self.allFailed(deliveries, error)
         }
     }
 
@@ -20,9 +19,14 @@ extension IntakeDatabase {
         do {
             return try writer.write { db in try Self.fileBatch(deliveries, in: db) }
         } catch {
-            let failure = StoreError(error, doing: "commit")
-            return deliveries.map { _ in .failure(failure) }
+            return Self.allFailed(deliveries, error)
         }
+    }
+
+    /// The commit failed: every delivery of the batch fails with it.
+    private static func allFailed(_ deliveries: [Delivery], _ error: any Error) -> [Result<[RecipientResult], StoreError>] {
+        let failure = StoreError(error, doing: "commit")
+        return deliveries.map { _ in .failure(failure) }
     }
 
     /// The body of the group-commit transaction.

@@ -30,13 +30,20 @@ public enum RawMessage: Sendable {
     /// The octets read per step when copying a file into the database.
     static let copyChunk = 256 * 1024
 
+    /// The `size` octets of a spooled message's file.
+    public static func contents(of path: String, size: Int) throws -> [UInt8] {
+        let descriptor = try open(path)
+        defer { close(descriptor) }
+        return try [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            try read(descriptor, into: UnsafeMutableRawPointer(buffer.baseAddress!), count: size, path: path, offset: 0)
+            count = size
+        }
+    }
+
     /// Copies the file into the BLOB column `column` of row `row` of `table`, which must already
     /// hold a zero-filled BLOB of the file's size (`zeroblob(size)`).
     static func copy(file path: String, size: Int, into db: Database, table: String, column: String, row: Int64) throws {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            throw StoreError(code: .unavailable, message: "cannot open the received message \(path): \(String(cString: strerror(errno)))")
-        }
+        let descriptor = try open(path)
         defer { close(descriptor) }
         var blob: OpaquePointer?
         let opened = sqlite3_blob_open(db.sqliteConnection, "main", table, column, row, 1, &blob)
@@ -48,19 +55,37 @@ public enum RawMessage: Sendable {
         defer { buffer.deallocate() }
         var offset = 0
         while offset < size {
-            let wanted = min(buffer.count, size - offset)
-            let got = read(descriptor, buffer.baseAddress, wanted)
-            if got < 0, errno == EINTR { continue }
-            guard got > 0 else {
-                let reason = got == 0 ? "it ended early" : String(cString: strerror(errno))
-                throw StoreError(code: .unavailable, message: "cannot read the received message \(path) at octet \(offset): \(reason)")
-            }
-            let written = sqlite3_blob_write(blob, buffer.baseAddress, Int32(got), Int32(offset))
+            let piece = min(buffer.count, size - offset)
+            try read(descriptor, into: buffer.baseAddress!, count: piece, path: path, offset: offset)
+            let written = sqlite3_blob_write(blob, buffer.baseAddress, Int32(piece), Int32(offset))
             guard written == SQLITE_OK else {
                 throw DatabaseError(
                     resultCode: ResultCode(rawValue: written), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
             }
-            offset += got
+            offset += piece
+        }
+    }
+
+    private static func open(_ path: String) throws -> CInt {
+        let descriptor = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw StoreError(code: .unavailable, message: "cannot open the received message \(path): \(String(cString: strerror(errno)))")
+        }
+        return descriptor
+    }
+
+    /// Reads exactly `count` octets (the file's octets from `offset` on) into `buffer`.
+    private static func read(_ descriptor: CInt, into buffer: UnsafeMutableRawPointer, count: Int, path: String, offset: Int) throws {
+        var done = 0
+        while done < count {
+            let got = Glibc.read(descriptor, buffer + done, count - done)
+            if got < 0, errno == EINTR { continue }
+            guard got > 0 else {
+                let reason = got == 0 ? "it ended early" : String(cString: strerror(errno))
+                throw StoreError(
+                    code: .unavailable, message: "cannot read the received message \(path) at octet \(offset + done): \(reason)")
+            }
+            done += got
         }
     }
 }

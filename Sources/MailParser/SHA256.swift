@@ -23,7 +23,19 @@ public struct SHA256: Sendable {
     public static func hex<C: Collection<UInt8>>(_ bytes: C) -> String {
         var s = SHA256()
         s.update(bytes)
-        return s.finalize().map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+        return hexDigits(s.finalize())
+    }
+
+    /// Octets as lower-case hex digits, two per octet.
+    public static func hexDigits(_ bytes: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(64)
+        for byte in bytes {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 
     public mutating func update<C: Collection<UInt8>>(_ bytes: C) {

@@ -22,7 +22,8 @@ final class MessageBodyBuffer {
     private var memory: ByteBuffer
     private let allocator: ByteBufferAllocator
     private let threshold: Int
-    private var spilling = false
+    /// The memory part's size that sends it to the file: the threshold, then a file chunk.
+    private var spillSize: Int
     /// A write to the file is running on the thread pool; the file is not closed under it.
     private var spillInFlight = false
     private var discarded = false
@@ -35,6 +36,7 @@ final class MessageBodyBuffer {
 
     init(threshold: Int, directory: String, threadPool: NIOThreadPool, eventLoop: any EventLoop, allocator: ByteBufferAllocator) {
         self.threshold = threshold
+        self.spillSize = threshold
         self.directory = directory
         self.threadPool = threadPool
         self.eventLoop = eventLoop
@@ -54,16 +56,15 @@ final class MessageBodyBuffer {
         size += memory.writeString(text)
     }
 
-    /// Whether the memory part is over the threshold (or, once spilling, a file chunk) and should
-    /// go to the file.
-    var shouldSpill: Bool { !failed && memory.readableBytes >= (spilling ? min(threshold, Self.fileChunk) : threshold) }
+    /// Whether the memory part has reached its spill size and should go to the file.
+    var shouldSpill: Bool { !failed && memory.readableBytes >= spillSize }
 
     /// Writes the memory part to the file (created on first use).
     func spill() -> EventLoopFuture<Void> {
         let chunk = memory
         // A new, small buffer: the old one is released once written.
-        memory = allocator.buffer(capacity: min(threshold, Self.fileChunk) + 1024)
-        spilling = true
+        spillSize = min(threshold, Self.fileChunk)
+        memory = allocator.buffer(capacity: spillSize + 1024)
         spillInFlight = true
         let existing = file
         let directory = self.directory
