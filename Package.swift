@@ -37,6 +37,8 @@ let package = Package(
             name: "SMTPNIO",
             dependencies: [
                 "SMTPCore",
+                "CGlibcExtras",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -68,12 +70,12 @@ let package = Package(
             name: "AdminAPI",
             swiftSettings: strict
         ),
-        .target(name: "CGlibcMalloc"),
+        .target(name: "CGlibcExtras"),
         .target(
             name: "IntakeServer",
             dependencies: [
                 "AdminAPI",
-                "CGlibcMalloc",
+                "CGlibcExtras",
                 .product(name: "Crypto", package: "swift-crypto"),
                 "SMTPCore",
                 "SMTPNIO",
@@ -151,7 +153,9 @@ let package = Package(
         ),
         .testTarget(
             name: "IntakeEndToEndTests",
-            dependencies: ["intaked", "intakectl", "AdminAPI", "IntakeStore", "Filing", "MailParser"],
+            dependencies: [
+                "intaked", "intakectl", "AdminAPI", "IntakeStore", "Filing", "MailParser", .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             exclude: ["Scripts"],
             swiftSettings: strict
         ),

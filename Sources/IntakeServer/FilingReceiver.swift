@@ -16,6 +16,9 @@ struct FilingReceiver: SMTPMessageReceiver {
     let policy: DropboxRecipientPolicy
     let database: IntakeDatabase
     let queue: FilingQueue
+    /// Threads for the fsyncs that keep large raw messages as files: they wait on the disk, so
+    /// there are more of them than cores.
+    let durableWrites: NIOThreadPool
     let logger: Logger
     let metrics: IntakeMetrics
 
@@ -47,20 +50,29 @@ struct FilingReceiver: SMTPMessageReceiver {
 
     func receive(_ message: ReceivedMessage) async -> DeliveryResult {
         let started = ContinuousClock.now
-        let delivery: Delivery
+        var delivery: Delivery
         switch prepare(message) {
         case .success(let prepared): delivery = prepared
         case .failure(let refusal): return finish(refusal, started: started)
         }
+        if case .file(_, _, let sha256) = message.content {
+            let prepared = delivery
+            let kept = try? await durableWrites.runIfActive { keepRaw(prepared, sha256: sha256) }
+            switch kept ?? .failure(Self.unavailable) {
+            case .success(let prepared): delivery = prepared
+            case .failure(let refusal): return finish(refusal, started: started)
+            }
+        }
         return finish(await queue.file(delivery), message: message, delivery: delivery, started: started)
     }
 
-    /// Parses on the event loop (small messages) or in a task (large ones), then answers from the
-    /// commit thread: no task hop between the commit and the reply.
+    /// Parses on the event loop (small messages) or in a task (large ones), keeps a large raw
+    /// message as a file on a thread of ``durableWrites``, then answers from the commit thread: no
+    /// task hop between the commit and the reply.
     func receive(_ message: ReceivedMessage, completing promise: EventLoopPromise<DeliveryResult>) {
         let started = ContinuousClock.now
-        let file = { @Sendable in
-            switch prepare(message) {
+        let file = { @Sendable (prepared: Result<Delivery, Refusal>) in
+            switch prepared {
             case .success(let delivery):
                 queue.file(delivery) { outcome in
                     promise.succeed(finish(outcome, message: message, delivery: delivery, started: started))
@@ -69,10 +81,50 @@ struct FilingReceiver: SMTPMessageReceiver {
                 promise.succeed(finish(refusal, started: started))
             }
         }
-        if case .memory(let buffer) = message.content, buffer.readableBytes <= Self.inlineParseLimit {
-            file()
-        } else {
-            Task { file() }
+        switch message.content {
+        case .memory(let buffer) where buffer.readableBytes <= Self.inlineParseLimit:
+            file(prepare(message))
+        case .memory:
+            Task { file(prepare(message)) }
+        case .file(_, _, let sha256):
+            // The parse first, while the last pieces' write-back ends; then the fsyncs.
+            Task {
+                switch prepare(message) {
+                case .success(let delivery):
+                    durableWrites.runIfActive(eventLoop: promise.futureResult.eventLoop) { keepRaw(delivery, sha256: sha256) }
+                        .whenComplete { file((try? $0.get()) ?? .failure(Self.unavailable)) }
+                case .failure(let refusal):
+                    file(.failure(refusal))
+                }
+            }
+        }
+    }
+
+    /// The server is stopping.
+    static let unavailable = Refusal(
+        result: .rejected(SMTPReply(421, EnhancedStatusCode(4, 3, 2), "the server is shutting down; try again later")))
+
+    /// Moves a large message's spool file into the database's raw folder and makes it durable,
+    /// before the transaction that names it. On another file system than the raw folder the
+    /// transaction copies the spool file into the database instead. Blocks on fsync.
+    func keepRaw(_ delivery: Delivery, sha256 digest: [UInt8]) -> Result<Delivery, Refusal> {
+        guard case .file(let path, let size) = delivery.raw, let rawFolder = database.rawFolder else { return .success(delivery) }
+        let sha256 = MailParser.SHA256.hexDigits(digest)
+        do {
+            try rawFolder.keep(path, sha256: sha256)
+            var kept = delivery
+            kept.raw = .kept(sha256: sha256, size: size)
+            return .success(kept)
+        } catch .otherFileSystem {
+            return .success(delivery)
+        } catch {
+            logger.error("cannot keep the message's file", metadata: ["smtp.message.id": "\(delivery.smtpID)", "error": "\(error)"])
+            if error.isOutOfSpace {
+                return .failure(
+                    Refusal(result: .rejected(SMTPReply(452, EnhancedStatusCode(4, 3, 1), "not enough storage to keep the message; try again later"))))
+            }
+            return .failure(
+                Refusal(result: .rejected(SMTPReply(451, EnhancedStatusCode(4, 3, 0), "could not store the message; try again later"))))
         }
     }
 
@@ -96,7 +148,7 @@ struct FilingReceiver: SMTPMessageReceiver {
             let bytes = Data(buffer.readableBytesView)
             (parsed, deduplicationKey) = Self.parse(bytes)
             raw = .bytes(bytes)
-        case .file(let path, let size):
+        case .file(let path, let size, _):
             let bytes: [UInt8]
             do {
                 // A file this session has just written: read from the page cache.

@@ -39,6 +39,13 @@ public struct IntakeServer: Sendable {
 
         let threadPool = NIOThreadPool.singleton
         var ownedThreadPools: [NIOThreadPool] = []
+        // fsyncs of concurrent sessions overlap on the disk: give them more threads than cores.
+        func durableWrites() -> NIOThreadPool {
+            let pool = NIOThreadPool(numberOfThreads: 16)
+            pool.start()
+            ownedThreadPools.append(pool)
+            return pool
+        }
         let metrics = IntakeMetrics()
         var health: @Sendable () async -> String? = { DurableFiles.writableProblem(dataDirectory) }
         var beforeScrape: @Sendable () async -> Void = {}
@@ -60,17 +67,13 @@ public struct IntakeServer: Sendable {
                 database: database, metrics: metrics, checkpointPages: configuration.checkpointPages, logger: logger)
             services.append(.init(service: queue))
             receiver = FilingReceiver(
-                policy: policy, database: database, queue: queue, logger: logger, metrics: metrics
+                policy: policy, database: database, queue: queue, durableWrites: durableWrites(), logger: logger, metrics: metrics
             )
             health = { await database.writeProblem() }
             beforeScrape = { metrics.databaseSize.record(await database.size()) }
             services.append(.init(service: try makeAdminService(database: database, listeners: listeners)))
         case .spool:
-            // fsyncs of concurrent sessions overlap on the disk: give them more threads than cores.
-            let durableWrites = NIOThreadPool(numberOfThreads: 16)
-            durableWrites.start()
-            ownedThreadPools.append(durableWrites)
-            receiver = SpoolReceiver(policy: policy, spoolDirectory: spoolDirectory, threadPool: durableWrites)
+            receiver = SpoolReceiver(policy: policy, spoolDirectory: spoolDirectory, threadPool: durableWrites())
         case .discard:
             receiver = DiscardReceiver(policy: policy)
         }

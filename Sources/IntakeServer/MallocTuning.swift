@@ -1,4 +1,4 @@
-import CGlibcMalloc
+import CGlibcExtras
 
 /// How the daemon asks the C allocator to treat large buffers.
 ///

@@ -12,6 +12,8 @@ struct FilingApplier {
     let now: Double
     /// The message's row per organisation, once stored.
     private var storedMessage: [Int64?: Int64] = [:]
+    /// Whether a row of this delivery's own holds (or names) its raw message.
+    private(set) var storedRaw = false
 
     init(db: Database, delivery: Delivery) {
         self.db = db
@@ -321,20 +323,22 @@ struct FilingApplier {
     private mutating func storeMessage(organisationID: Int64?) throws -> Int64 {
         if let existing = storedMessage[organisationID] { return existing }
         let message = delivery.message
-        // A raw message in a file goes in as a zero-filled BLOB of its size, then in pieces.
-        let (rawValue, rawSQL): (DatabaseValue, String) =
+        // A raw message in a spool file goes in as a zero-filled BLOB of its size, then in pieces;
+        // one kept in the raw folder is only named.
+        let (rawValue, rawSQL, rawSHA256): (DatabaseValue, String, String?) =
             switch delivery.raw {
-            case .bytes(let data): (data.databaseValue, "?")
-            case .file(_, let size): (size.databaseValue, "zeroblob(?)")
+            case .bytes(let data): (data.databaseValue, "?", nil)
+            case .file(_, let size): (size.databaseValue, "zeroblob(?)", nil)
+            case .kept(let sha256, _): (Data().databaseValue, "?", sha256)
             }
         try db.executeCached(
             sql: """
                 INSERT INTO message (organisation_id, deduplication_key, message_id_header, subject, from_address, from_name,
-                    received_at, size, summary, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, \(rawSQL))
+                    received_at, size, summary, raw, raw_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, \(rawSQL), ?)
                 """,
             arguments: [
                 organisationID, delivery.deduplicationKey, message.messageID.map(FilingRules.normaliseMessageID), message.subject,
-                message.from?.normalized, message.from?.name, now, delivery.raw.count, delivery.summary, rawValue,
+                message.from?.normalized, message.from?.name, now, delivery.raw.count, delivery.summary, rawValue, rawSHA256,
             ]
         )
         let row = db.lastInsertedRowID
@@ -342,6 +346,7 @@ struct FilingApplier {
             try RawMessage.copy(file: path, size: size, into: db, table: "message", column: "raw", row: row)
         }
         storedMessage[organisationID] = row
+        storedRaw = true
         return row
     }
 
@@ -366,7 +371,14 @@ struct FilingApplier {
 extension IntakeDatabase {
     /// Files one delivery in the current transaction.
     static func file(_ delivery: Delivery, in db: Database) throws -> [RecipientResult] {
+        try fileNamingRaw(delivery, in: db).results
+    }
+
+    /// The same, and whether a row it wrote holds or names the raw message (not so for a
+    /// duplicate or a refusal).
+    static func fileNamingRaw(_ delivery: Delivery, in db: Database) throws -> (results: [RecipientResult], storedRaw: Bool) {
         var applier = FilingApplier(db: db, delivery: delivery)
-        return try applier.run()
+        let results = try applier.run()
+        return (results, applier.storedRaw)
     }
 }

@@ -348,6 +348,7 @@ extension IntakeDatabase {
     public func reprocess(message id: Int64, dropboxDomains: [String]) async throws(StoreError) -> ReprocessResult {
         struct Source: Sendable {
             var raw: [UInt8]
+            var rawSHA256: String?
             var organisationID: Int64?
             var deduplicationKey: String
             var receivedAt: Double
@@ -355,6 +356,7 @@ extension IntakeDatabase {
             var envelopeFrom: String?
             var caseFilings: [String]
         }
+        let rawFolder = self.rawFolder
         let source = try await read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM message WHERE id = ?", arguments: [id]) else {
                 throw StoreError(code: .notFound, message: "no message \(id)")
@@ -362,7 +364,7 @@ extension IntakeDatabase {
             let log = try Row.fetchOne(
                 db, sql: "SELECT smtp_id, envelope_from FROM message_log WHERE message_id = ? ORDER BY id", arguments: [id])
             return Source(
-                raw: [UInt8](row["raw"] as Data), organisationID: row["organisation_id"], deduplicationKey: row["deduplication_key"],
+                raw: try Self.raw(row, in: rawFolder), rawSHA256: row["raw_sha256"], organisationID: row["organisation_id"], deduplicationKey: row["deduplication_key"],
                 receivedAt: row["received_at"], smtpID: log?["smtp_id"], envelopeFrom: log?["envelope_from"],
                 caseFilings: try Self.filedLabels(db, message: id).filter { $0.hasPrefix("case:") || $0.hasPrefix("opportunity:") }
             )
@@ -405,7 +407,8 @@ extension IntakeDatabase {
             try db.execute(sql: "DELETE FROM message WHERE id = ?", arguments: [id])
             let delivery = Delivery(
                 smtpID: source.smtpID ?? "reprocess-\(id)", envelopeFrom: source.envelopeFrom ?? "<>", recipients: recipients,
-                receivedAt: Date(timeIntervalSince1970: source.receivedAt), raw: .bytes(Data(source.raw)),
+                receivedAt: Date(timeIntervalSince1970: source.receivedAt),
+                raw: source.rawSHA256.map { .kept(sha256: $0, size: source.raw.count) } ?? .bytes(Data(source.raw)),
                 deduplicationKey: source.deduplicationKey,
                 message: parsed, dropboxDomains: Set(dropboxDomains)
             )

@@ -10,23 +10,31 @@ extension IntakeDatabase {
     }
 
     /// Copies the database to a new file at `path` with SQLite's online backup API, from one
-    /// consistent snapshot, while mail keeps being filed. The copy runs on a thread of its own, off
-    /// the cooperative pool.
+    /// consistent snapshot, while mail keeps being filed, then copies the raw message files the
+    /// copy names into its own raw folder (`<path>-raw`). The copy runs on a thread of its own,
+    /// off the cooperative pool.
     public func backup(to path: String) async throws(StoreError) -> BackupResult {
         guard path.hasPrefix("/") else {
             throw StoreError(code: .invalid, message: "path must be absolute (the daemon's folder is not yours), not \(path)")
         }
-        guard !FileManager.default.fileExists(atPath: path) else {
+        guard !FileManager.default.fileExists(atPath: path) && !FileManager.default.fileExists(atPath: path + "-raw") else {
             throw StoreError(code: .conflict, message: "\(path) exists already; a backup never overwrites a file")
         }
         let writer = self.writer
+        let rawFolder = self.rawFolder
+        let destinationRaw = RawMessageFolder(databasePath: path)
         do {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 DispatchQueue.global(qos: .utility).async {
                     do {
                         let destination = try DatabaseQueue(path: path)
                         try writer.backup(to: destination)
+                        // Files are never changed once kept, and a row never outlives its file.
+                        let hashes = try destination.read { db in
+                            try String.fetchAll(db, sql: "SELECT DISTINCT raw_sha256 FROM message WHERE raw_sha256 IS NOT NULL")
+                        }
                         try destination.close()
+                        if let rawFolder, !hashes.isEmpty { try rawFolder.copy(hashes, to: destinationRaw) }
                         continuation.resume()
                     } catch {
                         continuation.resume(throwing: error)
@@ -35,9 +43,15 @@ extension IntakeDatabase {
             }
         } catch {
             try? FileManager.default.removeItem(atPath: path)
+            try? FileManager.default.removeItem(atPath: destinationRaw.path)
             throw StoreError(error, doing: "back up to \(path)")
         }
-        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        var size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        if let files = FileManager.default.enumerator(atPath: destinationRaw.path) {
+            for case let file as String in files where file.contains("/") {
+                size += (try? FileManager.default.attributesOfItem(atPath: destinationRaw.path + "/" + file)[.size] as? Int) ?? 0
+            }
+        }
         return BackupResult(path: path, size: size)
     }
 }

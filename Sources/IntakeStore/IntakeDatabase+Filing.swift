@@ -7,7 +7,7 @@ extension IntakeDatabase {
     /// fails and nothing of any of them is visible.
     public func file(_ deliveries: [Delivery]) async -> [Result<[RecipientResult], StoreError>] {
         do {
-            return try await writer.write { db in try Self.fileBatch(deliveries, in: db) }
+            return removeUnnamedRawFiles(deliveries, try await writer.write { db in try Self.fileBatch(deliveries, in: db) })
         } catch {
             return Self.allFailed(deliveries, error)
         }
@@ -17,10 +17,22 @@ extension IntakeDatabase {
     /// that does nothing else (never a Swift concurrency or event-loop thread).
     public func fileBlocking(_ deliveries: [Delivery]) -> [Result<[RecipientResult], StoreError>] {
         do {
-            return try writer.write { db in try Self.fileBatch(deliveries, in: db) }
+            return removeUnnamedRawFiles(deliveries, try writer.write { db in try Self.fileBatch(deliveries, in: db) })
         } catch {
             return Self.allFailed(deliveries, error)
         }
+    }
+
+    /// After the commit: removes the kept raw files that no committed row names (a duplicate, a
+    /// refusal, a delivery that failed alone). When the commit itself fails, the files stay: a
+    /// commit that failed late may still be on disk.
+    private func removeUnnamedRawFiles(
+        _ deliveries: [Delivery], _ filed: [(result: Result<[RecipientResult], StoreError>, storedRaw: Bool)]
+    ) -> [Result<[RecipientResult], StoreError>] {
+        for (delivery, outcome) in zip(deliveries, filed) where !outcome.storedRaw {
+            if case .kept(let sha256, _) = delivery.raw { rawFolder?.remove(sha256) }
+        }
+        return filed.map(\.result)
     }
 
     /// The commit failed: every delivery of the batch fails with it.
@@ -30,21 +42,23 @@ extension IntakeDatabase {
     }
 
     /// The body of the group-commit transaction.
-    private static func fileBatch(_ deliveries: [Delivery], in db: Database) throws -> [Result<[RecipientResult], StoreError>] {
-        var results: [Result<[RecipientResult], StoreError>] = []
+    private static func fileBatch(
+        _ deliveries: [Delivery], in db: Database
+    ) throws -> [(result: Result<[RecipientResult], StoreError>, storedRaw: Bool)] {
+        var results: [(result: Result<[RecipientResult], StoreError>, storedRaw: Bool)] = []
         for delivery in deliveries {
             do {
-                var filed: [RecipientResult] = []
+                var filed: (results: [RecipientResult], storedRaw: Bool) = ([], false)
                 try db.inSavepoint {
-                    filed = try Self.file(delivery, in: db)
+                    filed = try Self.fileNamingRaw(delivery, in: db)
                     return .commit
                 }
-                results.append(.success(filed))
+                results.append((.success(filed.results), filed.storedRaw))
             } catch let error as DatabaseError where Self.abortsTransaction(error) {
                 // SQLite has rolled the whole transaction back: the batch fails as one.
                 throw error
             } catch {
-                results.append(.failure(StoreError(error, doing: "file message \(delivery.smtpID)")))
+                results.append((.failure(StoreError(error, doing: "file message \(delivery.smtpID)")), false))
             }
         }
         return results

@@ -225,12 +225,23 @@ extension IntakeDatabase {
 
     /// The raw bytes of a stored message.
     public func rawMessage(_ id: Int64) async throws(StoreError) -> [UInt8] {
-        try await read { db in
-            guard let data = try Data.fetchOne(db, sql: "SELECT raw FROM message WHERE id = ?", arguments: [id]) else {
+        let rawFolder = self.rawFolder
+        return try await read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT raw, raw_sha256, size FROM message WHERE id = ?", arguments: [id]) else {
                 throw StoreError(code: .notFound, message: "no message \(id)")
             }
-            return [UInt8](data)
+            return try Self.raw(row, in: rawFolder)
         }
+    }
+
+    /// The raw message of a `message` row (with its `raw`, `raw_sha256` and `size`): the BLOB, or
+    /// the file it names in the raw folder.
+    static func raw(_ row: Row, in rawFolder: RawMessageFolder?) throws -> [UInt8] {
+        guard let sha256 = row["raw_sha256"] as String? else { return [UInt8](row["raw"] as Data) }
+        guard let rawFolder else {
+            throw StoreError(code: .unavailable, message: "the message is kept as a file and this database has no raw folder")
+        }
+        return try rawFolder.contents(sha256, size: row["size"])
     }
 
     /// How many stored messages the database holds: each stored once, however many recipients.

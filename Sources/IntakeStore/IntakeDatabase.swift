@@ -10,6 +10,9 @@ public struct IntakeDatabase: Sendable {
     public let writer: any DatabaseWriter
     /// The WAL's size, when the owner checkpoints.
     private let wal: WALMonitor?
+    /// Where large raw messages are kept as files; `nil` for a database that keeps every raw
+    /// message in itself.
+    public let rawFolder: RawMessageFolder?
 
     /// Opens (creating if needed) the database at `path` and migrates it. With `maxSize` > 0 the
     /// file may not grow past that many octets (SQLite's `max_page_count`): writes then fail as
@@ -40,15 +43,18 @@ public struct IntakeDatabase: Sendable {
         do {
             let pool = try DatabasePool(path: path, configuration: configuration)
             try Schema.migrator.migrate(pool)
-            return IntakeDatabase(writer: pool, wal: wal)
+            let rawFolder = RawMessageFolder(databasePath: path)
+            try rawFolder.create()
+            return IntakeDatabase(writer: pool, wal: wal, rawFolder: rawFolder)
         } catch {
             throw StoreError(error, doing: "open the database \(path)")
         }
     }
 
-    init(writer: any DatabaseWriter, wal: WALMonitor? = nil) {
+    init(writer: any DatabaseWriter, wal: WALMonitor? = nil, rawFolder: RawMessageFolder? = nil) {
         self.writer = writer
         self.wal = wal
+        self.rawFolder = rawFolder
     }
 
     /// Pages in the WAL after the last commit; 0 unless opened with `ownerCheckpoints`.

@@ -9,21 +9,25 @@ import Foundation
 import GRDB
 import GRDBSQLite
 
-/// Where a delivery's raw message is while it waits for its transaction: in memory when small, or
-/// in the file the SMTP session spooled it to, which the filing transaction copies into the
-/// database in pieces (SQLite's incremental BLOB I/O), so that a large message is never held in
-/// memory whole while it queues.
+/// Where a delivery's raw message is while it waits for its transaction: in memory when small;
+/// for a large one, already kept durably in the database's raw folder (the transaction only names
+/// it), or, when that folder is on another file system, in the file the SMTP session spooled it
+/// to, which the transaction copies into the database in pieces (SQLite's incremental BLOB I/O).
+/// Either way a large message is never held in memory whole while it queues.
 public enum RawMessage: Sendable {
     /// The message's octets.
     case bytes(Data)
     /// A file holding exactly `size` octets, which stays in place until the delivery is filed.
     case file(path: String, size: Int)
+    /// The durable file of SHA-256 `sha256` in the database's ``RawMessageFolder``, of `size`
+    /// octets.
+    case kept(sha256: String, size: Int)
 
     /// The size in octets.
     public var count: Int {
         switch self {
         case .bytes(let data): return data.count
-        case .file(_, let size): return size
+        case .file(_, let size), .kept(_, let size): return size
         }
     }
 

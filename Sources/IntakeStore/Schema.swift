@@ -167,6 +167,11 @@ enum Schema {
                     """
             )
         }
+        migrator.registerMigration("v2 raw messages kept as files") { db in
+            // When set, the raw message is the file of that SHA-256 in the raw folder
+            // (`RawMessageFolder`), and `raw` is empty.
+            try db.execute(sql: "ALTER TABLE message ADD COLUMN raw_sha256 TEXT")
+        }
         return migrator
     }
 }

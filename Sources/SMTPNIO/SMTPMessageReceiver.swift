@@ -75,14 +75,15 @@ public struct ReceivedMessage: Sendable {
 public enum MessageContent: Sendable {
     /// The whole content.
     case memory(ByteBuffer)
-    /// A file in the server's temporary folder holding the whole content.
-    case file(path: String, size: Int)
+    /// A file in the server's temporary folder holding the whole content, with the content's
+    /// SHA-256 (32 octets), computed as it was written.
+    case file(path: String, size: Int, sha256: [UInt8])
 
     /// The content's size in octets.
     public var size: Int {
         switch self {
         case .memory(let buffer): return buffer.readableBytes
-        case .file(_, let size): return size
+        case .file(_, let size, _): return size
         }
     }
 }

@@ -250,7 +250,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
             }
         }
         wait(for: promise.futureResult, context: context) { result, content in
-            if case .file(let path, _) = content {
+            if case .file(let path, _, _) = content {
                 MessageFiles.remove(path)
             }
             self.body = nil

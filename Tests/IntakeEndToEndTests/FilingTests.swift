@@ -1,5 +1,6 @@
 import Filing
 import Foundation
+import GRDB
 import IntakeStore
 import MailParser
 import Testing
@@ -33,8 +34,8 @@ import Testing
         await crm.stop()
     }
 
-    @Test func aLargeMessageIsFiledWholeFromItsSpoolFile() async throws {
-        // Over the memory threshold the message goes to a file; the filing copies it from there.
+    @Test func aLargeMessageIsKeptAsAFileNamedByItsDigest() async throws {
+        // Over the memory threshold the message goes to a file, which is kept in the raw folder.
         let crm = try await CRMFixture.start(settings: ["smtp.memory_threshold": "4096"])
         var attachment = ""
         for index in 0..<12_000 { attachment += String(repeating: "QUJD", count: 18) + String(format: "%04d", index % 10_000) + "\r\n" }
@@ -58,7 +59,39 @@ import Testing
         #expect(reparsed.attachments.count == 1)
         #expect(summary.contains(reparsed.attachments[0].sha256))
         #expect(crm.daemon.temporaryFiles().isEmpty)
+
+        // The row names the file by its SHA-256 and holds no copy.
+        let rawFolder = try #require(crm.database.rawFolder)
+        let stored = try await crm.database.read { db in
+            try Row.fetchOne(db, sql: "SELECT raw_sha256, length(raw) AS held FROM message WHERE id = ?", arguments: [entry.storedMessage])
+                .map { ($0["raw_sha256"] as String?, $0["held"] as Int) }
+        }
+        let sha256 = try #require(stored?.0)
+        #expect(stored?.1 == 0)
+        #expect(sha256 == MailParser.SHA256.hex(raw))
+        #expect(FileManager.default.fileExists(atPath: rawFolder.file(sha256)))
+
+        // A duplicate and a refusal leave no file behind.
+        #expect(try crm.send(message, to: [crm.dropbox(Self.bob)]).code == 250)
+        let untrusted = message.replacingOccurrences(of: "bob.carter@harbourview.example", with: "bob@elsewhere.example")
+        #expect(try crm.send(untrusted, from: "bob@elsewhere.example", to: [crm.dropbox(Self.bob)]).code == 550)
+        #expect(try rawFiles(rawFolder.path) == [sha256])
+        #expect(try await crm.log().map(\.outcome).sorted() == ["duplicate", "filed", "refused"])
+
+        // Reprocessing keeps the same file; a backup copies it beside the database's copy.
+        let reprocessed = try await crm.database.reprocess(message: try #require(entry.storedMessage), dropboxDomains: ["dropbox.localhost"])
+        #expect(try await crm.database.rawMessage(try #require(reprocessed.message)) == raw)
+        let copy = Daemon.temporaryDirectory("intake-raw-backup") + "/copy.sqlite"
+        _ = try await crm.database.backup(to: copy)
+        let restored = try IntakeDatabase.open(path: copy)
+        #expect(try await restored.rawMessage(try #require(reprocessed.message)) == raw)
+        #expect(try rawFiles(copy + "-raw") == [sha256])
         await crm.stop()
+    }
+
+    /// The files of a raw folder, by name.
+    private func rawFiles(_ folder: String) throws -> [String] {
+        try FileManager.default.subpathsOfDirectory(atPath: folder).filter { $0.contains("/") }.map { String($0.dropFirst(3)) }.sorted()
     }
 
     @Test func theCommitThreadCheckpointsTheWALIntoTheDatabaseFile() async throws {

@@ -1,2 +1,2 @@
 // Everything is in the header; a C target needs one source file.
-#include "CGlibcMalloc.h"
+#include "CGlibcExtras.h"

@@ -1,0 +1,123 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// The folder beside the database where large raw messages are kept as files, each named by the
+/// SHA-256 of its content (`<database>-raw/ab/abcdef…`), so that a 2 MB message costs one
+/// sequential write, not a copy through the WAL and another into the database file.
+///
+/// A file is made durable (fsync of the file, then of its folder) before the commit of the row
+/// that names it (`message.raw_sha256`), so a committed message never names a missing file.
+/// Files are never changed once kept; a file no committed row names is removed.
+public struct RawMessageFolder: Sendable {
+    /// The folder's path.
+    public let path: String
+
+    /// The raw folder of the database at `databasePath`.
+    public init(databasePath: String) {
+        self.path = databasePath + "-raw"
+    }
+
+    /// The path of the file with content `sha256` (64 lower-case hex digits).
+    public func file(_ sha256: String) -> String {
+        "\(path)/\(sha256.prefix(2))/\(sha256)"
+    }
+
+    /// Why keeping a file failed.
+    public enum KeepFailure: Error, Sendable {
+        /// The file is on another file system than the folder: store it in the database.
+        case otherFileSystem
+        /// A file operation failed (`ENOSPC` when the disk is full).
+        case failed(operation: String, path: String, errno: CInt)
+
+        /// Whether the disk (or a quota) is full.
+        public var isOutOfSpace: Bool {
+            if case .failed(_, _, let code) = self { return code == ENOSPC || code == EDQUOT }
+            return false
+        }
+    }
+
+    /// Moves the file at `source`, whose content has SHA-256 `sha256`, to its place in the folder
+    /// and makes it durable. Blocks on fsync: never call it from an event loop or Swift
+    /// concurrency thread.
+    ///
+    /// The rename comes first: one fsync of the file then commits its data and its new name
+    /// together on a journalling file system, and the folder's fsync has nothing left to do.
+    public func keep(_ source: String, sha256: String) throws(KeepFailure) {
+        let destination = file(sha256)
+        let folder = "\(path)/\(sha256.prefix(2))"
+        if rename(source, destination) != 0 {
+            let code = errno
+            // ENOENT with the source in place: the first file of its subfolder.
+            guard code == ENOENT, access(source, F_OK) == 0 else { throw Self.failure("rename", source, code) }
+            guard mkdir(folder, 0o750) == 0 || errno == EEXIST else { throw Self.failure("mkdir", folder, errno) }
+            try Self.sync(path, directory: true)
+            guard rename(source, destination) == 0 else { throw Self.failure("rename", source, errno) }
+        }
+        try Self.sync(destination, directory: false)
+        try Self.sync(folder, directory: true)
+    }
+
+    /// Creates the folder if it is missing.
+    public func create() throws(KeepFailure) {
+        if mkdir(path, 0o750) == 0 {
+            try Self.sync((path as NSString).deletingLastPathComponent, directory: true)
+        } else if errno != EEXIST {
+            throw Self.failure("mkdir", path, errno)
+        }
+    }
+
+    /// The content of the file `sha256`, which must hold `size` octets.
+    public func contents(_ sha256: String, size: Int) throws -> [UInt8] {
+        try RawMessage.contents(of: file(sha256), size: size)
+    }
+
+    /// Removes the file `sha256` (no committed row names it).
+    public func remove(_ sha256: String) {
+        unlink(file(sha256))
+    }
+
+    /// Copies the files `hashes` into the raw folder `destination` (a backup's) and makes each
+    /// durable.
+    public func copy(_ hashes: [String], to destination: RawMessageFolder) throws {
+        try destination.create()
+        var folders: Set<String> = []
+        for hash in hashes {
+            let folder = "\(destination.path)/\(hash.prefix(2))"
+            if folders.insert(folder).inserted {
+                guard mkdir(folder, 0o750) == 0 || errno == EEXIST else { throw Self.failure("mkdir", folder, errno) }
+            }
+            let target = destination.file(hash)
+            try? FileManager.default.removeItem(atPath: target)
+            try FileManager.default.copyItem(atPath: file(hash), toPath: target)
+            try Self.sync(target, directory: false)
+        }
+        for folder in folders { try Self.sync(folder, directory: true) }
+        try Self.sync(destination.path, directory: true)
+    }
+
+    private static func sync(_ path: String, directory: Bool) throws(KeepFailure) {
+        let descriptor = open(path, (directory ? O_DIRECTORY : 0) | O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw failure("open", path, errno) }
+        defer { close(descriptor) }
+        guard fsync(descriptor) == 0 else { throw failure("fsync", path, errno) }
+    }
+
+    private static func failure(_ operation: String, _ path: String, _ code: CInt) -> KeepFailure {
+        code == EXDEV ? .otherFileSystem : .failed(operation: operation, path: path, errno: code)
+    }
+}
+
+extension RawMessageFolder.KeepFailure: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .otherFileSystem: return "the message's file is on another file system than the raw folder"
+        case .failed(let operation, let path, let code): return "\(operation) \(path): \(String(cString: strerror(code)))"
+        }
+    }
+}
