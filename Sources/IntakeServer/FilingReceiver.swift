@@ -121,7 +121,9 @@ struct FilingReceiver: SMTPMessageReceiver {
             logger.error("cannot keep the message's file", metadata: ["smtp.message.id": "\(delivery.smtpID)", "error": "\(error)"])
             if error.isOutOfSpace {
                 return .failure(
-                    Refusal(result: .rejected(SMTPReply(452, EnhancedStatusCode(4, 3, 1), "not enough storage to keep the message; try again later"))))
+                    Refusal(
+                        result: .rejected(
+                            SMTPReply(452, EnhancedStatusCode(4, 3, 1), "not enough storage to keep the message; try again later"))))
             }
             return .failure(
                 Refusal(result: .rejected(SMTPReply(451, EnhancedStatusCode(4, 3, 0), "could not store the message; try again later"))))

@@ -364,7 +364,8 @@ extension IntakeDatabase {
             let log = try Row.fetchOne(
                 db, sql: "SELECT smtp_id, envelope_from FROM message_log WHERE message_id = ? ORDER BY id", arguments: [id])
             return Source(
-                raw: try Self.raw(row, in: rawFolder), rawSHA256: row["raw_sha256"], organisationID: row["organisation_id"], deduplicationKey: row["deduplication_key"],
+                raw: try Self.raw(row, in: rawFolder), rawSHA256: row["raw_sha256"], organisationID: row["organisation_id"],
+                deduplicationKey: row["deduplication_key"],
                 receivedAt: row["received_at"], smtpID: log?["smtp_id"], envelopeFrom: log?["envelope_from"],
                 caseFilings: try Self.filedLabels(db, message: id).filter { $0.hasPrefix("case:") || $0.hasPrefix("opportunity:") }
             )

@@ -79,7 +79,8 @@ import Testing
         #expect(try await crm.log().map(\.outcome).sorted() == ["duplicate", "filed", "refused"])
 
         // Reprocessing keeps the same file; a backup copies it beside the database's copy.
-        let reprocessed = try await crm.database.reprocess(message: try #require(entry.storedMessage), dropboxDomains: ["dropbox.localhost"])
+        let reprocessed = try await crm.database.reprocess(
+            message: try #require(entry.storedMessage), dropboxDomains: ["dropbox.localhost"])
         #expect(try await crm.database.rawMessage(try #require(reprocessed.message)) == raw)
         let copy = Daemon.temporaryDirectory("intake-raw-backup") + "/copy.sqlite"
         _ = try await crm.database.backup(to: copy)
