@@ -13,10 +13,11 @@ import NIOPosix
 /// Collects a message's content as it arrives: in memory up to a threshold, then in a file in the
 /// server's temporary folder, so that a large message never sits in memory whole.
 ///
-/// It belongs to one session's event loop. File writes run on the thread pool; the session waits
-/// for each before it reads on, which keeps memory bounded: once a message goes to its file, the
-/// rest follows in pieces of ``fileChunk`` octets, so a session receiving a large message holds
-/// little more than that.
+/// It belongs to one session's event loop. File writes run on the thread pool, one at a time and in
+/// order; the session reads on while one runs, and waits when the next piece is full before the
+/// running write has ended. That keeps memory bounded: once a message goes to its file, the rest
+/// follows in pieces of ``fileChunk`` octets, so a session receiving a large message holds little
+/// more than two of them.
 ///
 /// A message that goes to a file is hashed (SHA-256) piece by piece as it is written, and each
 /// piece is handed to the kernel's write-back at once (`sync_file_range`), so that at the end of
@@ -32,6 +33,8 @@ final class MessageBodyBuffer {
     private var spillSize: Int
     /// A write to the file is running on the thread pool; the file is not closed under it.
     private var spillInFlight = false
+    /// The running write's end (it never fails: a failure is kept in ``failed``).
+    private var pendingSpill: EventLoopFuture<Void>?
     private var discarded = false
     private let directory: String
     private let threadPool: NIOThreadPool
@@ -67,8 +70,18 @@ final class MessageBodyBuffer {
     /// Whether the memory part has reached its spill size and should go to the file.
     var shouldSpill: Bool { !failed && memory.readableBytes >= spillSize }
 
+    /// Starts writing the memory part to the file once it has reached its spill size. Returns the
+    /// running write's end when that write has not ended yet: the session waits for it, then calls
+    /// again. `nil`: the session reads on.
+    func spillIfNeeded() -> EventLoopFuture<Void>? {
+        guard shouldSpill else { return nil }
+        if spillInFlight, let pendingSpill { return pendingSpill }
+        pendingSpill = spill().recover { _ in }
+        return nil
+    }
+
     /// Writes the memory part to the file (created on first use).
-    func spill() -> EventLoopFuture<Void> {
+    private func spill() -> EventLoopFuture<Void> {
         let chunk = memory
         // A new, small buffer: the old one is released once written.
         spillSize = min(threshold, Self.fileChunk)
@@ -111,11 +124,16 @@ final class MessageBodyBuffer {
             // Part of the content never reached the file.
             return eventLoop.makeFailedFuture(BodyBufferError.writeFailed)
         }
-        guard file != nil else {
+        guard file != nil || spillInFlight else {
             return eventLoop.makeSucceededFuture(.memory(memory))
         }
         let size = self.size
-        return spill().assumeIsolated().flatMapThrowing { () -> MessageContent in
+        let running = spillInFlight ? pendingSpill ?? eventLoop.makeSucceededVoidFuture() : eventLoop.makeSucceededVoidFuture()
+        return running.assumeIsolated().flatMap { () -> EventLoopFuture<Void> in
+            // Part of the content never reached the file.
+            guard !self.failed else { return self.eventLoop.makeFailedFuture(BodyBufferError.writeFailed) }
+            return self.spill()
+        }.flatMapThrowing { () -> MessageContent in
             guard let (descriptor, path) = self.file else { throw BodyBufferError.writeFailed }
             close(descriptor)
             self.file = nil

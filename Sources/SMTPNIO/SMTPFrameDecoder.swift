@@ -5,8 +5,8 @@ import SMTPCore
 public enum SMTPFrame: Hashable, Sendable {
     /// A command line (or why it could not be framed).
     case command(CommandLineReader.Line)
-    /// A line of message content, dot-unstuffed, with its CRLF.
-    case messageLine(ByteBuffer)
+    /// One or more whole lines of message content, dot-unstuffed, with their CRLFs.
+    case messageContent(ByteBuffer)
     /// The end of the message data.
     case endOfMessage(MessageDataSummary)
 }
@@ -44,8 +44,8 @@ public struct SMTPFrameDecoder: ByteToMessageDecoder, Sendable {
             return commandReader.next(from: &buffer).map(SMTPFrame.command)
         case .data:
             switch dataReader.next(from: &buffer) {
-            case .line(let line)?:
-                return .messageLine(line)
+            case .content(let content)?:
+                return .messageContent(content)
             case .end(let summary)?:
                 mode = .command
                 return .endOfMessage(summary)

@@ -130,11 +130,11 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
         switch frame {
         case .command(let line):
             perform(machine.receivedLine(line), context: context)
-        case .messageLine(var line):
+        case .messageContent(var content):
             guard let body else { return }
-            body.append(&line)
-            if body.shouldSpill {
-                wait(for: body.spill().assumeIsolated().recover { _ in }.nonisolated(), context: context) { _ in }
+            body.append(&content)
+            if let running = body.spillIfNeeded() {
+                wait(for: running, context: context) { _ in _ = body.spillIfNeeded() }
             }
         case .endOfMessage(let summary):
             let action = machine.dataReceived(summary)

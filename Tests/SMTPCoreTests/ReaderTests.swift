@@ -53,7 +53,7 @@ import Testing
         var content = ""
         while let frame = reader.next(from: &buffer) {
             switch frame {
-            case .line(let line): content += String(buffer: line)
+            case .content(let lines): content += String(buffer: lines)
             case .end(let summary): return (content, summary, String(buffer: buffer))
             }
         }

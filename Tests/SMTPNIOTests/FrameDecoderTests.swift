@@ -7,7 +7,8 @@ import Testing
 @Suite struct FrameDecoderTests {
     private static let limits = SMTPLimits()
 
-    /// Feeds `input` to a decoder in data mode, split into the given chunks, and returns its frames.
+    /// Feeds `input` to a decoder in data mode, split into the given chunks, and returns its frames,
+    /// with content one line per frame (how lines group into frames depends on the chunks).
     private func frames(_ input: [UInt8], splitAt offsets: [Int], mode: SMTPFrameDecoder.Mode = .data) -> [SMTPFrame] {
         var decoder = SMTPFrameDecoder(limits: Self.limits, mode: mode)
         var buffer = ByteBuffer()
@@ -18,7 +19,38 @@ import Testing
             start = end
             while let frame = decoder.next(from: &buffer) { result.append(frame) }
         }
-        return result
+        return result.flatMap(Self.oneLinePerFrame)
+    }
+
+    /// A content frame split at its CRLFs.
+    static func oneLinePerFrame(_ frame: SMTPFrame) -> [SMTPFrame] {
+        guard case .messageContent(var content) = frame else { return [frame] }
+        var lines: [SMTPFrame] = []
+        while let end = content.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
+            lines.append(.messageContent(content.readSlice(length: end - content.readerIndex + 1)!))
+        }
+        if content.readableBytes > 0 { lines.append(.messageContent(content)) }
+        return lines
+    }
+
+    /// A long body comes out in few frames, whatever the chunks, with the content unchanged.
+    @Test func plainBodyLinesComeOutTogether() {
+        let body = String(repeating: String(repeating: "QUJD", count: 19) + "\r\n", count: 500)
+        let input = Array(("Subject: a\r\n\r\n" + body + "..dot\r\n" + body + ".\r\n").utf8)
+        var decoder = SMTPFrameDecoder(limits: Self.limits, mode: .data)
+        var buffer = ByteBuffer(bytes: input)
+        var content = ""
+        var frameCount = 0
+        while let frame = decoder.next(from: &buffer) {
+            frameCount += 1
+            if case .messageContent(let lines) = frame { content += String(buffer: lines) }
+        }
+        #expect(content == "Subject: a\r\n\r\n" + body + ".dot\r\n" + body)
+        // Two header lines, a run, the stuffed line, a run, the end.
+        #expect(frameCount == 6)
+        let split = frames(input, splitAt: [1000, 20_011, 33_333])
+        #expect(split == frames(input, splitAt: []))
+        #expect(split.count == 2 + 500 + 1 + 500 + 1)
     }
 
     /// The decoder as a session drives it: data mode after a DATA command line.
@@ -44,10 +76,10 @@ import Testing
         let expected: [SMTPFrame] = [
             .command(.line(ByteBuffer(string: "EHLO a"))),
             .command(.line(ByteBuffer(string: "DATA"))),
-            .messageLine(ByteBuffer(string: "Subject: hi\r\n")),
-            .messageLine(ByteBuffer(string: "\r\n")),
-            .messageLine(ByteBuffer(string: ".dot\r\n")),
-            .messageLine(ByteBuffer(string: "body\r\n")),
+            .messageContent(ByteBuffer(string: "Subject: hi\r\n")),
+            .messageContent(ByteBuffer(string: "\r\n")),
+            .messageContent(ByteBuffer(string: ".dot\r\n")),
+            .messageContent(ByteBuffer(string: "body\r\n")),
             .endOfMessage(MessageDataSummary(size: 27)),
             .command(.bareLineEnding),
             .command(.line(ByteBuffer(string: "QUIT"))),
@@ -119,7 +151,7 @@ import Testing
         // Until the session switches to data mode the message is read as command lines; the
         // session never asks for the next frame before deciding on DATA.
         decoder.mode = .data
-        #expect(decoder.next(from: &buffer) == .messageLine(ByteBuffer(string: "Subject: x\r\n")))
+        #expect(decoder.next(from: &buffer) == .messageContent(ByteBuffer(string: "Subject: x\r\n")))
     }
 }
 
