@@ -8,6 +8,9 @@ public struct SMTPMetrics: Sendable {
     let connectionsRefused: Counter
     let tlsHandshakes: [Bool: Counter]
     let messages: [String: Counter]
+    /// From reading a message's end of data (CRLF.CRLF) to writing its reply: what the client
+    /// waits for once its last octet has arrived.
+    let endOfDataToReply: Timer
     private let replies: [Int: Counter]
     private let otherReplies: Counter
 
@@ -35,7 +38,11 @@ public struct SMTPMetrics: Sendable {
             }
         )
         otherReplies = Counter(label: "smtp_replies_total", dimensions: [("code", "other")], factory: factory)
+        endOfDataToReply = Timer(label: Self.endOfDataToReplyLabel, factory: factory)
     }
+
+    /// The label of ``endOfDataToReply``, for its histogram's buckets.
+    public static let endOfDataToReplyLabel = "smtp_end_of_data_to_reply_seconds"
 
     /// Counts a reply sent.
     func sent(_ reply: SMTPReply) {

@@ -229,6 +229,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
 
     private func deliver(_ transaction: MailTransaction, summary: MessageDataSummary, context: ChannelHandlerContext) {
         guard let body else { return }
+        let dataEnded = ContinuousClock.now
         let receiver = environment.receiver
         let session = sessionInfo
         let id = messageID
@@ -254,6 +255,9 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
                 MessageFiles.remove(path)
             }
             self.body = nil
+            let elapsed = ContinuousClock.now - dataEnded
+            self.environment.metrics.endOfDataToReply.recordNanoseconds(
+                elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
             self.logDelivery(result, transaction: transaction, size: summary.size)
             switch result {
             case .accepted: self.environment.metrics.messageFinished(SMTPReply(250, nil, "accepted"))

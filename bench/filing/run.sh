@@ -54,14 +54,16 @@ cpu_ticks() {  # utime + stime (all threads) of PID, in clock ticks
 hwm_kib() { awk '/VmHWM/ { print $2 }' "/proc/$1/status"; }
 reset_hwm() { echo 5 >"/proc/$1/clear_refs"; }   # VmHWM := VmRSS (Linux >= 4.0)
 
-# metrics PORT: intaked's filing histograms (sums, counts, cumulative buckets) as one JSON line
+# metrics PORT: intaked's filing and end-of-data histograms (sums, counts, cumulative buckets) as one
+# JSON line
 metrics() {
     python3 - "$1" <<'EOF'
 import json, re, sys, urllib.request
 text = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=5).read().decode()
 out = {}
 for line in text.splitlines():
-    m = re.match(r'(filing(?:_commit)?_duration_seconds)_(sum|count|bucket)(?:\{le="([^"]+)"\})? (\S+)$', line)
+    m = re.match(r'(filing(?:_commit)?_duration_seconds|smtp_end_of_data_to_reply_seconds)_(sum|count|bucket)'
+                 r'(?:\{le="([^"]+)"\})? (\S+)$', line)
     if m:
         name, kind, le, value = m.groups()
         out[f"{name}_{kind}" + (f"_{le}" if le else "")] = float(value)
@@ -108,27 +110,30 @@ mb, ma = json.loads(mb), json.loads(ma)
 d = {k: v - mb.get(k, 0) for k, v in ma.items()}
 fname, cname = "filing_duration_seconds", "filing_commit_duration_seconds"
 fcount, ccount = d.get(f"{fname}_count", 0), d.get(f"{cname}_count", 0)
-def p99_bucket(name):  # the upper bound of the histogram bucket that holds the 99th percentile, in ms
+def p99_bucket(name, q=0.99):  # the upper bound of the histogram bucket that holds the quantile, in ms
     count = d.get(f"{name}_count", 0)
     if not count:
         return None
     bounds = sorted((float(k.rsplit("_", 1)[1]), v) for k, v in d.items()
                     if k.startswith(f"{name}_bucket_") and k.rsplit("_", 1)[1] != "+Inf")
     for le, cumulative in bounds:
-        if cumulative >= 0.99 * count:
+        if cumulative >= q * count:
             return le * 1000
     return float("inf")
+ename = "smtp_end_of_data_to_reply_seconds"
 row = dict(server=server, size=size, kind=kind, target=float(rate), messages=n, seconds=r["seconds"],
            rate=r["rate"], cpu_per_1k=cpu / n * 1000 if n else 0, p50=r["p50_ms"], p90=r["p90_ms"],
            p99=r["p99_ms"], max=r["max_ms"], hwm_mib=int(hwm) / 1024, bytes=r["bytes"],
            filing_ms=d[f"{fname}_sum"] / fcount * 1000 if fcount else None,
            commit_ms=d[f"{cname}_sum"] / ccount * 1000 if ccount else None,
            filing_p99_le=p99_bucket(fname), commit_p99_le=p99_bucket(cname),
+           eod_p50_le=p99_bucket(ename, 0.5), eod_p99_le=p99_bucket(ename),
            per_commit=fcount / ccount if ccount else None)
 print(json.dumps(row))
 extra = ""
 if row["filing_ms"] is not None:
-    extra = (f"; server: filing {row['filing_ms']:.2f} ms mean, p99 <= {row['filing_p99_le']:g} ms; "
+    extra = (f"; server: end of data to 250 p50 <= {row['eod_p50_le']:g} p99 <= {row['eod_p99_le']:g} ms, "
+             f"filing {row['filing_ms']:.2f} ms mean, p99 <= {row['filing_p99_le']:g} ms; "
              f"commit {row['commit_ms']:.2f} ms mean, p99 <= {row['commit_p99_le']:g} ms; {row['per_commit']:.1f} msgs/commit")
 print(f"  {server:8} {size:>3} {kind:9} {int(n):6d} msgs in {r['seconds']:5.2f} s: {r['rate']:7.1f} msgs/s; "
       f"CPU {row['cpu_per_1k']:6.2f} s/1k; end of data to 250 p50 {r['p50_ms']:7.2f} p99 {r['p99_ms']:7.2f} ms; "
@@ -264,7 +269,7 @@ print()
 print("summary: medians of the rounds (closed loop, 20 sessions); latency = end of data to 250, client-side")
 print(f"{'size':>4} {'octets':>8} | {'intaked msgs/s':>14} {'baseline':>9} {'ratio':>6} | {'CPU s/1k: intaked':>17} {'baseline':>9} {'ratio':>6} |"
       f" {'p50/p99 ms: intaked':>19} {'baseline':>17} | {'VmHWM MiB: intaked':>18} {'baseline':>8}")
-goal_rate, goal_p99, goal_rss = [], [], None
+goal_rate, goal_p99, goal_server_p99, goal_rss = [], [], [], None
 for s in sizes:
     i, b = med("intaked", s, "rate"), med("baseline", s, "rate")
     ic, bc = med("intaked", s, "cpu_per_1k"), med("baseline", s, "cpu_per_1k")
@@ -281,19 +286,27 @@ print(f"rate-limited to {fraction:.0%} of each server's median max (open loop):"
 for s in sizes:
     for server in ("intaked", "baseline"):
         for r in pick(server, s, "rate"):
-            extra = (f"; server: filing {r['filing_ms']:.2f} ms mean, p99 <= {r['filing_p99_le']:g} ms, commit {r['commit_ms']:.2f} ms "
+            extra = (f"; server: end of data to 250 p50 <= {r['eod_p50_le']:g} ms, p99 <= {r['eod_p99_le']:g} ms, "
+                     f"filing {r['filing_ms']:.2f} ms mean, p99 <= {r['filing_p99_le']:g} ms, commit {r['commit_ms']:.2f} ms "
                      f"mean, p99 <= {r['commit_p99_le']:g} ms, {r['per_commit']:.1f} msgs/commit") if r["filing_ms"] else ""
             print(f"  {s:>4} {server:8} target {r['target']:7.1f} msgs/s, got {r['rate']:7.1f}: p50 {r['p50']:7.2f} ms, "
                   f"p99 {r['p99']:7.2f} ms, max {r['max']:7.2f} ms{extra}")
             if server == "intaked":
                 goal_p99.append((s, r["p99"]))
+                goal_server_p99.append((s, r["eod_p99_le"]))
 print()
 worst = min(goal_rate, key=lambda x: x[1])
 print(f"goal: >= 5x the baseline's msgs/s at every size: {'met' if worst[1] >= 5 else 'NOT met'} "
       f"({', '.join(f'{s} {x:.1f}x' for s, x in goal_rate)})")
 worst = max(goal_p99, key=lambda x: x[1])
-print(f"goal: p99 < 5 ms at {fraction:.0%} of intaked's max rate: {'met' if worst[1] < 5 else 'NOT met'} "
+print(f"goal: p99 < 5 ms at {fraction:.0%} of intaked's max rate, client-side: {'met' if worst[1] < 5 else 'NOT met'} "
       f"({', '.join(f'{s} {x:.2f} ms' for s, x in goal_p99)})")
+# Client-side, the clock starts when the last octet is in the client's socket buffer; over loopback
+# the kernel's buffers take a 2 MB message at once, so that time includes the server reading all of
+# it. The server's own clock starts when it reads CRLF.CRLF.
+worst = max(goal_server_p99, key=lambda x: x[1])
+print(f"goal: p99 < 5 ms at {fraction:.0%} of intaked's max rate, server-side (histogram bucket bound): "
+      f"{'met' if worst[1] <= 5 else 'NOT met'} ({', '.join(f'{s} <= {x:g} ms' for s, x in goal_server_p99)})")
 if goal_rss is not None:
     print(f"goal: peak RSS < 64 MB with {20} 2 MB messages in flight: {'met' if goal_rss * 1048576 < 64e6 else 'NOT met'} "
           f"(VmHWM {goal_rss:.1f} MiB = {goal_rss * 1.048576:.1f} MB)")
