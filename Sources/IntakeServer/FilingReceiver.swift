@@ -55,20 +55,19 @@ struct FilingReceiver: SMTPMessageReceiver {
         case .success(let prepared): delivery = prepared
         case .failure(let refusal): return finish(refusal, started: started)
         }
-        if case .file(_, _, let sha256) = message.content {
-            let prepared = delivery
-            let kept = try? await durableWrites.runIfActive { keepRaw(prepared, sha256: sha256) }
+        if case .file(let path, let size, let sha256) = message.content {
+            let kept = try? await durableWrites.runIfActive { keep(path, size: size, sha256: sha256, id: message.id) }
             switch kept ?? .failure(Self.unavailable) {
-            case .success(let prepared): delivery = prepared
+            case .success(let raw): delivery.raw = raw
             case .failure(let refusal): return finish(refusal, started: started)
             }
         }
         return finish(await queue.file(delivery), message: message, delivery: delivery, started: started)
     }
 
-    /// Parses on the event loop (small messages) or in a task (large ones), keeps a large raw
-    /// message as a file on a thread of ``durableWrites``, then answers from the commit thread: no
-    /// task hop between the commit and the reply.
+    /// Parses on the event loop (small messages) or in a task (large ones), then answers from the
+    /// commit thread: no task hop between the commit and the reply. A message in a spool file is
+    /// kept as a file (on a thread of ``durableWrites``) while it is parsed.
     func receive(_ message: ReceivedMessage, completing promise: EventLoopPromise<DeliveryResult>) {
         let started = ContinuousClock.now
         let file = { @Sendable (prepared: Result<Delivery, Refusal>) in
@@ -86,15 +85,29 @@ struct FilingReceiver: SMTPMessageReceiver {
             file(prepare(message))
         case .memory:
             Task { file(prepare(message)) }
-        case .file(_, _, let sha256):
-            // The parse first, while the last pieces' write-back ends; then the fsyncs.
+        case .file(let path, let size, let sha256):
             Task {
-                switch prepare(message) {
-                case .success(let delivery):
-                    durableWrites.runIfActive(eventLoop: promise.futureResult.eventLoop) { keepRaw(delivery, sha256: sha256) }
-                        .whenComplete { file((try? $0.get()) ?? .failure(Self.unavailable)) }
-                case .failure(let refusal):
-                    file(.failure(refusal))
+                // Read before the file moves; then its fsyncs run while it is parsed.
+                let bytes: [UInt8]
+                switch read(path, size: size) {
+                case .success(let read): bytes = read
+                case .failure(let refusal): return file(.failure(refusal))
+                }
+                let kept = durableWrites.runIfActive(eventLoop: promise.futureResult.eventLoop) {
+                    keep(path, size: size, sha256: sha256, id: message.id)
+                }
+                let parsed = makeDelivery(message, bytes: bytes, raw: .file(path: path, size: size))
+                kept.whenComplete { result in
+                    switch result {
+                    case .success(.success(let raw)):
+                        var delivery = parsed
+                        delivery.raw = raw
+                        file(.success(delivery))
+                    case .success(.failure(let refusal)):
+                        file(.failure(refusal))
+                    case .failure:
+                        file(.failure(Self.unavailable))
+                    }
                 }
             }
         }
@@ -107,18 +120,16 @@ struct FilingReceiver: SMTPMessageReceiver {
     /// Moves a large message's spool file into the database's raw folder and makes it durable,
     /// before the transaction that names it. On another file system than the raw folder the
     /// transaction copies the spool file into the database instead. Blocks on fsync.
-    func keepRaw(_ delivery: Delivery, sha256 digest: [UInt8]) -> Result<Delivery, Refusal> {
-        guard case .file(let path, let size) = delivery.raw, let rawFolder = database.rawFolder else { return .success(delivery) }
+    func keep(_ path: String, size: Int, sha256 digest: [UInt8], id: String) -> Result<RawMessage, Refusal> {
+        guard let rawFolder = database.rawFolder else { return .success(.file(path: path, size: size)) }
         let sha256 = MailParser.SHA256.hexDigits(digest)
         do {
             try rawFolder.keep(path, sha256: sha256)
-            var kept = delivery
-            kept.raw = .kept(sha256: sha256, size: size)
-            return .success(kept)
+            return .success(.kept(sha256: sha256, size: size))
         } catch .otherFileSystem {
-            return .success(delivery)
+            return .success(.file(path: path, size: size))
         } catch {
-            logger.error("cannot keep the message's file", metadata: ["smtp.message.id": "\(delivery.smtpID)", "error": "\(error)"])
+            logger.error("cannot keep the message's file", metadata: ["smtp.message.id": "\(id)", "error": "\(error)"])
             if error.isOutOfSpace {
                 return .failure(
                     Refusal(
@@ -139,32 +150,34 @@ struct FilingReceiver: SMTPMessageReceiver {
     ///
     /// The message's bytes are read and parsed in one step with no suspension point, so that at
     /// most one message per thread is in memory whole; what then waits for the commit is the parse
-    /// without its bodies and, for a large message, the spool file's path (the transaction copies
-    /// the file into the database).
+    /// without its bodies and, for a large message, the spool file's path.
     func prepare(_ message: ReceivedMessage) -> Result<Delivery, Refusal> {
-        let raw: RawMessage
-        let parsed: MailMessage
-        let deduplicationKey: String
         switch message.content {
         case .memory(let buffer):
             let bytes = Data(buffer.readableBytesView)
-            (parsed, deduplicationKey) = Self.parse(bytes)
-            raw = .bytes(bytes)
+            return .success(makeDelivery(message, bytes: bytes, raw: .bytes(bytes)))
         case .file(let path, let size, _):
-            let bytes: [UInt8]
-            do {
-                // A file this session has just written: read from the page cache.
-                bytes = try RawMessage.contents(of: path, size: size)
-            } catch {
-                logger.error("cannot read the received message", metadata: ["error": "\(error)"])
-                return .failure(
-                    Refusal(
-                        result: .rejected(
-                            SMTPReply(451, EnhancedStatusCode(4, 3, 0), "could not read the message back; try again later"))))
-            }
-            (parsed, deduplicationKey) = Self.parse(bytes)
-            raw = .file(path: path, size: size)
+            return read(path, size: size).map { makeDelivery(message, bytes: $0, raw: .file(path: path, size: size)) }
         }
+    }
+
+    /// The spool file's octets: a file this session has just written, read from the page cache.
+    private func read(_ path: String, size: Int) -> Result<[UInt8], Refusal> {
+        do {
+            return .success(try RawMessage.contents(of: path, size: size))
+        } catch {
+            logger.error("cannot read the received message", metadata: ["error": "\(error)"])
+            return .failure(
+                Refusal(
+                    result: .rejected(SMTPReply(451, EnhancedStatusCode(4, 3, 0), "could not read the message back; try again later"))))
+        }
+    }
+
+    /// The delivery of `message`, whose octets are `bytes`, parsed.
+    private func makeDelivery<Bytes: RandomAccessCollection<UInt8>>(
+        _ message: ReceivedMessage, bytes: Bytes, raw: RawMessage
+    ) -> Delivery where Bytes.Index == Int {
+        let (parsed, deduplicationKey) = Self.parse(bytes)
         let recipients = message.transaction.recipients.map { path -> Delivery.Recipient in
             switch path {
             case .postmaster:
@@ -174,17 +187,16 @@ struct FilingReceiver: SMTPMessageReceiver {
                     address: mailbox.description.lowercased(), dropbox: DropboxAddress(localPart: mailbox.unquotedLocalPart))
             }
         }
-        return .success(
-            Delivery(
-                smtpID: message.id,
-                envelopeFrom: message.transaction.reversePath.description,
-                recipients: recipients,
-                receivedAt: Date(timeIntervalSince1970: message.receivedAt),
-                raw: raw,
-                deduplicationKey: deduplicationKey,
-                message: parsed,
-                dropboxDomains: policy.domains
-            ))
+        return Delivery(
+            smtpID: message.id,
+            envelopeFrom: message.transaction.reversePath.description,
+            recipients: recipients,
+            receivedAt: Date(timeIntervalSince1970: message.receivedAt),
+            raw: raw,
+            deduplicationKey: deduplicationKey,
+            message: parsed,
+            dropboxDomains: policy.domains
+        )
     }
 
     /// The parse without its bodies, and the key that recognises the message arriving again.

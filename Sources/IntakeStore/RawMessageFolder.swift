@@ -59,8 +59,14 @@ public struct RawMessageFolder: Sendable {
             try Self.sync(path, directory: true)
             guard rename(source, destination) == 0 else { throw Self.failure("rename", source, errno) }
         }
-        try Self.sync(destination, directory: false)
-        try Self.sync(folder, directory: true)
+        do {
+            try Self.sync(destination, directory: false)
+            try Self.sync(folder, directory: true)
+        } catch {
+            // Not durable: no row will name it.
+            unlink(destination)
+            throw error
+        }
     }
 
     /// Creates the folder if it is missing.
