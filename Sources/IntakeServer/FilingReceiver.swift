@@ -201,7 +201,7 @@ struct FilingReceiver: SMTPMessageReceiver {
 
     /// The parse without its bodies, and the key that recognises the message arriving again.
     static func parse<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes) -> (MailMessage, String) where Bytes.Index == Int {
-        let parsed = MailMessage.parse(bytes).droppingContent(sha256: sha256)
+        let parsed = MailMessage.parse(bytes, digestingAttachmentsWith: CryptoContentDigest.self)
         return (parsed, FilingRules.deduplicationKey(messageID: parsed.messageID, content: clientContent(bytes)))
     }
 
@@ -269,10 +269,18 @@ struct FilingReceiver: SMTPMessageReceiver {
         }
         return raw[...]
     }
+}
 
-    /// SHA-256 as 64 lower-case hex digits, from swift-crypto (BoringSSL, which uses the CPU's
-    /// SHA extensions where there are some): attachments of large messages are hashed here.
-    static func sha256(_ bytes: [UInt8]) -> String {
-        MailParser.SHA256.hexDigits(Crypto.SHA256.hash(data: bytes))
+/// SHA-256 from swift-crypto (BoringSSL, which uses the CPU's SHA extensions where there are
+/// some), for the parse that hashes attachments as it decodes them.
+struct CryptoContentDigest: ContentDigest {
+    private var hasher = Crypto.SHA256()
+
+    mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        hasher.update(bufferPointer: bytes)
+    }
+
+    mutating func finalizeHex() -> String {
+        MailParser.SHA256.hexDigits(hasher.finalize())
     }
 }

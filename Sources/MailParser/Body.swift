@@ -19,18 +19,17 @@ public struct Attachment: Sendable, Hashable {
     /// Whether ``content`` holds the bytes (it does until ``droppingContent()``).
     public var hasContent: Bool { digest == nil }
 
-    private struct Digest: Sendable, Hashable {
-        var size: Int
-        var sha256: String
-    }
-    private var digest: Digest?
+    private var digest: ContentDigestValue?
 
-    init(filename: String?, contentType: String, content: [UInt8], contentID: String?, isInline: Bool) {
+    init(
+        filename: String?, contentType: String, content: [UInt8], contentID: String?, isInline: Bool, digest: ContentDigestValue? = nil
+    ) {
         self.filename = filename
         self.contentType = contentType
         self.content = content
         self.contentID = contentID
         self.isInline = isInline
+        self.digest = digest
     }
 
     /// The same attachment with its size and SHA-256 computed and its bytes released. `sha256`
@@ -39,10 +38,18 @@ public struct Attachment: Sendable, Hashable {
     public func droppingContent(sha256: ([UInt8]) -> String = { SHA256.hex($0) }) -> Attachment {
         guard digest == nil else { return self }
         var lean = self
-        lean.digest = Digest(size: content.count, sha256: sha256(content))
+        lean.digest = ContentDigestValue(size: content.count, sha256: sha256(content))
         lean.content = []
         return lean
     }
+}
+
+/// The size and SHA-256 of a body whose bytes are not kept.
+public struct ContentDigestValue: Sendable, Hashable {
+    /// Octets after removing the transfer encoding.
+    public var size: Int
+    /// SHA-256 as 64 lower-case hex digits.
+    public var sha256: String
 }
 
 /// Chooses the body text and the attachments of a MIME tree.
@@ -132,7 +139,7 @@ struct BodySelector {
             Attachment(
                 filename: p.filename, contentType: p.contentType.mimeType,
                 content: p.isEnclosedMessage ? Array(p.rawBody) : p.content,
-                contentID: p.contentID, isInline: inline && p.disposition?.isAttachment != true))
+                contentID: p.contentID, isInline: inline && p.disposition?.isAttachment != true, digest: p.contentDigest))
     }
 
     /// The body text: plain parts as they are, HTML parts converted, joined in order.

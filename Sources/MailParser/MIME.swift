@@ -15,8 +15,12 @@ public struct MIMEPart: Sendable, Hashable {
     public var parts: [MIMEPart]
     /// The body bytes as they appear in the message (still transfer-encoded).
     public var rawBody: ArraySlice<UInt8>
-    /// The body with its transfer encoding removed (empty for multipart and enclosed messages).
+    /// The body with its transfer encoding removed (empty for multipart and enclosed messages,
+    /// and for a file in a parse that keeps digests: see ``contentDigest``).
     public var content: [UInt8]
+    /// The decoded body's size and SHA-256, for a file part of a parse that keeps digests instead
+    /// of bytes; `nil` otherwise.
+    public var contentDigest: ContentDigestValue?
 
     /// An enclosed message (`message/rfc822`, `message/global`) with its entity parsed into `parts`.
     public var isEnclosedMessage: Bool {
@@ -42,6 +46,7 @@ public struct MIMEPart: Sendable, Hashable {
         var lean = self
         lean.rawBody = []
         lean.content = []
+        lean.contentDigest = nil
         lean.parts = parts.map { $0.droppingBodies() }
         return lean
     }
@@ -97,6 +102,8 @@ struct MIMEParser {
     let buf: UnsafeBufferPointer<UInt8>
     let end: Int
     let limits: MailParserLimits
+    /// Set when file parts are to be hashed as they are decoded, not kept.
+    var digest: (any ContentDigest.Type)?
     var pos = 0
     var partCount = 0
     var defects: DefectList
@@ -111,9 +118,12 @@ struct MIMEParser {
     }
 
     /// Parses a whole message.
-    static func parse(_ bytes: [UInt8], limits: MailParserLimits, defects: inout DefectList, depth: Int = 0) -> MIMEPart {
+    static func parse(
+        _ bytes: [UInt8], limits: MailParserLimits, defects: inout DefectList, depth: Int = 0, digest: (any ContentDigest.Type)? = nil
+    ) -> MIMEPart {
         bytes.withUnsafeBufferPointer { buf in
             var p = MIMEParser(bytes: bytes, buf: buf, limits: limits, defects: defects)
+            p.digest = digest
             let root = p.parseEntity(depth: depth, defaultType: .default)
             defects = p.defects
             return root
@@ -193,7 +203,7 @@ struct MIMEParser {
             case .base64, .quotedPrintable:
                 part = leaf(part)
                 var inner = defects
-                part.parts = [MIMEParser.parse(part.content, limits: limits, defects: &inner, depth: depth + 1)]
+                part.parts = [MIMEParser.parse(part.content, limits: limits, defects: &inner, depth: depth + 1, digest: digest)]
                 defects = inner
                 return part
             case .sevenBit, .eightBit, .binary, .other:
@@ -215,6 +225,9 @@ struct MIMEParser {
         let start = pos
         let contentEnd = scanToBoundary()
         part.rawBody = bytes[start..<contentEnd]
+        if let digest, Self.isFile(part.contentType) {
+            return digested(part, with: digest)
+        }
         let (decoded, bad) = part.transferEncoding.decode(part.rawBody)
         if bad {
             switch part.transferEncoding {
@@ -223,6 +236,35 @@ struct MIMEParser {
             }
         }
         part.content = decoded
+        return part
+    }
+
+    /// Whether a leaf is a file whose bytes nothing in the parse reads (not text, not a message,
+    /// not a multipart read as text): a parse that keeps digests only hashes it.
+    static func isFile(_ type: ContentType) -> Bool {
+        type.type != "text" && type.type != "message" && !type.isMultipart
+    }
+
+    /// The leaf with its body hashed as it is decoded, in pieces, instead of kept.
+    mutating func digested(_ part: MIMEPart, with digest: any ContentDigest.Type) -> MIMEPart {
+        var part = part
+        var hasher = digest.init()
+        let size: Int
+        switch part.transferEncoding {
+        case .base64:
+            let (decodedSize, bad) = Base64.decode(part.rawBody) { hasher.update($0) }
+            if bad { defects.add(.invalidBase64, "invalid base64 characters skipped") }
+            size = decodedSize
+        case .quotedPrintable:
+            let (decoded, bad) = QuotedPrintable.decode(part.rawBody)
+            if bad { defects.add(.invalidQuotedPrintable, "invalid quoted-printable kept literally") }
+            decoded.withUnsafeBytes { hasher.update($0) }
+            size = decoded.count
+        case .sevenBit, .eightBit, .binary, .other:
+            part.rawBody.withUnsafeBytes { hasher.update($0) }
+            size = part.rawBody.count
+        }
+        part.contentDigest = ContentDigestValue(size: size, sha256: hasher.finalizeHex())
         return part
     }
 

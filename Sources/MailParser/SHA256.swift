@@ -125,3 +125,24 @@ public struct SHA256: Sendable {
         h = state
     }
 }
+
+/// An incremental SHA-256 for attachment contents: a parse that keeps digests instead of bytes
+/// (``MailMessage/parse(_:limits:digestingAttachmentsWith:)``) feeds it each decoded piece.
+/// This library's ``SHA256`` is one; a server can bring a faster one.
+public protocol ContentDigest {
+    init()
+    /// Adds octets.
+    mutating func update(_ bytes: UnsafeRawBufferPointer)
+    /// The digest of everything added, as 64 lower-case hex digits.
+    mutating func finalizeHex() -> String
+}
+
+extension SHA256: ContentDigest {
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        update(Array(bytes))
+    }
+
+    public mutating func finalizeHex() -> String {
+        Self.hexDigits(finalize())
+    }
+}

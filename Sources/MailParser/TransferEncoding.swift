@@ -48,56 +48,97 @@ enum Base64 {
     }()
 
     static func decode(_ input: ArraySlice<UInt8>) -> (bytes: [UInt8], defective: Bool) {
-        var defective = false
+        var decoder = Decoder()
         let out = [UInt8](unsafeUninitializedCapacity: input.count / 4 * 3 + 3) { buf, count in
+            count = input.withUnsafeBufferPointer { decoder.decode($0, into: buf.baseAddress!) }
+        }
+        return (out, decoder.finish())
+    }
+
+    /// Decodes `input` in pieces of at most `piece` octets of output, handing each to `body`, so
+    /// that a large attachment is never decoded whole; returns the decoded size.
+    static func decode(
+        _ input: ArraySlice<UInt8>, piece: Int = 48 * 1024, into body: (UnsafeRawBufferPointer) -> Void
+    ) -> (size: Int, defective: Bool) {
+        var decoder = Decoder()
+        var size = 0
+        let step = piece / 3 * 4
+        let output = UnsafeMutablePointer<UInt8>.allocate(capacity: step / 4 * 3 + 3)
+        defer { output.deallocate() }
+        input.withUnsafeBufferPointer { src in
+            var start = 0
+            while start < src.count {
+                let stop = min(start + step, src.count)
+                let n = decoder.decode(UnsafeBufferPointer(rebasing: src[start..<stop]), into: output)
+                body(UnsafeRawBufferPointer(start: output, count: n))
+                size += n
+                start = stop
+            }
+        }
+        return (size, decoder.finish())
+    }
+
+    /// The decoder's state between pieces of input: the bits of a group not yet written out.
+    struct Decoder {
+        var acc: UInt32 = 0
+        var bits = 0
+        var defective = false
+
+        /// Decodes `src` into `buf`, which has room for `src.count / 4 * 3 + 3` octets; returns
+        /// how many it wrote.
+        mutating func decode(_ src: UnsafeBufferPointer<UInt8>, into buf: UnsafeMutablePointer<UInt8>) -> Int {
             var n = 0
-            var acc: UInt32 = 0
-            var bits = 0
+            var acc = self.acc
+            var bits = self.bits
             table.withUnsafeBufferPointer { t in
-                input.withUnsafeBufferPointer { src in
-                    let count = src.count
-                    var i = 0
-                    // Fast path: four valid characters at a time.
-                    while i < count {
-                        if bits == 0, i + 4 <= count {
-                            let a = t[Int(src[i])], b = t[Int(src[i + 1])]
-                            let c = t[Int(src[i + 2])], d = t[Int(src[i + 3])]
-                            if (a | b | c | d) < 64 {
-                                let v = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
-                                buf[n] = UInt8(truncatingIfNeeded: v >> 16)
-                                buf[n + 1] = UInt8(truncatingIfNeeded: v >> 8)
-                                buf[n + 2] = UInt8(truncatingIfNeeded: v)
-                                n += 3
-                                i += 4
-                                continue
-                            }
-                        }
-                        let v = t[Int(src[i])]
-                        i += 1
-                        if v < 64 {
-                            acc = acc << 6 | UInt32(v)
-                            bits += 6
-                            if bits >= 8 {
-                                bits -= 8
-                                buf[n] = UInt8(truncatingIfNeeded: acc >> UInt32(bits))
-                                n += 1
-                            }
-                        } else if v == 64 {
+                let count = src.count
+                var i = 0
+                // Fast path: four valid characters at a time.
+                while i < count {
+                    if bits == 0, i + 4 <= count {
+                        let a = t[Int(src[i])], b = t[Int(src[i + 1])]
+                        let c = t[Int(src[i + 2])], d = t[Int(src[i + 3])]
+                        if (a | b | c | d) < 64 {
+                            let v = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
+                            buf[n] = UInt8(truncatingIfNeeded: v >> 16)
+                            buf[n + 1] = UInt8(truncatingIfNeeded: v >> 8)
+                            buf[n + 2] = UInt8(truncatingIfNeeded: v)
+                            n += 3
+                            i += 4
                             continue
-                        } else if v == 65 {
-                            // Padding: drop the partial group, restart (concatenated chunks).
-                            acc = 0
-                            bits = 0
-                        } else {
-                            defective = true
                         }
+                    }
+                    let v = t[Int(src[i])]
+                    i += 1
+                    if v < 64 {
+                        acc = acc << 6 | UInt32(v)
+                        bits += 6
+                        if bits >= 8 {
+                            bits -= 8
+                            buf[n] = UInt8(truncatingIfNeeded: acc >> UInt32(bits))
+                            n += 1
+                        }
+                    } else if v == 64 {
+                        continue
+                    } else if v == 65 {
+                        // Padding: drop the partial group, restart (concatenated chunks).
+                        acc = 0
+                        bits = 0
+                    } else {
+                        defective = true
                     }
                 }
             }
-            if bits >= 6 { defective = true }  // a lone trailing character carries no byte
-            count = n
+            self.acc = acc
+            self.bits = bits
+            return n
         }
-        return (out, defective)
+
+        /// Whether the input was defective, once it has all been decoded.
+        func finish() -> Bool {
+            // A lone trailing character carries no byte.
+            defective || bits >= 6
+        }
     }
 
     /// Standard base64 encoding (used by tests and benchmarks).

@@ -16,6 +16,23 @@ struct EncodingTests {
         #expect(String(decoding: bytes, as: UTF8.self) == expected)
     }
 
+    /// Decoded in pieces of any size, base64 gives the same octets and the same defect as whole.
+    @Test func base64InPieces() {
+        let content = (0..<5_000).map { UInt8(truncatingIfNeeded: $0 &* 7919 >> 3) }
+        let clean = Base64.encode(content)
+        let inputs = [clean, Array("SGVs bG8g*V29y!bGQ=".utf8), Array("SGk=SGk=".utf8), Array("SGVsbG8gV29ybGQ".utf8), clean + [65]]
+        for input in inputs {
+            let whole = Base64.decode(ArraySlice(input))
+            for piece in [3, 6, 48, 999, 4096] {
+                var pieces: [UInt8] = []
+                let streamed = Base64.decode(ArraySlice(input), piece: piece) { pieces += $0 }
+                #expect(pieces == whole.bytes, "piece \(piece)")
+                #expect(streamed.size == whole.bytes.count)
+                #expect(streamed.defective == whole.defective)
+            }
+        }
+    }
+
     @Test func base64FlagsJunk() {
         #expect(Base64.decode(ArraySlice("SGk!".utf8)).defective)
         #expect(!Base64.decode(ArraySlice("SGk=".utf8)).defective)
