@@ -19,6 +19,8 @@ struct FilingReceiver: SMTPMessageReceiver {
     /// Threads for the fsyncs that keep large raw messages as files: they wait on the disk, so
     /// there are more of them than cores.
     let durableWrites: NIOThreadPool
+    /// Buffers for reading large messages back: as many as the tasks that parse them.
+    let readBuffers = ReadBufferPool(count: System.coreCount, maxSize: 8 << 20)
     let logger: Logger
     let metrics: IntakeMetrics
 
@@ -88,15 +90,13 @@ struct FilingReceiver: SMTPMessageReceiver {
         case .file(let path, let size, let sha256):
             Task {
                 // Read before the file moves; then its fsyncs run while it is parsed.
-                let bytes: [UInt8]
-                switch read(path, size: size) {
-                case .success(let read): bytes = read
-                case .failure(let refusal): return file(.failure(refusal))
-                }
+                var bytes = readBuffers.take()
+                if case .failure(let refusal) = read(path, size: size, into: &bytes) { return file(.failure(refusal)) }
                 let kept = durableWrites.runIfActive(eventLoop: promise.futureResult.eventLoop) {
                     keep(path, size: size, sha256: sha256, id: message.id)
                 }
                 let parsed = makeDelivery(message, bytes: bytes, raw: .file(path: path, size: size))
+                readBuffers.give(bytes)
                 kept.whenComplete { result in
                     switch result {
                     case .success(.success(let raw)):
@@ -157,14 +157,16 @@ struct FilingReceiver: SMTPMessageReceiver {
             let bytes = Data(buffer.readableBytesView)
             return .success(makeDelivery(message, bytes: bytes, raw: .bytes(bytes)))
         case .file(let path, let size, _):
-            return read(path, size: size).map { makeDelivery(message, bytes: $0, raw: .file(path: path, size: size)) }
+            var bytes: [UInt8] = []
+            return read(path, size: size, into: &bytes).map { makeDelivery(message, bytes: bytes, raw: .file(path: path, size: size)) }
         }
     }
 
-    /// The spool file's octets: a file this session has just written, read from the page cache.
-    private func read(_ path: String, size: Int) -> Result<[UInt8], Refusal> {
+    /// Reads the spool file's octets into `bytes`: a file this session has just written, read from
+    /// the page cache.
+    private func read(_ path: String, size: Int, into bytes: inout [UInt8]) -> Result<Void, Refusal> {
         do {
-            return .success(try RawMessage.contents(of: path, size: size))
+            return .success(try RawMessage.read(path, size: size, into: &bytes))
         } catch {
             logger.error("cannot read the received message", metadata: ["error": "\(error)"])
             return .failure(

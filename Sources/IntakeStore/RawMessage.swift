@@ -44,6 +44,22 @@ public enum RawMessage: Sendable {
         }
     }
 
+    /// The `size` octets of a spooled message's file, read into `buffer` (whose storage is reused
+    /// when it is large enough and not shared).
+    public static func read(_ path: String, size: Int, into buffer: inout [UInt8]) throws {
+        if buffer.count > size {
+            buffer.removeLast(buffer.count - size)
+        } else if buffer.count < size {
+            buffer.append(contentsOf: repeatElement(0, count: size - buffer.count))
+        }
+        guard size > 0 else { return }
+        let descriptor = try open(path)
+        defer { close(descriptor) }
+        try buffer.withUnsafeMutableBytes { bytes in
+            try read(descriptor, into: bytes.baseAddress!, count: size, path: path, offset: 0)
+        }
+    }
+
     /// Copies the file into the BLOB column `column` of row `row` of `table`, which must already
     /// hold a zero-filled BLOB of the file's size (`zeroblob(size)`).
     static func copy(file path: String, size: Int, into db: Database, table: String, column: String, row: Int64) throws {

@@ -1,0 +1,34 @@
+import Synchronization
+
+/// A few buffers that large messages are read back into from their spool files, kept between
+/// messages.
+///
+/// A 2 MB buffer that is new each time costs 512 page faults to fill and an unmapping to free,
+/// about as long as parsing what is in it. The buffers in use at once are as many as the tasks
+/// that parse, so keeping that many costs no more memory at the peak than allocating them anew.
+final class ReadBufferPool: Sendable {
+    private let buffers = Mutex<[[UInt8]]>([])
+    /// Buffers kept.
+    let count: Int
+    /// The largest buffer kept, in octets; a larger one is freed after use.
+    let maxSize: Int
+
+    init(count: Int, maxSize: Int) {
+        self.count = count
+        self.maxSize = maxSize
+    }
+
+    /// A buffer to read into (empty when none is kept).
+    func take() -> [UInt8] {
+        buffers.withLock { $0.popLast() } ?? []
+    }
+
+    /// Gives a buffer back once nothing reads it any more.
+    func give(_ buffer: consuming [UInt8]) {
+        guard buffer.capacity <= maxSize else { return }
+        let buffer = buffer
+        buffers.withLock { kept in
+            if kept.count < count { kept.append(buffer) }
+        }
+    }
+}
