@@ -78,6 +78,22 @@ enum Base64 {
         return (size, decoder.finish())
     }
 
+    /// Four tables, one per position in a group of four characters, whose entries OR together
+    /// into the group's three octets in memory order (little-endian), and have bit 24 set for a
+    /// character outside the alphabet.
+    static let groupTable: [UInt32] = {
+        var tables = [UInt32](repeating: 0x0100_0000, count: 4 * 256)
+        for c in 0..<256 {
+            let v = UInt32(table[c])
+            guard v < 64 else { continue }
+            tables[c] = v << 2
+            tables[256 + c] = v >> 4 | (v & 15) << 12
+            tables[512 + c] = (v >> 2) << 8 | (v & 3) << 22
+            tables[768 + c] = v << 16
+        }
+        return tables
+    }()
+
     /// The decoder's state between pieces of input: the bits of a group not yet written out.
     struct Decoder {
         var acc: UInt32 = 0
@@ -91,41 +107,43 @@ enum Base64 {
             var acc = self.acc
             var bits = self.bits
             table.withUnsafeBufferPointer { t in
-                let count = src.count
-                var i = 0
-                // Fast path: four valid characters at a time.
-                while i < count {
-                    if bits == 0, i + 4 <= count {
-                        let a = t[Int(src[i])], b = t[Int(src[i + 1])]
-                        let c = t[Int(src[i + 2])], d = t[Int(src[i + 3])]
-                        if (a | b | c | d) < 64 {
-                            let v = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
-                            buf[n] = UInt8(truncatingIfNeeded: v >> 16)
-                            buf[n + 1] = UInt8(truncatingIfNeeded: v >> 8)
-                            buf[n + 2] = UInt8(truncatingIfNeeded: v)
-                            n += 3
-                            i += 4
+                groupTable.withUnsafeBufferPointer { g in
+                    let count = src.count
+                    var i = 0
+                    while i < count {
+                        // Fast path: groups of four valid characters, one table load each; the four
+                        // octets stored hold the group's three and one that the next group overwrites
+                        // (the output has room for it).
+                        if bits == 0 {
+                            while i + 4 <= count {
+                                let w =
+                                    g[Int(src[i])] | g[256 + Int(src[i + 1])] | g[512 + Int(src[i + 2])] | g[768 + Int(src[i + 3])]
+                                guard w < 0x0100_0000 else { break }
+                                UnsafeMutableRawPointer(buf + n).storeBytes(of: w.littleEndian, as: UInt32.self)
+                                n += 3
+                                i += 4
+                            }
+                            guard i < count else { break }
+                        }
+                        let v = t[Int(src[i])]
+                        i += 1
+                        if v < 64 {
+                            acc = acc << 6 | UInt32(v)
+                            bits += 6
+                            if bits >= 8 {
+                                bits -= 8
+                                buf[n] = UInt8(truncatingIfNeeded: acc >> UInt32(bits))
+                                n += 1
+                            }
+                        } else if v == 64 {
                             continue
+                        } else if v == 65 {
+                            // Padding: drop the partial group, restart (concatenated chunks).
+                            acc = 0
+                            bits = 0
+                        } else {
+                            defective = true
                         }
-                    }
-                    let v = t[Int(src[i])]
-                    i += 1
-                    if v < 64 {
-                        acc = acc << 6 | UInt32(v)
-                        bits += 6
-                        if bits >= 8 {
-                            bits -= 8
-                            buf[n] = UInt8(truncatingIfNeeded: acc >> UInt32(bits))
-                            n += 1
-                        }
-                    } else if v == 64 {
-                        continue
-                    } else if v == 65 {
-                        // Padding: drop the partial group, restart (concatenated chunks).
-                        acc = 0
-                        bits = 0
-                    } else {
-                        defective = true
                     }
                 }
             }
