@@ -9,6 +9,7 @@ import CGlibcExtras
 import Crypto
 import NIOCore
 import NIOPosix
+import SMTPCore
 
 /// Collects a message's content as it arrives: in memory up to a threshold, then in a file in the
 /// server's temporary folder, so that a large message never sits in memory whole.
@@ -83,9 +84,10 @@ final class MessageBodyBuffer {
     /// Writes the memory part to the file (created on first use).
     private func spill() -> EventLoopFuture<Void> {
         let chunk = memory
-        // A new, small buffer: the old one is released once written.
+        // A new, small buffer: the old one is released once written. It never grows: the spill
+        // starts once it holds a piece, which at most one more frame of content overshoots.
         spillSize = min(threshold, Self.fileChunk)
-        memory = allocator.buffer(capacity: spillSize + 1024)
+        memory = allocator.buffer(capacity: spillSize + MessageDataReader.maxRunLength + 1024)
         spillInFlight = true
         let existing = file
         let directory = self.directory

@@ -35,7 +35,7 @@ import Testing
 
     /// A long body comes out in few frames, whatever the chunks, with the content unchanged.
     @Test func plainBodyLinesComeOutTogether() {
-        let body = String(repeating: String(repeating: "QUJD", count: 19) + "\r\n", count: 500)
+        let body = String(repeating: String(repeating: "QUJD", count: 19) + "\r\n", count: 150)
         let input = Array(("Subject: a\r\n\r\n" + body + "..dot\r\n" + body + ".\r\n").utf8)
         var decoder = SMTPFrameDecoder(limits: Self.limits, mode: .data)
         var buffer = ByteBuffer(bytes: input)
@@ -48,9 +48,23 @@ import Testing
         #expect(content == "Subject: a\r\n\r\n" + body + ".dot\r\n" + body)
         // Two header lines, a run, the stuffed line, a run, the end.
         #expect(frameCount == 6)
-        let split = frames(input, splitAt: [1000, 20_011, 33_333])
+        let split = frames(input, splitAt: [1000, 7_011, 13_333])
         #expect(split == frames(input, splitAt: []))
-        #expect(split.count == 2 + 500 + 1 + 500 + 1)
+        #expect(split.count == 2 + 150 + 1 + 150 + 1)
+    }
+
+    /// A run holds whole lines and never more than `maxRunLength` octets.
+    @Test func runsAreBounded() {
+        let line = String(repeating: "QUJD", count: 19) + "\r\n"
+        var buffer = ByteBuffer(string: "Subject: a\r\n\r\n" + String(repeating: line, count: 2_000) + ".\r\n")
+        var decoder = SMTPFrameDecoder(limits: Self.limits, mode: .data)
+        var sizes: [Int] = []
+        while let frame = decoder.next(from: &buffer) {
+            if case .messageContent(let lines) = frame { sizes.append(lines.readableBytes) }
+        }
+        #expect(sizes.dropFirst(2).allSatisfy { $0 <= MessageDataReader.maxRunLength && $0 % line.utf8.count == 0 })
+        #expect(sizes.reduce(0, +) == 14 + 2_000 * line.utf8.count)
+        #expect(sizes.count == 2 + (2_000 * line.utf8.count + MessageDataReader.maxRunLength - 1) / (MessageDataReader.maxRunLength / line.utf8.count * line.utf8.count))
     }
 
     /// The decoder as a session drives it: data mode after a DATA command line.
