@@ -64,7 +64,9 @@ import Testing
         }
         #expect(sizes.dropFirst(2).allSatisfy { $0 <= MessageDataReader.maxRunLength && $0 % line.utf8.count == 0 })
         #expect(sizes.reduce(0, +) == 14 + 2_000 * line.utf8.count)
-        #expect(sizes.count == 2 + (2_000 * line.utf8.count + MessageDataReader.maxRunLength - 1) / (MessageDataReader.maxRunLength / line.utf8.count * line.utf8.count))
+        #expect(
+            sizes.count == 2 + (2_000 * line.utf8.count + MessageDataReader.maxRunLength - 1)
+                / (MessageDataReader.maxRunLength / line.utf8.count * line.utf8.count))
     }
 
     /// The decoder as a session drives it: data mode after a DATA command line.
