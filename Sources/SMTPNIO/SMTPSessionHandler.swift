@@ -71,12 +71,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
         guard !closing else { return }
-        if input.readableBytes == 0 {
-            // Nothing left over: the read itself is the input, uncopied.
-            input = bytes
-        } else {
-            input.writeBuffer(&bytes)
-        }
+        input.writeBuffer(&bytes)
         processInput(context: context)
     }
 
