@@ -104,6 +104,8 @@ struct MIMEParser {
     let limits: MailParserLimits
     /// Set when file parts are to be hashed as they are decoded, not kept.
     var digest: (any ContentDigest.Type)?
+    /// Digests taken as the message arrived, by body range (only for the message's own octets).
+    var precomputed = PrecomputedDigests()
     var pos = 0
     var partCount = 0
     var defects: DefectList
@@ -119,11 +121,13 @@ struct MIMEParser {
 
     /// Parses a whole message.
     static func parse(
-        _ bytes: [UInt8], limits: MailParserLimits, defects: inout DefectList, depth: Int = 0, digest: (any ContentDigest.Type)? = nil
+        _ bytes: [UInt8], limits: MailParserLimits, defects: inout DefectList, depth: Int = 0, digest: (any ContentDigest.Type)? = nil,
+        precomputed: PrecomputedDigests = PrecomputedDigests()
     ) -> MIMEPart {
         bytes.withUnsafeBufferPointer { buf in
             var p = MIMEParser(bytes: bytes, buf: buf, limits: limits, defects: defects)
             p.digest = digest
+            p.precomputed = precomputed
             let root = p.parseEntity(depth: depth, defaultType: .default)
             defects = p.defects
             return root
@@ -252,6 +256,11 @@ struct MIMEParser {
         let size: Int
         switch part.transferEncoding {
         case .base64:
+            if let taken = precomputed.entries[part.rawBody.startIndex..<part.rawBody.endIndex] {
+                if taken.defective { defects.add(.invalidBase64, "invalid base64 characters skipped") }
+                part.contentDigest = taken.digest
+                return part
+            }
             let (decodedSize, bad) = Base64.decode(part.rawBody) { hasher.update($0) }
             if bad { defects.add(.invalidBase64, "invalid base64 characters skipped") }
             size = decodedSize

@@ -60,24 +60,29 @@ public struct MailMessage: Sendable, Hashable {
         parse(Array(bytes), limits: limits, digest: nil)
     }
 
-    private static func parse(_ array: [UInt8], limits: MailParserLimits, digest: (any ContentDigest.Type)?) -> MailMessage {
+    private static func parse(
+        _ array: [UInt8], limits: MailParserLimits, digest: (any ContentDigest.Type)?,
+        precomputed: PrecomputedDigests = PrecomputedDigests()
+    ) -> MailMessage {
         var defects = DefectList(limit: limits.maxDefects)
         let hasNUL = array.withUnsafeBufferPointer { b in b.baseAddress.map { memchr($0, 0, b.count) != nil } ?? false }
         if hasNUL { defects.add(.nulBytes, "NUL bytes in the message") }
         if let lf = array.firstIndex(of: ASCII.lf), lf == 0 || array[lf - 1] != ASCII.cr {
             defects.add(.bareLineFeed, "lines end in LF without CR (RFC 5322 §2.3)")
         }
-        let root = MIMEParser.parse(array, limits: limits, defects: &defects, digest: digest)
+        let root = MIMEParser.parse(array, limits: limits, defects: &defects, digest: digest, precomputed: precomputed)
         return MailMessage(root: root, defects: &defects, limits: limits, depth: 0)
     }
 
     /// Parses raw message bytes for storage: the same as `parse(bytes).droppingContent(sha256:)`
     /// with `D`'s digest, but a file part (not text, not a message) is hashed as it is decoded,
-    /// piece by piece, so that its decoded bytes are never held whole.
+    /// piece by piece, so that its decoded bytes are never held whole. A file part whose digest
+    /// ``AttachmentDigester`` took as the message arrived (`precomputed`) is not decoded again.
     public static func parse<D: ContentDigest>(
-        _ bytes: some Collection<UInt8>, limits: MailParserLimits = .default, digestingAttachmentsWith digest: D.Type
+        _ bytes: some Collection<UInt8>, limits: MailParserLimits = .default, digestingAttachmentsWith digest: D.Type,
+        precomputed: PrecomputedDigests = PrecomputedDigests()
     ) -> MailMessage {
-        parse(Array(bytes), limits: limits, digest: digest).droppingContent { content in
+        parse(Array(bytes), limits: limits, digest: digest, precomputed: precomputed).droppingContent { content in
             var hasher = D()
             content.withUnsafeBytes { hasher.update($0) }
             return hasher.finalizeHex()

@@ -46,6 +46,38 @@ struct FixtureTests {
         }
     }
 
+    /// Digests taken as a message arrives, in pieces of any size, are the parse's own: the parse
+    /// given them is the parse without them, and it takes them wherever it found the same body.
+    @Test func digestsTakenAsTheMessageArrivesAreTheParsesOwn() throws {
+        var taken = 0
+        var used = 0
+        for name in Self.fixtures {
+            let eml = [UInt8](try Data(contentsOf: Self.root.appendingPathComponent(name + ".eml")))
+            let expected = MailMessage.parse(eml, digestingAttachmentsWith: SHA256.self)
+            for piece in [1, 3, 77, 4096, 1 << 20] {
+                var digester = AttachmentDigester<SHA256>()
+                var start = 0
+                while start < eml.count {
+                    let stop = min(start + piece, eml.count)
+                    eml[start..<stop].withUnsafeBytes { digester.consume($0) }
+                    start = stop
+                }
+                var digests = digester.finish()
+                #expect(
+                    MailMessage.parse(eml, digestingAttachmentsWith: SHA256.self, precomputed: digests) == expected,
+                    "\(name) in pieces of \(piece)")
+                guard piece == 4096 else { continue }
+                taken += digests.count
+                // Marked digests show which ones the parse took.
+                for range in digests.entries.keys { digests.entries[range]?.digest.sha256 = "taken" }
+                let marked = MailMessage.parse(eml, digestingAttachmentsWith: SHA256.self, precomputed: digests)
+                used += marked.attachments.filter { $0.sha256 == "taken" }.count
+            }
+        }
+        #expect(taken >= 12)  // every base64 file part of the corpus
+        #expect(used == taken)
+    }
+
     /// The `automated/` fixtures: everything there is machine-generated except the two look-alikes.
     @Test(arguments: fixtures.filter { $0.hasPrefix("automated/") })
     func automatedHint(_ name: String) throws {
