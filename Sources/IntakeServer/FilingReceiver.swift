@@ -57,7 +57,7 @@ struct FilingReceiver: SMTPMessageReceiver {
         case .success(let prepared): delivery = prepared
         case .failure(let refusal): return finish(refusal, started: started)
         }
-        if case .file(let path, let size, let sha256) = message.content {
+        if case .file(let path, let size, let sha256, _) = message.content {
             let kept = try? await durableWrites.runIfActive { keep(path, size: size, sha256: sha256, id: message.id) }
             switch kept ?? .failure(Self.unavailable) {
             case .success(let raw): delivery.raw = raw
@@ -87,7 +87,7 @@ struct FilingReceiver: SMTPMessageReceiver {
             file(prepare(message))
         case .memory:
             Task { file(prepare(message)) }
-        case .file(let path, let size, let sha256):
+        case .file(let path, let size, let sha256, let observed):
             Task {
                 // Read before the file moves; then its fsyncs run while it is parsed.
                 var bytes = readBuffers.take()
@@ -95,7 +95,9 @@ struct FilingReceiver: SMTPMessageReceiver {
                 let kept = durableWrites.runIfActive(eventLoop: promise.futureResult.eventLoop) {
                     keep(path, size: size, sha256: sha256, id: message.id)
                 }
-                let parsed = makeDelivery(message, bytes: bytes, raw: .file(path: path, size: size))
+                let parsed = makeDelivery(
+                    message, bytes: bytes, raw: .file(path: path, size: size),
+                    digests: observed as? PrecomputedDigests ?? PrecomputedDigests())
                 readBuffers.give(bytes)
                 kept.whenComplete { result in
                     switch result {
@@ -111,6 +113,10 @@ struct FilingReceiver: SMTPMessageReceiver {
                 }
             }
         }
+    }
+
+    func makeContentObserver() -> (any MessageContentObserver)? {
+        AttachmentObserver()
     }
 
     /// The server is stopping.
@@ -156,9 +162,13 @@ struct FilingReceiver: SMTPMessageReceiver {
         case .memory(let buffer):
             let bytes = Data(buffer.readableBytesView)
             return .success(makeDelivery(message, bytes: bytes, raw: .bytes(bytes)))
-        case .file(let path, let size, _):
+        case .file(let path, let size, _, let observed):
             var bytes: [UInt8] = []
-            return read(path, size: size, into: &bytes).map { makeDelivery(message, bytes: bytes, raw: .file(path: path, size: size)) }
+            return read(path, size: size, into: &bytes).map {
+                makeDelivery(
+                    message, bytes: bytes, raw: .file(path: path, size: size),
+                    digests: observed as? PrecomputedDigests ?? PrecomputedDigests())
+            }
         }
     }
 
@@ -175,11 +185,12 @@ struct FilingReceiver: SMTPMessageReceiver {
         }
     }
 
-    /// The delivery of `message`, whose octets are `bytes`, parsed.
+    /// The delivery of `message`, whose octets are `bytes`, parsed, with the attachment digests
+    /// taken as it arrived.
     private func makeDelivery<Bytes: RandomAccessCollection<UInt8>>(
-        _ message: ReceivedMessage, bytes: Bytes, raw: RawMessage
+        _ message: ReceivedMessage, bytes: Bytes, raw: RawMessage, digests: PrecomputedDigests = PrecomputedDigests()
     ) -> Delivery where Bytes.Index == Int {
-        let (parsed, deduplicationKey) = Self.parse(bytes)
+        let (parsed, deduplicationKey) = Self.parse(bytes, digests: digests)
         let recipients = message.transaction.recipients.map { path -> Delivery.Recipient in
             switch path {
             case .postmaster:
@@ -202,8 +213,10 @@ struct FilingReceiver: SMTPMessageReceiver {
     }
 
     /// The parse without its bodies, and the key that recognises the message arriving again.
-    static func parse<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes) -> (MailMessage, String) where Bytes.Index == Int {
-        let parsed = MailMessage.parse(bytes, digestingAttachmentsWith: CryptoContentDigest.self)
+    static func parse<Bytes: RandomAccessCollection<UInt8>>(
+        _ bytes: Bytes, digests: PrecomputedDigests = PrecomputedDigests()
+    ) -> (MailMessage, String) where Bytes.Index == Int {
+        let parsed = MailMessage.parse(bytes, digestingAttachmentsWith: CryptoContentDigest.self, precomputed: digests)
         return (parsed, FilingRules.deduplicationKey(messageID: parsed.messageID, content: clientContent(bytes)))
     }
 
@@ -270,6 +283,21 @@ struct FilingReceiver: SMTPMessageReceiver {
             index += 1
         }
         return raw[...]
+    }
+}
+
+/// Finds and hashes the attachments of a large message while it arrives (on the SMTP listener's
+/// pool threads), so that the parse at its end takes their digests instead of decoding and
+/// hashing them then.
+struct AttachmentObserver: MessageContentObserver {
+    var digester = AttachmentDigester<CryptoContentDigest>()
+
+    mutating func observe(_ piece: UnsafeRawBufferPointer) {
+        digester.consume(piece)
+    }
+
+    mutating func finish() -> any Sendable {
+        digester.finish()
     }
 }
 

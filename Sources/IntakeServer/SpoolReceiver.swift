@@ -67,7 +67,7 @@ struct SpoolReceiver: SMTPMessageReceiver {
                 case .memory(let buffer):
                     try DurableFiles.writeDurably(buffer, to: temporary)
                     try DurableFiles.publish(temporary, as: final, folder: newFolder)
-                case .file(let path, _, _):
+                case .file(let path, _, _, _):
                     try DurableFiles.sync(path)
                     try DurableFiles.publish(path, as: final, folder: newFolder)
                 }

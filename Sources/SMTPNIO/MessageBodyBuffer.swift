@@ -43,10 +43,16 @@ final class MessageBodyBuffer {
     private var file: (descriptor: CInt, path: String)?
     /// The SHA-256 of what has gone to the file.
     private var digest = SHA256()
+    /// The receiver's observer of what goes to the file.
+    private var observer: (any MessageContentObserver)?
     private(set) var size = 0
     private(set) var failed = false
 
-    init(threshold: Int, directory: String, threadPool: NIOThreadPool, eventLoop: any EventLoop, allocator: ByteBufferAllocator) {
+    init(
+        threshold: Int, directory: String, threadPool: NIOThreadPool, eventLoop: any EventLoop, allocator: ByteBufferAllocator,
+        observer: (any MessageContentObserver)? = nil
+    ) {
+        self.observer = observer
         self.threshold = threshold
         self.spillSize = threshold
         self.directory = directory
@@ -94,7 +100,8 @@ final class MessageBodyBuffer {
         // Everything appended so far is in the file or in this chunk.
         let offset = size - chunk.readableBytes
         let digest = self.digest
-        return threadPool.runIfActive(eventLoop: eventLoop) { () throws -> (CInt, String, SHA256) in
+        let observer = self.observer
+        return threadPool.runIfActive(eventLoop: eventLoop) { () throws -> (CInt, String, SHA256, (any MessageContentObserver)?) in
             let (descriptor, path) = try existing ?? Self.createFile(in: directory)
             do {
                 try Self.write(chunk, to: descriptor, at: offset)
@@ -104,12 +111,17 @@ final class MessageBodyBuffer {
                 throw error
             }
             var digest = digest
-            chunk.withUnsafeReadableBytes { digest.update(bufferPointer: $0) }
-            return (descriptor, path, digest)
-        }.assumeIsolated().map { descriptor, path, digest in
+            var observer = observer
+            chunk.withUnsafeReadableBytes { piece in
+                digest.update(bufferPointer: piece)
+                observer?.observe(piece)
+            }
+            return (descriptor, path, digest, observer)
+        }.assumeIsolated().map { descriptor, path, digest, observer in
             self.spillInFlight = false
             self.file = (descriptor, path)
             self.digest = digest
+            self.observer = observer
             // Discarded while the write ran: clean up now that nothing uses the file.
             if self.discarded { self.removeFile() }
         }.flatMapErrorThrowing { error in
@@ -139,7 +151,7 @@ final class MessageBodyBuffer {
             guard let (descriptor, path) = self.file else { throw BodyBufferError.writeFailed }
             close(descriptor)
             self.file = nil
-            return .file(path: path, size: size, sha256: Array(self.digest.finalize()))
+            return .file(path: path, size: size, sha256: Array(self.digest.finalize()), observed: self.observer?.finish())
         }.nonisolated()
     }
 

@@ -20,12 +20,28 @@ public protocol SMTPMessageReceiver: Sendable {
     /// loop; the default runs ``receive(_:)`` in a task. A receiver that can answer from a thread
     /// of its own implements it to spare the hops through the task.
     func receive(_ message: ReceivedMessage, completing promise: EventLoopPromise<DeliveryResult>)
+
+    /// What sees the content of a message that goes to a file, as it is written; `nil` (the
+    /// default): nothing does.
+    func makeContentObserver() -> (any MessageContentObserver)?
 }
 
 extension SMTPMessageReceiver {
     public func receive(_ message: ReceivedMessage, completing promise: EventLoopPromise<DeliveryResult>) {
         promise.completeWithTask { await receive(message) }
     }
+
+    public func makeContentObserver() -> (any MessageContentObserver)? { nil }
+}
+
+/// Sees the content of a message that goes to a file as it is written: every octet in order,
+/// piece by piece, on a thread of the listener's pool. A receiver does work on a large message
+/// while it arrives, instead of after its end, and finds the result in ``MessageContent/file(path:size:sha256:observed:)``.
+public protocol MessageContentObserver: Sendable {
+    /// The next piece.
+    mutating func observe(_ piece: UnsafeRawBufferPointer)
+    /// What it found, once the content has ended.
+    mutating func finish() -> any Sendable
 }
 
 /// Who is on the other end of a session.
@@ -76,14 +92,15 @@ public enum MessageContent: Sendable {
     /// The whole content.
     case memory(ByteBuffer)
     /// A file in the server's temporary folder holding the whole content, with the content's
-    /// SHA-256 (32 octets), computed as it was written.
-    case file(path: String, size: Int, sha256: [UInt8])
+    /// SHA-256 (32 octets), computed as it was written, and what the receiver's
+    /// ``MessageContentObserver`` found, if it made one.
+    case file(path: String, size: Int, sha256: [UInt8], observed: (any Sendable)?)
 
     /// The content's size in octets.
     public var size: Int {
         switch self {
         case .memory(let buffer): return buffer.readableBytes
-        case .file(_, let size, _): return size
+        case .file(_, let size, _, _): return size
         }
     }
 }

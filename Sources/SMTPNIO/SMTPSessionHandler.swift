@@ -221,7 +221,8 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
             directory: environment.temporaryDirectory,
             threadPool: environment.threadPool,
             eventLoop: context.eventLoop,
-            allocator: context.channel.allocator
+            allocator: context.channel.allocator,
+            observer: environment.receiver.makeContentObserver()
         )
         body.append(receivedField())
         self.body = body
@@ -251,7 +252,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
             }
         }
         wait(for: promise.futureResult, context: context) { result, content in
-            if case .file(let path, _, _) = content {
+            if case .file(let path, _, _, _) = content {
                 MessageFiles.remove(path)
             }
             self.body = nil
