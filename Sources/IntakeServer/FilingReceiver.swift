@@ -19,8 +19,9 @@ struct FilingReceiver: SMTPMessageReceiver {
     /// Threads for the fsyncs that keep large raw messages as files: they wait on the disk, so
     /// there are more of them than cores.
     let durableWrites: NIOThreadPool
-    /// Buffers for reading large messages back: as many as the tasks that parse them.
-    let readBuffers = ReadBufferPool(count: System.coreCount, maxSize: 8 << 20)
+    /// A buffer for reading large messages back, kept for the next one (one: a second parse at the
+    /// same time gets a buffer of its own, so the peak resident size is not raised).
+    let readBuffers = ReadBufferPool(count: 1, maxSize: 8 << 20)
     let logger: Logger
     let metrics: IntakeMetrics
 

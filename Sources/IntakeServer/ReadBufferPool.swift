@@ -4,8 +4,8 @@ import Synchronization
 /// messages.
 ///
 /// A 2 MB buffer that is new each time costs 512 page faults to fill and an unmapping to free,
-/// about as long as parsing what is in it. The buffers in use at once are as many as the tasks
-/// that parse, so keeping that many costs no more memory at the peak than allocating them anew.
+/// about as long as parsing what is in it. A kept buffer stays resident between messages, so the
+/// pool keeps few: at the peak, with every parsing task busy, the others are allocated anew.
 final class ReadBufferPool: Sendable {
     private let buffers = Mutex<[[UInt8]]>([])
     /// Buffers kept.

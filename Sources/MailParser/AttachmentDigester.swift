@@ -234,17 +234,24 @@ public struct AttachmentDigester<Digest: ContentDigest> {
         }
     }
 
+    /// Input octets decoded per step: a session holds a small buffer for the decoded octets.
+    static var decodeStep: Int { 8 * 1024 }
+
     private mutating func decode(_ bytes: UnsafeRawBufferPointer) {
-        guard !bytes.isEmpty else { return }
-        let room = bytes.count / 4 * 3 + 3
-        if scratch.count < room { scratch = [UInt8](repeating: 0, count: room) }
-        var decoder = self.decoder
-        let written = scratch.withUnsafeMutableBufferPointer { output in
-            decoder.decode(bytes.assumingMemoryBound(to: UInt8.self), into: output.baseAddress!)
+        if scratch.isEmpty { scratch = [UInt8](repeating: 0, count: Self.decodeStep / 4 * 3 + 3) }
+        var start = 0
+        while start < bytes.count {
+            let stop = min(start + Self.decodeStep, bytes.count)
+            var decoder = self.decoder
+            let written = scratch.withUnsafeMutableBufferPointer { output in
+                decoder.decode(
+                    UnsafeRawBufferPointer(rebasing: bytes[start..<stop]).assumingMemoryBound(to: UInt8.self), into: output.baseAddress!)
+            }
+            self.decoder = decoder
+            scratch.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[..<written])) }
+            decodedSize += written
+            start = stop
         }
-        self.decoder = decoder
-        scratch.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[..<written])) }
-        decodedSize += written
     }
 
     private mutating func record(end: Int) {
