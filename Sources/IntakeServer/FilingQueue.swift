@@ -72,6 +72,8 @@ final class FilingQueue: Service, Sendable {
         if queued {
             wake.signal()
         } else {
+            // Never filed: its kept raw file goes too.
+            if case .kept(let sha256, _) = delivery.raw { database.rawFolder?.remove(sha256) }
             completion(.failure(StoreError(code: .unavailable, message: "the server is shutting down")))
         }
     }

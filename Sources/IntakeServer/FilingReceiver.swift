@@ -92,7 +92,10 @@ struct FilingReceiver: SMTPMessageReceiver {
             Task {
                 // Read before the file moves; then its fsyncs run while it is parsed.
                 var bytes = readBuffers.take()
-                if case .failure(let refusal) = read(path, size: size, into: &bytes) { return file(.failure(refusal)) }
+                if case .failure(let refusal) = read(path, size: size, into: &bytes) {
+                    readBuffers.give(bytes)
+                    return file(.failure(refusal))
+                }
                 let kept = durableWrites.runIfActive(eventLoop: promise.futureResult.eventLoop) {
                     keep(path, size: size, sha256: sha256, id: message.id)
                 }

@@ -9,6 +9,7 @@ extension IntakeDatabase {
         do {
             return removeUnnamedRawFiles(deliveries, try await writer.write { db in try Self.fileBatch(deliveries, in: db) })
         } catch {
+            removeRawFiles(ofRolledBack: deliveries, error)
             return Self.allFailed(deliveries, error)
         }
     }
@@ -19,7 +20,19 @@ extension IntakeDatabase {
         do {
             return removeUnnamedRawFiles(deliveries, try writer.write { db in try Self.fileBatch(deliveries, in: db) })
         } catch {
+            removeRawFiles(ofRolledBack: deliveries, error)
             return Self.allFailed(deliveries, error)
+        }
+    }
+
+    /// After a transaction that failed as a whole: removes the batch's kept raw files when SQLite
+    /// rolled it back (full, busy, out of memory, interrupted), so that a full database does not
+    /// fill the disk with files of messages the sender retries. After an I/O error the files
+    /// stay: the commit may have reached the disk.
+    private func removeRawFiles(ofRolledBack deliveries: [Delivery], _ error: any Error) {
+        guard let error = error as? DatabaseError, error.resultCode != .SQLITE_IOERR, error.resultCode != .SQLITE_CORRUPT else { return }
+        for delivery in deliveries {
+            if case .kept(let sha256, _) = delivery.raw { rawFolder?.remove(sha256) }
         }
     }
 

@@ -13,7 +13,9 @@ import Foundation
 ///
 /// A file is made durable (fsync of the file, then of its folder) before the commit of the row
 /// that names it (`message.raw_sha256`), so a committed message never names a missing file.
-/// Files are never changed once kept; a file no committed row names is removed.
+/// Files are never changed once kept. A file that no row names after its delivery's transaction
+/// (a duplicate, a refusal, a rolled-back transaction) is removed; one left by a crash between
+/// keeping and committing, or by an I/O error at the commit, stays.
 public struct RawMessageFolder: Sendable {
     /// The folder's path.
     public let path: String
@@ -51,17 +53,19 @@ public struct RawMessageFolder: Sendable {
     public func keep(_ source: String, sha256: String) throws(KeepFailure) {
         let destination = file(sha256)
         let folder = "\(path)/\(sha256.prefix(2))"
+        var madeFolder = false
         if rename(source, destination) != 0 {
             let code = errno
-            // ENOENT with the source in place: the first file of its subfolder.
+            // ENOENT with the source in place: the subfolder is gone (``create()`` makes them all).
             guard code == ENOENT, access(source, F_OK) == 0 else { throw Self.failure("rename", source, code) }
             guard mkdir(folder, 0o750) == 0 || errno == EEXIST else { throw Self.failure("mkdir", folder, errno) }
-            try Self.sync(path, directory: true)
+            madeFolder = true
             guard rename(source, destination) == 0 else { throw Self.failure("rename", source, errno) }
         }
         do {
             try Self.sync(destination, directory: false)
             try Self.sync(folder, directory: true)
+            if madeFolder { try Self.sync(path, directory: true) }
         } catch {
             // Not durable: no row will name it.
             unlink(destination)
@@ -69,13 +73,25 @@ public struct RawMessageFolder: Sendable {
         }
     }
 
-    /// Creates the folder if it is missing.
+    /// Creates the folder and its 256 subfolders (`00` to `ff`) where missing, durably, so that
+    /// keeping a file never has to create one.
     public func create() throws(KeepFailure) {
         if mkdir(path, 0o750) == 0 {
             try Self.sync((path as NSString).deletingLastPathComponent, directory: true)
         } else if errno != EEXIST {
             throw Self.failure("mkdir", path, errno)
         }
+        var made = false
+        let hex = Array("0123456789abcdef")
+        for index in 0..<256 {
+            let folder = path + "/" + String([hex[index >> 4], hex[index & 15]])
+            if mkdir(folder, 0o750) == 0 {
+                made = true
+            } else if errno != EEXIST {
+                throw Self.failure("mkdir", folder, errno)
+            }
+        }
+        if made { try Self.sync(path, directory: true) }
     }
 
     /// The content of the file `sha256`, which must hold `size` octets.

@@ -118,6 +118,7 @@ public struct AttachmentDigester<Digest: ContentDigest> {
                 continue
             }
             // Body up to the next line that starts with a dash: no boundary line can be in it.
+            atLineStart = false
             var stop = count
             var search = start
             while search < count, let hit = memchr(base + search, CInt(ASCII.dash), count - search) {
@@ -238,7 +239,7 @@ public struct AttachmentDigester<Digest: ContentDigest> {
     static var decodeStep: Int { 8 * 1024 }
 
     private mutating func decode(_ bytes: UnsafeRawBufferPointer) {
-        if scratch.isEmpty { scratch = [UInt8](repeating: 0, count: Self.decodeStep / 4 * 3 + 3) }
+        if scratch.isEmpty { scratch = [UInt8](repeating: 0, count: Base64.Decoder.room(for: Self.decodeStep)) }
         var start = 0
         while start < bytes.count {
             let stop = min(start + Self.decodeStep, bytes.count)

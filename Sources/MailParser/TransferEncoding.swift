@@ -49,7 +49,7 @@ enum Base64 {
 
     static func decode(_ input: ArraySlice<UInt8>) -> (bytes: [UInt8], defective: Bool) {
         var decoder = Decoder()
-        let out = [UInt8](unsafeUninitializedCapacity: input.count / 4 * 3 + 3) { buf, count in
+        let out = [UInt8](unsafeUninitializedCapacity: Decoder.room(for: input.count)) { buf, count in
             count = input.withUnsafeBufferPointer { decoder.decode($0, into: buf.baseAddress!) }
         }
         return (out, decoder.finish())
@@ -62,8 +62,8 @@ enum Base64 {
     ) -> (size: Int, defective: Bool) {
         var decoder = Decoder()
         var size = 0
-        let step = piece / 3 * 4
-        let output = UnsafeMutablePointer<UInt8>.allocate(capacity: step / 4 * 3 + 3)
+        let step = max(4, piece / 3 * 4)
+        let output = UnsafeMutablePointer<UInt8>.allocate(capacity: Decoder.room(for: step))
         defer { output.deallocate() }
         input.withUnsafeBufferPointer { src in
             var start = 0
@@ -100,8 +100,13 @@ enum Base64 {
         var bits = 0
         var defective = false
 
-        /// Decodes `src` into `buf`, which has room for `src.count / 4 * 3 + 3` octets; returns
-        /// how many it wrote.
+        /// The room `decode(_:into:)` needs for `count` characters: three octets per four, the
+        /// octets of a group begun in the previous piece, and the fourth octet the fast path
+        /// stores with every three.
+        static func room(for count: Int) -> Int { count / 4 * 3 + 4 }
+
+        /// Decodes `src` into `buf`, which has ``room(for:)`` `src.count` octets; returns how many
+        /// it wrote.
         mutating func decode(_ src: UnsafeBufferPointer<UInt8>, into buf: UnsafeMutablePointer<UInt8>) -> Int {
             var n = 0
             var acc = self.acc

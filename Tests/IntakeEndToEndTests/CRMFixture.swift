@@ -41,6 +41,14 @@ struct CRMFixture {
         return CRMFixture(daemon: daemon, database: database, users: records)
     }
 
+    /// Stops the daemon and starts another on the same data folder with `settings`.
+    func restarted(settings: [String: String]) async throws -> CRMFixture {
+        _ = await daemon.stop()
+        let defaults = ["delivery": "filing", "dropbox.domains": "dropbox.localhost,intake.example.com"]
+        let next = try await Daemon(settings: settings.merging(defaults) { given, _ in given }, dataDirectory: daemon.dataDirectory)
+        return CRMFixture(daemon: next, database: database, users: users)
+    }
+
     /// The dropbox address of a user, for a kind.
     func dropbox(_ email: String, _ kind: DropboxKind = .note) -> String {
         DropboxAddress(token: users[email]!.token, kind: kind).localPart + "@dropbox.localhost"

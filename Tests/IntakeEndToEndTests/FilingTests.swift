@@ -90,6 +90,45 @@ import Testing
         await crm.stop()
     }
 
+    /// At `database.max_size` a message gets 452 4.3.1 with nothing of it kept (no rows, no raw
+    /// file), and once there is room the same message is filed.
+    @Test func aFullDatabaseGets452WithNothingPartialAndRecoversWithRoom() async throws {
+        // Every message over 4 KiB is kept as a file; its note holds the 40 KB body.
+        let crm = try await CRMFixture.start(settings: ["database.max_size": "262144", "smtp.memory_threshold": "4096"])
+        let rawFolder = try #require(crm.database.rawFolder)
+        var refused: String?
+        var filed = 0
+        for index in 0..<40 where refused == nil {
+            let body = String(repeating: "Quarterly figures line \(index), all well within budget.\n", count: 700)
+            let message = mail(to: "jane.fenwick@fenwick-logistics.example", subject: "Report \(index)", body: body)
+            let sent = try crm.send(message, to: [crm.dropbox(Self.bob)])
+            if sent.code == 250 {
+                filed += 1
+            } else {
+                #expect(sent.code == 452)
+                #expect(sent.text.hasPrefix("4.3.1"), "\(sent.text)")
+                refused = message
+            }
+        }
+        let message = try #require(refused, "the database never filled")
+        #expect(filed > 0)
+        // Nothing of the refused message: as many messages, notes and log rows as 250s, and no
+        // file that no row names.
+        #expect(try await crm.database.storedMessageCount() == filed)
+        #expect(try await crm.database.notes(organisation: CRMFixture.organisation).count == filed)
+        #expect(try await crm.log().count == filed)
+        let named = try await crm.database.read { db in
+            try String.fetchAll(db, sql: "SELECT raw_sha256 FROM message WHERE raw_sha256 IS NOT NULL ORDER BY raw_sha256")
+        }
+        #expect(try rawFiles(rawFolder.path) == named)
+        #expect(named.count == filed)
+        // With room, the same message is filed.
+        let roomy = try await crm.restarted(settings: ["smtp.memory_threshold": "4096"])
+        #expect(try roomy.send(message, to: [roomy.dropbox(Self.bob)]).code == 250)
+        #expect(try await roomy.database.storedMessageCount() == filed + 1)
+        await roomy.stop()
+    }
+
     /// The files of a raw folder, by name.
     private func rawFiles(_ folder: String) throws -> [String] {
         try FileManager.default.subpathsOfDirectory(atPath: folder).filter { $0.contains("/") }.map { String($0.dropFirst(3)) }.sorted()
