@@ -20,7 +20,7 @@ import SMTPCore
 /// | `dropbox.domains` | list | `dropbox.localhost` | domains whose mail is accepted |
 /// | `delivery` | `filing`, `spool` or `discard` | `filing` | `filing` files into the CRM database; `spool` only keeps messages in `data_dir/spool`; `discard` accepts and drops every message (benchmarks only) |
 /// | `database.path` | path | `data_dir/intake.sqlite` | the SQLite database |
-/// | `database.max_size` | int | 0 (no cap) | octets the database may grow to; when full, messages get `452 4.3.1` |
+/// | `database.max_size` | int | 0 (no cap) | octets the database file may grow to (the raw folder is not counted); when full, messages get `452 4.3.1` |
 /// | `database.checkpoint_pages` | int | 100 | WAL pages after which the commit thread copies the WAL into the database file, once no message waits |
 /// | `smtp.host` | address | `127.0.0.1` | address to listen on |
 /// | `smtp.port` | int | `2525` | port to listen on; 0 picks a free port |
