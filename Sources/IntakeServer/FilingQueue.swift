@@ -73,7 +73,7 @@ final class FilingQueue: Service, Sendable {
             wake.signal()
         } else {
             // Never filed: its kept raw file goes too.
-            if case .kept(let sha256, _) = delivery.raw { database.rawFolder?.remove(sha256) }
+            database.removeKeptFile(of: delivery)
             completion(.failure(StoreError(code: .unavailable, message: "the server is shutting down")))
         }
     }

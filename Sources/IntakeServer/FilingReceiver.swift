@@ -51,21 +51,11 @@ struct FilingReceiver: SMTPMessageReceiver {
     /// microseconds); larger ones in a task.
     static let inlineParseLimit = 32 * 1024
 
+    /// The same as ``receive(_:completing:)``, awaited.
     func receive(_ message: ReceivedMessage) async -> DeliveryResult {
-        let started = ContinuousClock.now
-        var delivery: Delivery
-        switch prepare(message) {
-        case .success(let prepared): delivery = prepared
-        case .failure(let refusal): return finish(refusal, started: started)
-        }
-        if case .file(let path, let size, let sha256, _) = message.content {
-            let kept = try? await durableWrites.runIfActive { keep(path, size: size, sha256: sha256, id: message.id) }
-            switch kept ?? .failure(Self.unavailable) {
-            case .success(let raw): delivery.raw = raw
-            case .failure(let refusal): return finish(refusal, started: started)
-            }
-        }
-        return finish(await queue.file(delivery), message: message, delivery: delivery, started: started)
+        let promise = MultiThreadedEventLoopGroup.singleton.any().makePromise(of: DeliveryResult.self)
+        receive(message, completing: promise)
+        return (try? await promise.futureResult.get()) ?? Self.unavailable.result
     }
 
     /// Parses on the event loop (small messages) or in a task (large ones), then answers from the
@@ -85,9 +75,9 @@ struct FilingReceiver: SMTPMessageReceiver {
         }
         switch message.content {
         case .memory(let buffer) where buffer.readableBytes <= Self.inlineParseLimit:
-            file(prepare(message))
-        case .memory:
-            Task { file(prepare(message)) }
+            file(.success(prepare(message, buffer)))
+        case .memory(let buffer):
+            Task { file(.success(prepare(message, buffer))) }
         case .file(let path, let size, let sha256, let observed):
             Task {
                 // Read before the file moves; then its fsyncs run while it is parsed.
@@ -140,14 +130,7 @@ struct FilingReceiver: SMTPMessageReceiver {
             return .success(.file(path: path, size: size))
         } catch {
             logger.error("cannot keep the message's file", metadata: ["smtp.message.id": "\(id)", "error": "\(error)"])
-            if error.isOutOfSpace {
-                return .failure(
-                    Refusal(
-                        result: .rejected(
-                            SMTPReply(452, EnhancedStatusCode(4, 3, 1), "not enough storage to keep the message; try again later"))))
-            }
-            return .failure(
-                Refusal(result: .rejected(SMTPReply(451, EnhancedStatusCode(4, 3, 0), "could not store the message; try again later"))))
+            return .failure(Refusal(result: .rejected(error.isOutOfSpace ? SMTPReply.noStorage : SMTPReply.storageFailed)))
         }
     }
 
@@ -156,24 +139,11 @@ struct FilingReceiver: SMTPMessageReceiver {
         var result: DeliveryResult
     }
 
-    /// Reads and parses the message and makes its delivery.
-    ///
-    /// The message's bytes are read and parsed in one step with no suspension point, so that at
-    /// most one message per thread is in memory whole; what then waits for the commit is the parse
-    /// without its bodies and, for a large message, the spool file's path.
-    func prepare(_ message: ReceivedMessage) -> Result<Delivery, Refusal> {
-        switch message.content {
-        case .memory(let buffer):
-            let bytes = Data(buffer.readableBytesView)
-            return .success(makeDelivery(message, bytes: bytes, raw: .bytes(bytes)))
-        case .file(let path, let size, _, let observed):
-            var bytes: [UInt8] = []
-            return read(path, size: size, into: &bytes).map {
-                makeDelivery(
-                    message, bytes: bytes, raw: .file(path: path, size: size),
-                    digests: observed as? PrecomputedDigests ?? PrecomputedDigests())
-            }
-        }
+    /// Parses a message received in memory and makes its delivery. What then waits for the commit
+    /// is the parse without its bodies and the octets.
+    func prepare(_ message: ReceivedMessage, _ buffer: ByteBuffer) -> Delivery {
+        let bytes = Data(buffer.readableBytesView)
+        return makeDelivery(message, bytes: bytes, raw: .bytes(bytes))
     }
 
     /// Reads the spool file's octets into `bytes`: a file this session has just written, read from
@@ -253,10 +223,7 @@ struct FilingReceiver: SMTPMessageReceiver {
             return Self.reply(results, id: message.id)
         case .failure(let error):
             logger.error("could not file the message", metadata: ["smtp.message.id": "\(message.id)", "error": "\(error)"])
-            if error.code == .full {
-                return .rejected(SMTPReply(452, EnhancedStatusCode(4, 3, 1), "not enough storage to keep the message; try again later"))
-            }
-            return .rejected(SMTPReply(451, EnhancedStatusCode(4, 3, 0), "could not store the message; try again later"))
+            return .rejected(error.code == .full ? SMTPReply.noStorage : SMTPReply.storageFailed)
         }
     }
 

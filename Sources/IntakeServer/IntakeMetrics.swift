@@ -41,14 +41,6 @@ struct IntakeMetrics: Sendable {
     }
 }
 
-extension CoreMetrics.Timer {
-    /// Records the time elapsed since `start`.
-    func recordInterval(since start: ContinuousClock.Instant) {
-        let elapsed = ContinuousClock.now - start
-        recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
-    }
-}
-
 extension ContinuousClock.Instant {
     /// Whole milliseconds from this instant to now, for log lines.
     var millisecondsElapsed: Int64 {

@@ -74,9 +74,9 @@ struct SpoolReceiver: SMTPMessageReceiver {
             }
             return .accepted(id: message.id, text: "message kept")
         } catch let failure as DurableFiles.Failure where failure.isOutOfSpace {
-            return .rejected(SMTPReply(452, EnhancedStatusCode(4, 3, 1), "not enough storage to keep the message; try again later"))
+            return .rejected(.noStorage)
         } catch {
-            return .rejected(SMTPReply(451, EnhancedStatusCode(4, 3, 0), "could not store the message; try again later"))
+            return .rejected(.storageFailed)
         }
     }
 }
@@ -92,4 +92,11 @@ struct DiscardReceiver: SMTPMessageReceiver {
     func receive(_ message: ReceivedMessage) async -> DeliveryResult {
         .accepted(id: message.id, text: "message discarded (benchmark delivery)")
     }
+}
+
+extension SMTPReply {
+    /// Not enough room to keep the message (disk or database full): the sender retries later.
+    static let noStorage = SMTPReply(452, EnhancedStatusCode(4, 3, 1), "not enough storage to keep the message; try again later")
+    /// Keeping the message failed: the sender retries later.
+    static let storageFailed = SMTPReply(451, EnhancedStatusCode(4, 3, 0), "could not store the message; try again later")
 }

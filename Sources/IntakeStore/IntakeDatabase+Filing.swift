@@ -25,15 +25,19 @@ extension IntakeDatabase {
         }
     }
 
+    /// Removes the delivery's raw file from the raw folder, if it was kept there: for a delivery
+    /// that no committed row names.
+    public func removeKeptFile(of delivery: Delivery) {
+        if case .kept(let sha256, _) = delivery.raw { rawFolder?.remove(sha256) }
+    }
+
     /// After a transaction that failed as a whole: removes the batch's kept raw files when SQLite
     /// rolled it back (full, busy, out of memory, interrupted), so that a full database does not
     /// fill the disk with files of messages the sender retries. After an I/O error the files
     /// stay: the commit may have reached the disk.
     private func removeRawFiles(ofRolledBack deliveries: [Delivery], _ error: any Error) {
         guard let error = error as? DatabaseError, error.resultCode != .SQLITE_IOERR, error.resultCode != .SQLITE_CORRUPT else { return }
-        for delivery in deliveries {
-            if case .kept(let sha256, _) = delivery.raw { rawFolder?.remove(sha256) }
-        }
+        for delivery in deliveries { removeKeptFile(of: delivery) }
     }
 
     /// After the commit: removes the kept raw files that no committed row names (a duplicate, a
@@ -42,9 +46,7 @@ extension IntakeDatabase {
     private func removeUnnamedRawFiles(
         _ deliveries: [Delivery], _ filed: [(result: Result<[RecipientResult], StoreError>, storedRaw: Bool)]
     ) -> [Result<[RecipientResult], StoreError>] {
-        for (delivery, outcome) in zip(deliveries, filed) where !outcome.storedRaw {
-            if case .kept(let sha256, _) = delivery.raw { rawFolder?.remove(sha256) }
-        }
+        for (delivery, outcome) in zip(deliveries, filed) where !outcome.storedRaw { removeKeptFile(of: delivery) }
         return filed.map(\.result)
     }
 

@@ -36,12 +36,9 @@ public enum RawMessage: Sendable {
 
     /// The `size` octets of a spooled message's file.
     public static func contents(of path: String, size: Int) throws -> [UInt8] {
-        let descriptor = try open(path)
-        defer { close(descriptor) }
-        return try [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
-            try read(descriptor, into: UnsafeMutableRawPointer(buffer.baseAddress!), count: size, path: path, offset: 0)
-            count = size
-        }
+        var contents: [UInt8] = []
+        try read(path, size: size, into: &contents)
+        return contents
     }
 
     /// The `size` octets of a spooled message's file, read into `buffer` (whose storage is reused

@@ -27,7 +27,12 @@ public struct RawMessageFolder: Sendable {
 
     /// The path of the file with content `sha256` (64 lower-case hex digits).
     public func file(_ sha256: String) -> String {
-        "\(path)/\(sha256.prefix(2))/\(sha256)"
+        "\(subfolder(sha256))/\(sha256)"
+    }
+
+    /// The subfolder of the file with content `sha256`: its first two hex digits.
+    private func subfolder(_ sha256: String) -> String {
+        "\(path)/\(sha256.prefix(2))"
     }
 
     /// Why keeping a file failed.
@@ -52,7 +57,7 @@ public struct RawMessageFolder: Sendable {
     /// together on a journalling file system, and the folder's fsync has nothing left to do.
     public func keep(_ source: String, sha256: String) throws(KeepFailure) {
         let destination = file(sha256)
-        let folder = "\(path)/\(sha256.prefix(2))"
+        let folder = subfolder(sha256)
         var madeFolder = false
         if rename(source, destination) != 0 {
             let code = errno
@@ -110,10 +115,7 @@ public struct RawMessageFolder: Sendable {
         try destination.create()
         var folders: Set<String> = []
         for hash in hashes {
-            let folder = "\(destination.path)/\(hash.prefix(2))"
-            if folders.insert(folder).inserted {
-                guard mkdir(folder, 0o750) == 0 || errno == EEXIST else { throw Self.failure("mkdir", folder, errno) }
-            }
+            folders.insert(destination.subfolder(hash))
             let target = destination.file(hash)
             try? FileManager.default.removeItem(atPath: target)
             try FileManager.default.copyItem(atPath: file(hash), toPath: target)

@@ -45,20 +45,16 @@ public struct AttachmentDigester<Digest: ContentDigest> {
         case digest
     }
 
-    /// A multipart whose parts are being read.
-    private struct Multipart {
-        var boundary: [UInt8]
-        /// multipart/digest, whose parts are messages unless they say otherwise.
-        var isDigest: Bool
-    }
-
     /// The longest line kept whole (a header section, or a line that may be a boundary).
     static var maxKeptLine: Int { 4 * 1024 }
     /// The longest header section followed.
     static var maxHeaderSection: Int { 256 * 1024 }
 
     private var mode = Mode.headers
-    private var multiparts: [Multipart] = []
+    /// The boundaries of the multiparts whose parts are being read, outermost first, and whether
+    /// each is a multipart/digest (whose parts are messages unless they say otherwise).
+    private var boundaries = BoundaryStack()
+    private var isDigest: [Bool] = []
     private var defaultType = ContentType.default
     /// Octets consumed so far: the offset of the next one.
     private var offset = 0
@@ -164,10 +160,9 @@ public struct AttachmentDigester<Digest: ContentDigest> {
     /// A line kept whole, with its LF unless the message ended without one.
     private mutating func wholeLine(ended: Bool) {
         let lineEnd = ended ? line.count - 1 : line.count
-        if !multiparts.isEmpty, lineEnd >= 3, line[0] == ASCII.dash, line[1] == ASCII.dash {
-            var stack = BoundaryStack()
-            for multipart in multiparts { stack.push(multipart.boundary) }
-            let match = line.withUnsafeBufferPointer { stack.match($0, lineStart: 0, lineEnd: lineEnd) }
+        if !boundaries.isEmpty, lineEnd >= 3, line[0] == ASCII.dash, line[1] == ASCII.dash {
+            let boundaries = self.boundaries
+            let match = line.withUnsafeBufferPointer { boundaries.match($0, lineStart: 0, lineEnd: lineEnd) }
             if let match {
                 boundary(at: match.index, closing: match.closing)
                 return
@@ -198,13 +193,14 @@ public struct AttachmentDigester<Digest: ContentDigest> {
             }
             record(end: end)
         }
-        // Inner multipart closed by an outer boundary: they end too.
-        multiparts.removeLast(multiparts.count - index - 1)
+        // The multiparts inside the boundary's end with it, and a closing boundary ends its own.
+        let kept = closing ? index : index + 1
+        while boundaries.count > kept { boundaries.pop() }
+        isDigest.removeLast(isDigest.count - kept)
         if closing {
-            multiparts.removeLast()
             mode = .skip
         } else {
-            defaultType = multiparts[index].isDigest ? .digestDefault : .default
+            defaultType = isDigest[index] ? .digestDefault : .default
             mode = .headers
             headerSection.removeAll(keepingCapacity: true)
         }
@@ -223,7 +219,8 @@ public struct AttachmentDigester<Digest: ContentDigest> {
         }
         let encoding = TransferEncoding(headerValue: fields.first("content-transfer-encoding")?.rawValue ?? "")
         if contentType.isMultipart, let boundary = contentType.boundary, !boundary.isEmpty {
-            multiparts.append(Multipart(boundary: Array(boundary.utf8), isDigest: contentType.subtype == "digest"))
+            boundaries.push(Array(boundary.utf8))
+            isDigest.append(contentType.subtype == "digest")
             mode = .skip
         } else if case .base64 = encoding, MIMEParser.isFile(contentType) {
             mode = .digest

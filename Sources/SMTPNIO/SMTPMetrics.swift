@@ -55,3 +55,11 @@ public struct SMTPMetrics: Sendable {
         messages[result]?.increment()
     }
 }
+
+extension Timer {
+    /// Records the time elapsed since `start`.
+    public func recordInterval(since start: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - start
+        recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+    }
+}

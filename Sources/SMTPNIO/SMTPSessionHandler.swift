@@ -256,9 +256,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
                 MessageFiles.remove(path)
             }
             self.body = nil
-            let elapsed = ContinuousClock.now - dataEnded
-            self.environment.metrics.endOfDataToReply.recordNanoseconds(
-                elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+            self.environment.metrics.endOfDataToReply.recordInterval(since: dataEnded)
             self.logDelivery(result, transaction: transaction, size: summary.size)
             switch result {
             case .accepted: self.environment.metrics.messageFinished(SMTPReply(250, nil, "accepted"))
