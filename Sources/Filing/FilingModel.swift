@@ -47,8 +47,9 @@ public struct OrganisationContext: Sendable {
     public var name: String
     /// Domains of the organisation's own mail: never contacts.
     public var internalDomains: [String]
-    /// Every address of the organisation's other users (primary and extra), lowercased.
-    public var colleagueAddresses: Set<String>
+    /// Every address of the organisation's users (primary and extra), lowercased: the user's
+    /// own are among them, and the rules drop those first, so what this adds is colleagues'.
+    public var memberAddresses: Set<String>
     /// The organisation's and this user's exclusion patterns.
     public var exclusions: [ExclusionPattern]
     public var settings: OrganisationSettings
@@ -56,13 +57,13 @@ public struct OrganisationContext: Sendable {
     public var dropboxDomains: Set<String>
 
     public init(
-        id: Int64, name: String, internalDomains: [String], colleagueAddresses: Set<String>, exclusions: [ExclusionPattern],
+        id: Int64, name: String, internalDomains: [String], memberAddresses: Set<String>, exclusions: [ExclusionPattern],
         settings: OrganisationSettings, dropboxDomains: Set<String>
     ) {
         self.id = id
         self.name = name
         self.internalDomains = internalDomains.map { $0.lowercased() }
-        self.colleagueAddresses = colleagueAddresses
+        self.memberAddresses = memberAddresses
         self.exclusions = exclusions
         self.settings = settings
         self.dropboxDomains = dropboxDomains

@@ -23,7 +23,7 @@ public enum FilingRules {
             let domain = person.address.domain.lowercased()
             guard person.address.isComplete, !seen.contains(address) else { continue }
             seen.insert(address)
-            if own.contains(address) || organisation.colleagueAddresses.contains(address) { continue }
+            if own.contains(address) || organisation.memberAddresses.contains(address) { continue }
             if organisation.dropboxDomains.contains(domain) { continue }
             if organisation.internalDomains.contains(where: { domain == $0 || domain.hasSuffix("." + $0) }) { continue }
             if organisation.exclusions.contains(where: { $0.matches(address) }) { continue }

@@ -26,18 +26,45 @@ struct FilingReceiver: SMTPMessageReceiver {
     let metrics: IntakeMetrics
 
     func checkRecipient(_ recipient: ForwardPath, transaction: MailTransaction, session: SMTPSessionInfo) async -> RecipientDecision {
-        if let refusal = policy.refusal(for: recipient) { return .reject(refusal) }
-        guard case .mailbox(let mailbox) = recipient else { return .accept }
-        if mailbox.unquotedLocalPart.lowercased() == "postmaster" { return .accept }
+        switch immediateDecision(recipient) {
+        case .decided(let decision): return decision
+        case .lookUp(let dropbox, let mailbox):
+            do {
+                return try await database.dropboxUser(token: dropbox.token) == nil ? .reject(Self.unknownDropbox(mailbox)) : .accept
+            } catch {
+                logger.error("cannot look up a dropbox", metadata: ["error": "\(error)"])
+                return .reject(SMTPReply(451, EnhancedStatusCode(4, 3, 0), "the dropbox directory is unavailable; try again later"))
+            }
+        }
+    }
+
+    /// Answers at once when the address is not a dropbox or the directory in memory knows the
+    /// token (the usual case under load); reads the database in a task otherwise.
+    func checkRecipient(
+        _ recipient: ForwardPath, transaction: MailTransaction, session: SMTPSessionInfo,
+        completing promise: EventLoopPromise<RecipientDecision>
+    ) {
+        if case .decided(let decision) = immediateDecision(recipient) {
+            promise.succeed(decision)
+        } else {
+            promise.completeWithTask { await checkRecipient(recipient, transaction: transaction, session: session) }
+        }
+    }
+
+    private enum RecipientCheck {
+        case decided(RecipientDecision)
+        case lookUp(DropboxAddress, Mailbox)
+    }
+
+    private func immediateDecision(_ recipient: ForwardPath) -> RecipientCheck {
+        if let refusal = policy.refusal(for: recipient) { return .decided(.reject(refusal)) }
+        guard case .mailbox(let mailbox) = recipient else { return .decided(.accept) }
+        if mailbox.unquotedLocalPart.lowercased() == "postmaster" { return .decided(.accept) }
         guard let dropbox = DropboxAddress(localPart: mailbox.unquotedLocalPart) else {
-            return .reject(Self.unknownDropbox(mailbox))
+            return .decided(.reject(Self.unknownDropbox(mailbox)))
         }
-        do {
-            return try await database.dropboxUser(token: dropbox.token) == nil ? .reject(Self.unknownDropbox(mailbox)) : .accept
-        } catch {
-            logger.error("cannot look up a dropbox", metadata: ["error": "\(error)"])
-            return .reject(SMTPReply(451, EnhancedStatusCode(4, 3, 0), "the dropbox directory is unavailable; try again later"))
-        }
+        if database.directory.userForRecipient(token: dropbox.token) != nil { return .decided(.accept) }
+        return .lookUp(dropbox, mailbox)
     }
 
     static func unknownDropbox(_ mailbox: Mailbox) -> SMTPReply {

@@ -9,15 +9,18 @@ import MailParser
 struct FilingApplier {
     let db: Database
     let delivery: Delivery
+    /// Where users and organisation contexts come from (confirmed for this transaction).
+    let directory: DropboxDirectory
     let now: Double
     /// The message's row per organisation, once stored.
     private var storedMessage: [Int64?: Int64] = [:]
     /// Whether a row of this delivery's own holds (or names) its raw message.
     private(set) var storedRaw = false
 
-    init(db: Database, delivery: Delivery) {
+    init(db: Database, delivery: Delivery, directory: DropboxDirectory) {
         self.db = db
         self.delivery = delivery
+        self.directory = directory
         self.now = delivery.receivedAt.timeIntervalSince1970
     }
 
@@ -29,7 +32,7 @@ struct FilingApplier {
             var user: DropboxUser?
             if let dropbox = recipient.dropbox {
                 if !seen.insert(dropbox).inserted { continue }
-                user = try IntakeDatabase.user(db, token: dropbox.token)
+                user = try directory.user(db, token: dropbox.token)
                 if let user {
                     result = try file(for: user, kind: dropbox.kind, recipient: recipient.address)
                 } else {
@@ -59,7 +62,7 @@ struct FilingApplier {
     // MARK: One recipient
 
     private mutating func file(for user: DropboxUser, kind: DropboxKind, recipient: String) throws -> RecipientResult {
-        let organisation = try IntakeDatabase.organisationContext(db, user: user, dropboxDomains: delivery.dropboxDomains)
+        let organisation = try directory.organisationContext(db, user: user, dropboxDomains: delivery.dropboxDomains)
         let intent: FilingIntent
         switch FilingRules.intent(
             for: delivery.message, user: user, kind: kind, organisation: organisation, receivedAt: delivery.receivedAt)
@@ -370,14 +373,16 @@ struct FilingApplier {
 
 extension IntakeDatabase {
     /// Files one delivery in the current transaction.
-    static func file(_ delivery: Delivery, in db: Database) throws -> [RecipientResult] {
-        try fileNamingRaw(delivery, in: db).results
+    static func file(_ delivery: Delivery, in db: Database, directory: DropboxDirectory) throws -> [RecipientResult] {
+        try fileNamingRaw(delivery, in: db, directory: directory).results
     }
 
     /// The same, and whether a row it wrote holds or names the raw message (not so for a
     /// duplicate or a refusal).
-    static func fileNamingRaw(_ delivery: Delivery, in db: Database) throws -> (results: [RecipientResult], storedRaw: Bool) {
-        var applier = FilingApplier(db: db, delivery: delivery)
+    static func fileNamingRaw(
+        _ delivery: Delivery, in db: Database, directory: DropboxDirectory
+    ) throws -> (results: [RecipientResult], storedRaw: Bool) {
+        var applier = FilingApplier(db: db, delivery: delivery, directory: directory)
         let results = try applier.run()
         return (results, applier.storedRaw)
     }

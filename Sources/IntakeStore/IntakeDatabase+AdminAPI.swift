@@ -413,7 +413,7 @@ extension IntakeDatabase {
                 deduplicationKey: source.deduplicationKey,
                 message: parsed, dropboxDomains: Set(dropboxDomains)
             )
-            let results = try Self.file(delivery, in: db)
+            let results = try Self.file(delivery, in: db, directory: directory)
             guard results.contains(where: \.accepted) else {
                 let reason = results.compactMap(\.reason).first ?? "refused"
                 throw StoreError(code: .invalid, message: "the filing rules now refuse message \(id) (\(reason)); nothing changed")

@@ -7,7 +7,8 @@ extension IntakeDatabase {
     /// fails and nothing of any of them is visible.
     public func file(_ deliveries: [Delivery]) async -> [Result<[RecipientResult], StoreError>] {
         do {
-            return removeUnnamedRawFiles(deliveries, try await writer.write { db in try Self.fileBatch(deliveries, in: db) })
+            return removeUnnamedRawFiles(
+                deliveries, try await writer.write { [directory] db in try Self.fileBatch(deliveries, in: db, directory: directory) })
         } catch {
             removeRawFiles(ofRolledBack: deliveries, error)
             return Self.allFailed(deliveries, error)
@@ -18,7 +19,8 @@ extension IntakeDatabase {
     /// that does nothing else (never a Swift concurrency or event-loop thread).
     public func fileBlocking(_ deliveries: [Delivery]) -> [Result<[RecipientResult], StoreError>] {
         do {
-            return removeUnnamedRawFiles(deliveries, try writer.write { db in try Self.fileBatch(deliveries, in: db) })
+            return removeUnnamedRawFiles(
+                deliveries, try writer.write { [directory] db in try Self.fileBatch(deliveries, in: db, directory: directory) })
         } catch {
             removeRawFiles(ofRolledBack: deliveries, error)
             return Self.allFailed(deliveries, error)
@@ -58,14 +60,15 @@ extension IntakeDatabase {
 
     /// The body of the group-commit transaction.
     private static func fileBatch(
-        _ deliveries: [Delivery], in db: Database
+        _ deliveries: [Delivery], in db: Database, directory: DropboxDirectory
     ) throws -> [(result: Result<[RecipientResult], StoreError>, storedRaw: Bool)] {
+        try directory.confirm(db)
         var results: [(result: Result<[RecipientResult], StoreError>, storedRaw: Bool)] = []
         for delivery in deliveries {
             do {
                 var filed: (results: [RecipientResult], storedRaw: Bool) = ([], false)
                 try db.inSavepoint {
-                    filed = try Self.fileNamingRaw(delivery, in: db)
+                    filed = try Self.fileNamingRaw(delivery, in: db, directory: directory)
                     return .commit
                 }
                 results.append((.success(filed.results), filed.storedRaw))

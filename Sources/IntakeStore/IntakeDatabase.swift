@@ -13,6 +13,8 @@ public struct IntakeDatabase: Sendable {
     /// Where large raw messages are kept as files; `nil` for a database that keeps every raw
     /// message in itself.
     public let rawFolder: RawMessageFolder?
+    /// Dropbox users and organisations kept in memory between two changes.
+    public let directory = DropboxDirectory()
 
     /// Opens (creating if needed) the database at `path` and migrates it. With `maxSize` > 0 the
     /// file may not grow past that many octets (SQLite's `max_page_count`): writes then fail as
@@ -76,10 +78,21 @@ public struct IntakeDatabase: Sendable {
         }
     }
 
-    /// Runs `body` in one write transaction.
+    /// Runs `body` in one write transaction. The ``directory`` forgets what it holds inside the
+    /// transaction and again right after it ends, before the writer runs anything else: every
+    /// admin change goes through here.
     public func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws(StoreError) -> T {
+        let directory = self.directory
         do {
-            return try await writer.write(body)
+            return try await writer.write { db in
+                directory.forget()
+                db.afterNextTransaction { _ in
+                    directory.forget()
+                } onRollback: { _ in
+                    directory.forget()
+                }
+                return try body(db)
+            }
         } catch let error as StoreError {
             throw error
         } catch {
@@ -120,9 +133,12 @@ public struct IntakeDatabase: Sendable {
     }
 
     /// The user whose dropbox token this is, if any.
+    /// Answered from the ``directory`` when it is fresh enough (see
+    /// ``DropboxDirectory/userForRecipient(token:)``), else read from the database.
     public func dropboxUser(token: String) async throws(StoreError) -> DropboxUser? {
-        let token = token.lowercased()
-        return try await read { db in try Self.user(db, token: token) }
+        if let user = directory.userForRecipient(token: token) { return user }
+        let directory = self.directory
+        return try await read { db in try directory.readUser(db, token: token) }
     }
 
     static func user(_ db: Database, token: String) throws -> DropboxUser? {
@@ -135,41 +151,59 @@ public struct IntakeDatabase: Sendable {
     static func user(_ db: Database, row: Row) throws -> DropboxUser {
         let id: Int64 = row["id"]
         let extra = try String.fetchAll(
-            db, sql: "SELECT email FROM user_address WHERE user_id = ? AND validated = 1 ORDER BY email", arguments: [id])
+            db.cachedStatement(sql: "SELECT email FROM user_address WHERE user_id = ? AND validated = 1 ORDER BY email"), arguments: [id])
         return DropboxUser(
             id: id, organisationID: row["organisation_id"], email: row["email"], name: row["name"], timeZone: row["timezone"],
             trustedAddresses: extra
         )
     }
 
-    /// What the filing rules need about the user's organisation.
-    static func organisationContext(_ db: Database, user: DropboxUser, dropboxDomains: Set<String>) throws -> OrganisationContext {
-        guard
-            let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM organisation WHERE id = ?"), arguments: [user.organisationID])
+    /// What the filing rules need about an organisation: its exclusions (not a user's own), and
+    /// every address of its users, each user's own among them (the rules drop a user's own
+    /// addresses first).
+    static func organisationContext(_ db: Database, organisationID: Int64) throws -> OrganisationContext {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM organisation WHERE id = ?"), arguments: [organisationID])
         else {
             throw StoreError(code: .notFound, message: "the user's organisation is gone")
         }
-        let colleagues = try String.fetchAll(
+        let members = try String.fetchAll(
             db.cachedStatement(
                 sql: """
-                    SELECT email FROM user WHERE organisation_id = ? AND id != ?
-                    UNION SELECT a.email FROM user_address a JOIN user u ON u.id = a.user_id WHERE u.organisation_id = ? AND u.id != ?
+                    SELECT email FROM user WHERE organisation_id = ?
+                    UNION SELECT a.email FROM user_address a JOIN user u ON u.id = a.user_id WHERE u.organisation_id = ?
                     """),
-            arguments: [user.organisationID, user.id, user.organisationID, user.id]
+            arguments: [organisationID, organisationID]
         )
         let patterns = try String.fetchAll(
-            db.cachedStatement(sql: "SELECT pattern FROM exclusion WHERE organisation_id = ? AND (user_id IS NULL OR user_id = ?)"),
-            arguments: [user.organisationID, user.id]
+            db.cachedStatement(sql: "SELECT pattern FROM exclusion WHERE organisation_id = ? AND user_id IS NULL"),
+            arguments: [organisationID]
         )
         return OrganisationContext(
-            id: user.organisationID,
+            id: organisationID,
             name: row["name"],
             internalDomains: decodeList(row["internal_domains"]),
-            colleagueAddresses: Set(colleagues.map { $0.lowercased() }),
+            memberAddresses: Set(members.map { $0.lowercased() }),
             exclusions: patterns.compactMap(ExclusionPattern.init),
-            settings: try settings(db, organisationID: user.organisationID),
-            dropboxDomains: dropboxDomains
+            settings: try settings(db, organisationID: organisationID),
+            dropboxDomains: []
         )
+    }
+
+    /// What the filing rules need about the user's organisation, the user's own exclusions
+    /// included, read from `db` (the filing transaction takes it from the ``directory``).
+    static func organisationContext(_ db: Database, user: DropboxUser, dropboxDomains: Set<String>) throws -> OrganisationContext {
+        var context = try organisationContext(db, organisationID: user.organisationID)
+        context.exclusions += try userExclusions(db, user: user)
+        context.dropboxDomains = dropboxDomains
+        return context
+    }
+
+    /// The user's own exclusion patterns.
+    static func userExclusions(_ db: Database, user: DropboxUser) throws -> [ExclusionPattern] {
+        try String.fetchAll(
+            db.cachedStatement(sql: "SELECT pattern FROM exclusion WHERE organisation_id = ? AND user_id = ?"),
+            arguments: [user.organisationID, user.id]
+        ).compactMap(ExclusionPattern.init)
     }
 
     /// The organisation's settings, defaults filled in.

@@ -10,6 +10,14 @@ public protocol SMTPMessageReceiver: Sendable {
     /// Whether `recipient` is acceptable in this transaction (RFC 5321 §4.1.1.3).
     func checkRecipient(_ recipient: ForwardPath, transaction: MailTransaction, session: SMTPSessionInfo) async -> RecipientDecision
 
+    /// The same, answering through `promise`. The server calls this one, on the session's event
+    /// loop; the default runs the awaited one in a task. A receiver that can often answer at once
+    /// (from memory) implements it to spare the task.
+    func checkRecipient(
+        _ recipient: ForwardPath, transaction: MailTransaction, session: SMTPSessionInfo,
+        completing promise: EventLoopPromise<RecipientDecision>
+    )
+
     /// Takes the message: keep it durably and answer `.accepted`, or refuse it.
     ///
     /// When the content is a file, the receiver may move it away; the server deletes it afterwards
@@ -27,6 +35,13 @@ public protocol SMTPMessageReceiver: Sendable {
 }
 
 extension SMTPMessageReceiver {
+    public func checkRecipient(
+        _ recipient: ForwardPath, transaction: MailTransaction, session: SMTPSessionInfo,
+        completing promise: EventLoopPromise<RecipientDecision>
+    ) {
+        promise.completeWithTask { await checkRecipient(recipient, transaction: transaction, session: session) }
+    }
+
     public func receive(_ message: ReceivedMessage, completing promise: EventLoopPromise<DeliveryResult>) {
         promise.completeWithTask { await receive(message) }
     }

@@ -184,9 +184,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
             let receiver = environment.receiver
             let session = sessionInfo
             let promise = context.eventLoop.makePromise(of: RecipientDecision.self)
-            promise.completeWithTask {
-                await receiver.checkRecipient(recipient, transaction: transaction, session: session)
-            }
+            receiver.checkRecipient(recipient, transaction: transaction, session: session, completing: promise)
             wait(for: promise.futureResult, context: context) { decision in
                 if case .reject(let reply) = decision {
                     self.logger.debug("recipient refused", metadata: ["smtp.reply": "\(reply.code)"])

@@ -103,7 +103,7 @@ import Testing
 
     static func organisation(settings: OrganisationSettings = OrganisationSettings()) -> OrganisationContext {
         OrganisationContext(
-            id: 1, name: "harbourview", internalDomains: ["harbourview.example"], colleagueAddresses: ["sarah@partner-office.example"],
+            id: 1, name: "harbourview", internalDomains: ["harbourview.example"], memberAddresses: ["sarah@partner-office.example"],
             exclusions: ["noreply@*", "@spam.example"].compactMap(ExclusionPattern.init), settings: settings,
             dropboxDomains: ["dropbox.localhost"]
         )

@@ -82,6 +82,41 @@ import Testing
         #expect(try await database.messageLog(organisation: nil).count == 3)
     }
 
+    /// The directory in memory never outlives a change: one made through this database (an
+    /// admin change) and one made by another connection to the file (another process) are both
+    /// seen by the next filing transaction.
+    @Test func theDirectoryInMemorySeesEveryChange() async throws {
+        let folder = NSTemporaryDirectory() + "intake-store-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let database = try IntakeDatabase.open(path: folder + "/intake.sqlite")
+        _ = try await database.createOrganisation(name: "acme")
+        var alice = try await database.createUser(organisation: "acme", email: "alice@acme.example", name: "Alice")
+        func send(_ n: Int, from: String = "alice@acme.example") async -> [MessageOutcome]? {
+            let delivery = Self.delivery(
+                "From: \(from)\r\nTo: jo\(n)@client.example\r\nSubject: \(n)\r\nMessage-ID: <\(n)@x>\r\n\r\nhi\r\n",
+                to: alice, id: "smtp\(n)")
+            return (try? await database.file(delivery).get())?.map(\.outcome)
+        }
+        #expect(await send(1) == [.filed])
+        #expect(await send(2, from: "alice@home.example") == [.refused])
+
+        // Through this database (as the admin socket does): the next transaction reads again.
+        _ = try await database.addSender(user: "alice@acme.example", email: "alice@home.example")
+        #expect(await send(3, from: "alice@home.example") == [.filed])
+        _ = try await database.addExclusion(organisation: "acme", pattern: "jo4@client.example")
+        #expect(await send(4) == [.refused])
+
+        // Through another connection to the same file (as the sqlite3 shell would).
+        let other = try IntakeDatabase.open(path: folder + "/intake.sqlite")
+        _ = try await other.removeSender(user: "alice@acme.example", email: "alice@home.example")
+        #expect(await send(5, from: "alice@home.example") == [.refused])
+        let old = alice
+        alice = try await other.rotateToken(user: "alice@acme.example")
+        #expect(await send(6) == [.filed])
+        alice = old
+        #expect(await send(7) == [.refused])
+    }
+
     @Test func aRawMessageInAFileIsCopiedIntoTheDatabaseAndAMissingOneFailsAlone() async throws {
         let database = try Self.database()
         _ = try await database.createOrganisation(name: "acme")
