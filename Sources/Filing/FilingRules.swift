@@ -66,16 +66,16 @@ public enum FilingRules {
 
     /// The subject without `Re:`, `Fwd:` and their translations, or `(no subject)`.
     public static func title(_ subject: String?) -> String {
-        var text = (subject ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        var text = (subject ?? "").trimmingWhiteSpace
         let prefixes = ["re", "fw", "fwd", "aw", "wg", "tr", "rv", "sv", "vs", "antw", "odp", "pd", "res", "enc", "r", "i"]
         var changed = true
         while changed {
             changed = false
             guard let colon = text.firstIndex(where: { $0 == ":" || $0 == "：" }) else { break }
-            let head = text[..<colon].lowercased().trimmingCharacters(in: .whitespaces)
+            let head = text[..<colon].lowercased().trimmingWhiteSpace
             let bare = head.split(separator: "[").first.map(String.init) ?? head
             if prefixes.contains(bare) || prefixes.contains(head) {
-                text = String(text[text.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
+                text = text[text.index(after: colon)...].trimmingWhiteSpace
                 changed = true
             }
         }
@@ -106,10 +106,24 @@ public enum FilingRules {
 
     /// A Message-ID without brackets or spaces, its domain lowercased (RFC 5322 §3.6.4).
     public static func normaliseMessageID(_ id: String) -> String {
-        var text = id.trimmingCharacters(in: .whitespacesAndNewlines)
+        var text = id.trimmingWhiteSpace
         if text.hasPrefix("<") { text.removeFirst() }
         if text.hasSuffix(">") { text.removeLast() }
         guard let at = text.lastIndex(of: "@") else { return text }
         return text[..<at] + "@" + text[text.index(after: at)...].lowercased()
+    }
+}
+
+extension StringProtocol {
+    /// The text without the white space (Unicode's `White_Space`, line breaks included) at either
+    /// end: what Foundation's `trimmingCharacters(in: .whitespacesAndNewlines)` gives for header
+    /// text, without going through `NSString`.
+    var trimmingWhiteSpace: String {
+        let scalars = unicodeScalars
+        guard let start = scalars.firstIndex(where: { !$0.properties.isWhitespace }) else { return "" }
+        let end = scalars.lastIndex(where: { !$0.properties.isWhitespace })!
+        var result = String.UnicodeScalarView()
+        result.append(contentsOf: scalars[start...end])
+        return String(result)
     }
 }

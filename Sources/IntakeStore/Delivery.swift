@@ -153,9 +153,70 @@ struct MessageSummary: Codable {
         defects = message.defects.map(\.description)
     }
 
+    /// The summary as JSON with its keys sorted: the same document `JSONEncoder` makes with
+    /// `.sortedKeys` (a test compares them over the fixture corpus), written directly.
     var json: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return (try? String(decoding: encoder.encode(self), as: UTF8.self)) ?? "{}"
+        var out = JSONText(capacity: 512 + newText.utf8.count)
+        out.object { out in
+            out.key("attachments")
+            out.array { out in
+                for attachment in attachments {
+                    out.object { out in
+                        out.member("content_type", attachment.contentType)
+                        out.member("filename", attachment.filename)
+                        out.key("sha256")
+                        out.string(attachment.sha256)
+                        out.key("size")
+                        out.int(attachment.size)
+                    }
+                }
+            }
+            out.key("automated")
+            out.bool(automated)
+            out.member("defects", defects)
+            out.key("forwarded")
+            out.array { out in
+                for forward in forwarded {
+                    out.object { out in
+                        out.member("cc", forward.cc)
+                        out.member("date", forward.date)
+                        if let from = forward.from {
+                            out.key("from")
+                            Self.write(from, to: &out)
+                        }
+                        out.member("subject", forward.subject)
+                        out.member("to", forward.to)
+                    }
+                }
+            }
+            if let from {
+                out.key("from")
+                Self.write(from, to: &out)
+            }
+            out.member("in_reply_to", inReplyTo)
+            out.member("message_id", messageID)
+            out.member("new_text", newText)
+            out.key("people")
+            out.array { out in
+                for person in people {
+                    out.object { out in
+                        out.member("address", person.address)
+                        out.member("name", person.name)
+                        out.member("source", person.source)
+                    }
+                }
+            }
+            out.member("references", references)
+            out.member("refs", refs)
+            out.member("subject", subject)
+        }
+        return out.text
+    }
+
+    private static func write(_ address: Address, to out: inout JSONText) {
+        out.object { out in
+            out.member("address", address.address)
+            out.member("name", address.name)
+        }
     }
 }

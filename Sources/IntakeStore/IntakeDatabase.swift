@@ -228,7 +228,9 @@ public struct IntakeDatabase: Sendable {
     }
 
     static func encodeList(_ list: [String]) -> String {
-        (try? String(decoding: JSONEncoder().encode(list), as: UTF8.self)) ?? "[]"
+        var out = JSONText(capacity: 16 * list.count + 2)
+        out.strings(list)
+        return out.text
     }
 }
 
