@@ -47,8 +47,9 @@ public struct OrganisationContext: Sendable {
     public var name: String
     /// Domains of the organisation's own mail: never contacts.
     public var internalDomains: [String]
-    /// Every address of the organisation's users (primary and extra), lowercased: the user's
-    /// own are among them, and the rules drop those first, so what this adds is colleagues'.
+    /// Every address of the organisation's users (primary and extra, validated or not),
+    /// lowercased: the user's own are among them, and the rules drop the user's trusted ones
+    /// first, so what this adds is colleagues' (and the user's own not yet validated).
     public var memberAddresses: Set<String>
     /// The organisation's and this user's exclusion patterns.
     public var exclusions: [ExclusionPattern]

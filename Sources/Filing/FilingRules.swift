@@ -115,13 +115,15 @@ public enum FilingRules {
 }
 
 extension StringProtocol {
-    /// The text without the white space (Unicode's `White_Space`, line breaks included) at either
-    /// end: what Foundation's `trimmingCharacters(in: .whitespacesAndNewlines)` gives for header
-    /// text, without going through `NSString`.
+    /// The text without the white space (Unicode's `White_Space`, line breaks included, and the
+    /// zero width space, as Foundation has it) at either end: Foundation's
+    /// `trimmingCharacters(in: .whitespacesAndNewlines)`, without going through `NSString` (a test
+    /// compares them).
     var trimmingWhiteSpace: String {
         let scalars = unicodeScalars
-        guard let start = scalars.firstIndex(where: { !$0.properties.isWhitespace }) else { return "" }
-        let end = scalars.lastIndex(where: { !$0.properties.isWhitespace })!
+        let isSpace = { (scalar: Unicode.Scalar) in scalar.properties.isWhitespace || scalar == "\u{200B}" }
+        guard let start = scalars.firstIndex(where: { !isSpace($0) }) else { return "" }
+        let end = scalars.lastIndex(where: { !isSpace($0) })!
         var result = String.UnicodeScalarView()
         result.append(contentsOf: scalars[start...end])
         return String(result)

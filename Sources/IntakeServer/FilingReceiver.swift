@@ -42,16 +42,10 @@ struct FilingReceiver: SMTPMessageReceiver {
     }
 
     /// Answers at once when the address is not a dropbox or the directory in memory knows the
-    /// token (the usual case under load); reads the database in a task otherwise.
-    func checkRecipient(
-        _ recipient: ForwardPath, transaction: MailTransaction, session: SMTPSessionInfo,
-        completing promise: EventLoopPromise<RecipientDecision>
-    ) {
-        if case .decided(let decision) = immediateDecision(recipient) {
-            promise.succeed(decision)
-        } else {
-            promise.completeWithTask { await checkRecipient(recipient, transaction: transaction, session: session) }
-        }
+    /// token (the usual case under load); `nil` when the database must be read.
+    func recipientDecisionAtOnce(_ recipient: ForwardPath, transaction: MailTransaction, session: SMTPSessionInfo) -> RecipientDecision? {
+        if case .decided(let decision) = immediateDecision(recipient) { return decision }
+        return nil
     }
 
     private enum RecipientCheck {

@@ -153,58 +153,37 @@ struct MessageSummary: Codable {
         defects = message.defects.map(\.description)
     }
 
-    /// The summary as JSON with its keys sorted: the same document `JSONEncoder` makes with
-    /// `.sortedKeys` (a test compares them over the fixture corpus), written directly.
+    /// The summary as JSON with its keys sorted: equal, as JSON, to what `JSONEncoder` makes with
+    /// `.sortedKeys` (a test compares them over the fixture corpus; `/` is not escaped), written
+    /// directly.
     var json: String {
         var out = JSONText(capacity: 512 + newText.utf8.count)
         out.object { out in
-            out.key("attachments")
-            out.array { out in
-                for attachment in attachments {
-                    out.object { out in
-                        out.member("content_type", attachment.contentType)
-                        out.member("filename", attachment.filename)
-                        out.key("sha256")
-                        out.string(attachment.sha256)
-                        out.key("size")
-                        out.int(attachment.size)
-                    }
-                }
+            out.member("attachments", objects: attachments) { out, attachment in
+                out.member("content_type", attachment.contentType)
+                out.member("filename", attachment.filename)
+                out.member("sha256", attachment.sha256)
+                out.key("size")
+                out.int(attachment.size)
             }
             out.key("automated")
             out.bool(automated)
             out.member("defects", defects)
-            out.key("forwarded")
-            out.array { out in
-                for forward in forwarded {
-                    out.object { out in
-                        out.member("cc", forward.cc)
-                        out.member("date", forward.date)
-                        if let from = forward.from {
-                            out.key("from")
-                            Self.write(from, to: &out)
-                        }
-                        out.member("subject", forward.subject)
-                        out.member("to", forward.to)
-                    }
-                }
+            out.member("forwarded", objects: forwarded) { out, forward in
+                out.member("cc", forward.cc)
+                out.member("date", forward.date)
+                Self.write("from", forward.from, to: &out)
+                out.member("subject", forward.subject)
+                out.member("to", forward.to)
             }
-            if let from {
-                out.key("from")
-                Self.write(from, to: &out)
-            }
+            Self.write("from", from, to: &out)
             out.member("in_reply_to", inReplyTo)
             out.member("message_id", messageID)
             out.member("new_text", newText)
-            out.key("people")
-            out.array { out in
-                for person in people {
-                    out.object { out in
-                        out.member("address", person.address)
-                        out.member("name", person.name)
-                        out.member("source", person.source)
-                    }
-                }
+            out.member("people", objects: people) { out, person in
+                out.member("address", person.address)
+                out.member("name", person.name)
+                out.member("source", person.source)
             }
             out.member("references", references)
             out.member("refs", refs)
@@ -213,10 +192,14 @@ struct MessageSummary: Codable {
         return out.text
     }
 
-    private static func write(_ address: Address, to out: inout JSONText) {
+    /// An address member, left out when `nil`.
+    private static func write(_ name: String, _ address: Address?, to out: inout JSONText) {
+        guard let address else { return }
+        out.key(name)
         out.object { out in
             out.member("address", address.address)
             out.member("name", address.name)
         }
     }
+
 }

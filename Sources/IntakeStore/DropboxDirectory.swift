@@ -8,10 +8,12 @@ import Synchronization
 /// them.
 ///
 /// How an entry never outlives the change that made it stale:
+/// - Only the filing transaction fills it, on the writer's connection, whose snapshot is the
+///   latest commit: what a reader's older snapshot shows is never kept.
 /// - A write through ``IntakeDatabase/write(_:)`` (every admin change) forgets everything inside its
 ///   transaction and again on the writer's queue right after its commit, before the next filing
 ///   transaction begins. An answer read from the database is kept only if no such write began
-///   while it was read (a generation count).
+///   since it was read (a generation count).
 /// - A change made by another process (the `sqlite3` shell, a test) is seen by the filing
 ///   transaction: it reads SQLite's `data_version` on the writer's connection first, which moves
 ///   only when another connection commits, and forgets everything when it moved.
@@ -78,21 +80,8 @@ public final class DropboxDirectory: Sendable {
     /// The user with this token, from memory or from `db`.
     func user(_ db: Database, token: String) throws -> DropboxUser? {
         let token = token.lowercased()
-        let generation = state.withLock { state -> UInt64? in
-            if state.users[token] != nil { return nil }
-            return state.generation
-        }
-        guard let generation else { return state.withLock { $0.users[token] } }
-        guard let user = try IntakeDatabase.user(db, token: token) else { return nil }
-        keep(generation) { $0.users[token] = user }
-        return user
-    }
-
-    /// The user with this token as the database has it now (for the RCPT check when the
-    /// directory is not fresh), kept for the next one.
-    func readUser(_ db: Database, token: String) throws -> DropboxUser? {
-        let token = token.lowercased()
-        let generation = state.withLock { $0.generation }
+        let (cached, generation) = state.withLock { ($0.users[token], $0.generation) }
+        if let cached { return cached }
         guard let user = try IntakeDatabase.user(db, token: token) else { return nil }
         keep(generation) { $0.users[token] = user }
         return user

@@ -137,8 +137,8 @@ public struct IntakeDatabase: Sendable {
     /// ``DropboxDirectory/userForRecipient(token:)``), else read from the database.
     public func dropboxUser(token: String) async throws(StoreError) -> DropboxUser? {
         if let user = directory.userForRecipient(token: token) { return user }
-        let directory = self.directory
-        return try await read { db in try directory.readUser(db, token: token) }
+        let token = token.lowercased()
+        return try await read { db in try Self.user(db, token: token) }
     }
 
     static func user(_ db: Database, token: String) throws -> DropboxUser? {

@@ -70,6 +70,14 @@ struct JSONText {
         strings(values)
     }
 
+    /// A member whose value is an array with an object per item, written by `body`.
+    mutating func member<Item>(_ name: String, objects items: [Item], _ body: (inout JSONText, Item) -> Void) {
+        key(name)
+        array { out in
+            for item in items { out.object { body(&$0, item) } }
+        }
+    }
+
     // MARK: Writing
 
     private mutating func open(_ bracket: UInt8) {

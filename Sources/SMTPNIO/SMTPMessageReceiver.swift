@@ -10,13 +10,11 @@ public protocol SMTPMessageReceiver: Sendable {
     /// Whether `recipient` is acceptable in this transaction (RFC 5321 §4.1.1.3).
     func checkRecipient(_ recipient: ForwardPath, transaction: MailTransaction, session: SMTPSessionInfo) async -> RecipientDecision
 
-    /// The same, answering through `promise`. The server calls this one, on the session's event
-    /// loop; the default runs the awaited one in a task. A receiver that can often answer at once
-    /// (from memory) implements it to spare the task.
-    func checkRecipient(
-        _ recipient: ForwardPath, transaction: MailTransaction, session: SMTPSessionInfo,
-        completing promise: EventLoopPromise<RecipientDecision>
-    )
+    /// The same answer when it can be given at once, from memory, on the session's event loop;
+    /// `nil` (the default) when it needs ``checkRecipient(_:transaction:session:)``. The server
+    /// asks this first and handles an answer in the loop that reads the commands, so pipelined
+    /// recipients answered at once neither wait for a task nor nest.
+    func recipientDecisionAtOnce(_ recipient: ForwardPath, transaction: MailTransaction, session: SMTPSessionInfo) -> RecipientDecision?
 
     /// Takes the message: keep it durably and answer `.accepted`, or refuse it.
     ///
@@ -35,11 +33,10 @@ public protocol SMTPMessageReceiver: Sendable {
 }
 
 extension SMTPMessageReceiver {
-    public func checkRecipient(
-        _ recipient: ForwardPath, transaction: MailTransaction, session: SMTPSessionInfo,
-        completing promise: EventLoopPromise<RecipientDecision>
-    ) {
-        promise.completeWithTask { await checkRecipient(recipient, transaction: transaction, session: session) }
+    public func recipientDecisionAtOnce(
+        _ recipient: ForwardPath, transaction: MailTransaction, session: SMTPSessionInfo
+    ) -> RecipientDecision? {
+        nil
     }
 
     public func receive(_ message: ReceivedMessage, completing promise: EventLoopPromise<DeliveryResult>) {

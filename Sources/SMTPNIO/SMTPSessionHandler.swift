@@ -116,6 +116,13 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
         context.close(promise: nil)
     }
 
+    private func recipientChecked(_ decision: RecipientDecision, context: ChannelHandlerContext) {
+        if case .reject(let reply) = decision {
+            logger.debug("recipient refused", metadata: ["smtp.reply": "\(reply.code)"])
+        }
+        perform(machine.recipientChecked(decision), context: context)
+    }
+
     // MARK: Input
 
     private func processInput(context: ChannelHandlerContext) {
@@ -180,16 +187,19 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
                 context.close(promise: nil)
             }
         case .checkRecipient(let recipient, let transaction):
-            flushOutput(context: context)
             let receiver = environment.receiver
             let session = sessionInfo
+            if let decision = receiver.recipientDecisionAtOnce(recipient, transaction: transaction, session: session) {
+                recipientChecked(decision, context: context)
+                return
+            }
+            flushOutput(context: context)
             let promise = context.eventLoop.makePromise(of: RecipientDecision.self)
-            receiver.checkRecipient(recipient, transaction: transaction, session: session, completing: promise)
+            promise.completeWithTask {
+                await receiver.checkRecipient(recipient, transaction: transaction, session: session)
+            }
             wait(for: promise.futureResult, context: context) { decision in
-                if case .reject(let reply) = decision {
-                    self.logger.debug("recipient refused", metadata: ["smtp.reply": "\(reply.code)"])
-                }
-                self.perform(self.machine.recipientChecked(decision), context: context)
+                self.recipientChecked(decision, context: context)
             }
         case .receiveData(let reply):
             write(reply)

@@ -30,6 +30,22 @@ import Testing
         await daemon.stop()
     }
 
+    /// Recipients the daemon answers at once (postmaster needs no lookup) are handled in the loop
+    /// that reads the commands: ten thousand of them pipelined in one go neither nest nor stall.
+    @Test func tenThousandPipelinedRecipientsAnsweredAtOnce() async throws {
+        let daemon = try await Daemon(settings: ["delivery": "filing"])
+        let client = try RawSMTPClient(port: daemon.port)
+        _ = try client.readReply()
+        _ = try client.command("EHLO client.example")
+        let block = "MAIL FROM:<a@example.org>\r\n" + String(repeating: "RCPT TO:<postmaster>\r\n", count: 99) + "RSET\r\n"
+        try client.send(String(repeating: block, count: 100))
+        let replies = try client.readReplies(100 * 101)
+        #expect(replies.filter { $0.summary == "250 2.1.5" }.count == 9_900)
+        #expect(replies.allSatisfy { $0.code == 250 })
+        #expect(try client.command("QUIT").summary == "221 2.0.0")
+        await daemon.stop()
+    }
+
     @Test func httpRequestIsTurnedAway() async throws {
         let daemon = try await Daemon()
         let client = try RawSMTPClient(port: daemon.port)
