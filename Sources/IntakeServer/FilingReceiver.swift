@@ -8,6 +8,7 @@ import NIOCore
 import NIOPosix
 import SMTPCore
 import SMTPNIO
+import Synchronization
 
 /// The receiver that files mail into the CRM: at RCPT it checks that the address is a live
 /// dropbox, at the end of data it parses the message and files it through the group-commit
@@ -111,25 +112,19 @@ struct FilingReceiver: SMTPMessageReceiver {
                     readBuffers.give(bytes)
                     return file(.failure(refusal))
                 }
-                let kept = durableWrites.runIfActive(eventLoop: promise.futureResult.eventLoop) {
-                    keep(path, size: size, sha256: sha256, id: message.id)
+                // The parse and the fsyncs end in either order; the second files the message on
+                // its own thread, with no hop through the session's event loop, which may be busy
+                // reading other messages.
+                let join = ParseAndKeep(then: file)
+                durableWrites.submit { state in
+                    guard case .active = state else { return join.kept(.failure(Self.unavailable)) }
+                    join.kept(keep(path, size: size, sha256: sha256, id: message.id))
                 }
-                let parsed = makeDelivery(
-                    message, bytes: bytes, raw: .file(path: path, size: size),
-                    digests: observed as? PrecomputedDigests ?? PrecomputedDigests())
+                join.parsed(
+                    makeDelivery(
+                        message, bytes: bytes, raw: .file(path: path, size: size),
+                        digests: observed as? PrecomputedDigests ?? PrecomputedDigests()))
                 readBuffers.give(bytes)
-                kept.whenComplete { result in
-                    switch result {
-                    case .success(.success(let raw)):
-                        var delivery = parsed
-                        delivery.raw = raw
-                        file(.success(delivery))
-                    case .success(.failure(let refusal)):
-                        file(.failure(refusal))
-                    case .failure:
-                        file(.failure(Self.unavailable))
-                    }
-                }
             }
         }
     }
@@ -308,5 +303,47 @@ struct CryptoContentDigest: ContentDigest {
 
     mutating func finalizeHex() -> String {
         MailParser.SHA256.hexDigits(hasher.finalize())
+    }
+}
+
+/// The two halves of taking a message received into a spool file, which run at the same time: its
+/// parse, and the keeping of its file (rename and fsyncs). Whichever ends second hands the delivery
+/// on, on its own thread.
+private final class ParseAndKeep: Sendable {
+    private struct Halves {
+        var parsed: Delivery?
+        var kept: Result<RawMessage, FilingReceiver.Refusal>?
+    }
+
+    private let halves = Mutex(Halves())
+    private let then: @Sendable (Result<Delivery, FilingReceiver.Refusal>) -> Void
+
+    init(then: @escaping @Sendable (Result<Delivery, FilingReceiver.Refusal>) -> Void) {
+        self.then = then
+    }
+
+    func parsed(_ delivery: Delivery) {
+        let kept = halves.withLock { halves in
+            halves.parsed = delivery
+            return halves.kept
+        }
+        if let kept { finish(delivery, kept) }
+    }
+
+    func kept(_ kept: Result<RawMessage, FilingReceiver.Refusal>) {
+        let parsed = halves.withLock { halves in
+            halves.kept = kept
+            return halves.parsed
+        }
+        if let parsed { finish(parsed, kept) }
+    }
+
+    private func finish(_ parsed: Delivery, _ kept: Result<RawMessage, FilingReceiver.Refusal>) {
+        then(
+            kept.map { raw in
+                var delivery = parsed
+                delivery.raw = raw
+                return delivery
+            })
     }
 }
