@@ -27,14 +27,17 @@ public final class DropboxDirectory: Sendable {
         var dataVersion: Int64?
         var confirmedAt: ContinuousClock.Instant?
         var users: [String: DropboxUser] = [:]
-        var userExclusions: [Int64: [ExclusionPattern]] = [:]
+        /// Organisations' contexts without any user's exclusions, by organisation.
         var organisations: [Int64: OrganisationContext] = [:]
+        /// Users' contexts (their organisation's, with their own exclusions), by user: they share
+        /// the organisation's member addresses.
+        var contexts: [Int64: OrganisationContext] = [:]
 
         mutating func forget() {
             generation &+= 1
             users = [:]
-            userExclusions = [:]
             organisations = [:]
+            contexts = [:]
         }
     }
 
@@ -90,32 +93,26 @@ public final class DropboxDirectory: Sendable {
     /// The filing context of the user's organisation, with the user's own exclusions, from
     /// memory or from `db`.
     func organisationContext(_ db: Database, user: DropboxUser, dropboxDomains: Set<String>) throws -> OrganisationContext {
-        let (cached, exclusions, generation) = state.withLock { state in
-            (state.organisations[user.organisationID], state.userExclusions[user.id], state.generation)
+        let (cached, organisation, generation) = state.withLock { state in
+            (state.contexts[user.id], state.organisations[user.organisationID], state.generation)
         }
-        var context: OrganisationContext
-        if let cached {
-            context = cached
-        } else {
-            context = try IntakeDatabase.organisationContext(db, organisationID: user.organisationID)
-            keep(generation) { [context] in $0.organisations[user.organisationID] = context }
+        if var cached {
+            cached.dropboxDomains = dropboxDomains
+            return cached
         }
-        let own: [ExclusionPattern]
-        if let exclusions {
-            own = exclusions
-        } else {
-            own = try IntakeDatabase.userExclusions(db, user: user)
-            keep(generation) { $0.userExclusions[user.id] = own }
+        let base = try organisation ?? IntakeDatabase.organisationContext(db, organisationID: user.organisationID)
+        let context = try IntakeDatabase.organisationContext(db, user: user, in: base, dropboxDomains: dropboxDomains)
+        keep(generation) { state in
+            state.organisations[user.organisationID] = base
+            state.contexts[user.id] = context
         }
-        context.exclusions += own
-        context.dropboxDomains = dropboxDomains
         return context
     }
 
     private func keep(_ generation: UInt64, _ update: (inout State) -> Void) {
         state.withLock { state in
             guard state.generation == generation else { return }
-            if state.users.count + state.organisations.count + state.userExclusions.count >= Self.capacity { state.forget() }
+            if state.users.count + state.organisations.count + state.contexts.count >= Self.capacity { state.forget() }
             update(&state)
         }
     }

@@ -132,11 +132,9 @@ public struct IntakeDatabase: Sendable {
         }) ?? 0
     }
 
-    /// The user whose dropbox token this is, if any.
-    /// Answered from the ``directory`` when it is fresh enough (see
-    /// ``DropboxDirectory/userForRecipient(token:)``), else read from the database.
+    /// The user whose dropbox token this is, if any, read from the database (the RCPT check asks
+    /// the ``directory`` first).
     public func dropboxUser(token: String) async throws(StoreError) -> DropboxUser? {
-        if let user = directory.userForRecipient(token: token) { return user }
         let token = token.lowercased()
         return try await read { db in try Self.user(db, token: token) }
     }
@@ -192,18 +190,21 @@ public struct IntakeDatabase: Sendable {
     /// What the filing rules need about the user's organisation, the user's own exclusions
     /// included, read from `db` (the filing transaction takes it from the ``directory``).
     static func organisationContext(_ db: Database, user: DropboxUser, dropboxDomains: Set<String>) throws -> OrganisationContext {
-        var context = try organisationContext(db, organisationID: user.organisationID)
-        context.exclusions += try userExclusions(db, user: user)
-        context.dropboxDomains = dropboxDomains
-        return context
+        try organisationContext(
+            db, user: user, in: organisationContext(db, organisationID: user.organisationID), dropboxDomains: dropboxDomains)
     }
 
-    /// The user's own exclusion patterns.
-    static func userExclusions(_ db: Database, user: DropboxUser) throws -> [ExclusionPattern] {
-        try String.fetchAll(
+    /// The user's context from their organisation's: its exclusions and the user's own.
+    static func organisationContext(
+        _ db: Database, user: DropboxUser, in organisation: OrganisationContext, dropboxDomains: Set<String>
+    ) throws -> OrganisationContext {
+        var context = organisation
+        context.exclusions += try String.fetchAll(
             db.cachedStatement(sql: "SELECT pattern FROM exclusion WHERE organisation_id = ? AND user_id = ?"),
             arguments: [user.organisationID, user.id]
         ).compactMap(ExclusionPattern.init)
+        context.dropboxDomains = dropboxDomains
+        return context
     }
 
     /// The organisation's settings, defaults filled in.
