@@ -18,7 +18,8 @@ import SMTPCore
 /// order; the session reads on while one runs, and waits when the next piece is full before the
 /// running write has ended. That keeps memory bounded: once a message goes to its file, the rest
 /// follows in pieces of ``fileChunk`` octets, so a session receiving a large message holds little
-/// more than two of them.
+/// more than two of them. The last piece, at most one, is written on the event loop at the end
+/// of data: the reply then waits for no thread-pool hop.
 ///
 /// A message that goes to a file is hashed (SHA-256) piece by piece as it is written, and each
 /// piece is handed to the kernel's write-back at once (`sync_file_range`), so that at the end of
@@ -143,14 +144,27 @@ final class MessageBodyBuffer {
         }
         let size = self.size
         let running = spillInFlight ? pendingSpill ?? eventLoop.makeSucceededVoidFuture() : eventLoop.makeSucceededVoidFuture()
-        return running.assumeIsolated().flatMap { () -> EventLoopFuture<Void> in
+        return running.assumeIsolated().flatMapThrowing { () -> MessageContent in
             // Part of the content never reached the file.
-            guard !self.failed else { return self.eventLoop.makeFailedFuture(BodyBufferError.writeFailed) }
-            return self.spill()
-        }.flatMapThrowing { () -> MessageContent in
-            guard let (descriptor, path) = self.file else { throw BodyBufferError.writeFailed }
-            close(descriptor)
+            guard !self.failed, let (descriptor, path) = self.file else { throw BodyBufferError.writeFailed }
             self.file = nil
+            // The last piece is written here, on the event loop: at most one piece, written to the
+            // page cache, where a hop to the thread pool and back would delay the reply by two
+            // thread wake-ups on a busy machine.
+            do {
+                try Self.write(self.memory, to: descriptor, at: size - self.memory.readableBytes)
+            } catch {
+                close(descriptor)
+                unlink(path)
+                self.failed = true
+                throw error
+            }
+            close(descriptor)
+            self.memory.withUnsafeReadableBytes { piece in
+                self.digest.update(bufferPointer: piece)
+                self.observer?.observe(piece)
+            }
+            self.memory.clear()
             return .file(path: path, size: size, sha256: Array(self.digest.finalize()), observed: self.observer?.finish())
         }.nonisolated()
     }
