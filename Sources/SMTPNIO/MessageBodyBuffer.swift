@@ -104,19 +104,9 @@ final class MessageBodyBuffer {
         let observer = self.observer
         return threadPool.runIfActive(eventLoop: eventLoop) { () throws -> (CInt, String, SHA256, (any MessageContentObserver)?) in
             let (descriptor, path) = try existing ?? Self.createFile(in: directory)
-            do {
-                try Self.write(chunk, to: descriptor, at: offset)
-            } catch {
-                close(descriptor)
-                unlink(path)
-                throw error
-            }
             var digest = digest
             var observer = observer
-            chunk.withUnsafeReadableBytes { piece in
-                digest.update(bufferPointer: piece)
-                observer?.observe(piece)
-            }
+            try Self.take(chunk, into: (descriptor, path), at: offset, digest: &digest, observer: &observer)
             return (descriptor, path, digest, observer)
         }.assumeIsolated().map { descriptor, path, digest, observer in
             self.spillInFlight = false
@@ -152,19 +142,14 @@ final class MessageBodyBuffer {
             // page cache, where a hop to the thread pool and back would delay the reply by two
             // thread wake-ups on a busy machine.
             do {
-                try Self.write(self.memory, to: descriptor, at: size - self.memory.readableBytes)
+                try Self.take(
+                    self.memory, into: (descriptor, path), at: size - self.memory.readableBytes, digest: &self.digest,
+                    observer: &self.observer)
             } catch {
-                close(descriptor)
-                unlink(path)
                 self.failed = true
                 throw error
             }
             close(descriptor)
-            self.memory.withUnsafeReadableBytes { piece in
-                self.digest.update(bufferPointer: piece)
-                self.observer?.observe(piece)
-            }
-            self.memory.clear()
             return .file(path: path, size: size, sha256: Array(self.digest.finalize()), observed: self.observer?.finish())
         }.nonisolated()
     }
@@ -189,6 +174,25 @@ final class MessageBodyBuffer {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw BodyBufferError.createFailed(errno: errno) }
         return (descriptor, path)
+    }
+
+    /// Writes `piece` at `offset` in `file` and adds it to the digest and the observer. On a failed
+    /// write the file is closed and removed.
+    private static func take(
+        _ piece: ByteBuffer, into file: (descriptor: CInt, path: String), at offset: Int, digest: inout SHA256,
+        observer: inout (any MessageContentObserver)?
+    ) throws {
+        do {
+            try write(piece, to: file.descriptor, at: offset)
+        } catch {
+            close(file.descriptor)
+            unlink(file.path)
+            throw error
+        }
+        piece.withUnsafeReadableBytes { bytes in
+            digest.update(bufferPointer: bytes)
+            observer?.observe(bytes)
+        }
     }
 
     /// Writes `buffer`, which goes at `offset` in the file, and starts its write-back.
