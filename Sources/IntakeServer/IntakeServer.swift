@@ -63,6 +63,17 @@ public struct IntakeServer: Sendable {
             } catch {
                 throw IntakeConfigurationError("cannot open the database: \(error) (check database.path and data_dir)")
             }
+            // Before any session: a file kept for a message being filed is not named yet.
+            do {
+                let moved = try database.setAsideUnnamedRawFiles()
+                if moved > 0, let folder = database.rawFolder?.unnamedPath {
+                    logger.warning(
+                        "raw message files that no message names were moved aside; a crash or an I/O error came between keeping them and committing their filing, and their senders, never answered 250, send them again",
+                        metadata: ["raw.files": "\(moved)", "raw.folder": "\(folder)"])
+                }
+            } catch {
+                logger.error("cannot sweep the raw folder; starting all the same", metadata: ["error": "\(error)"])
+            }
             let queue = FilingQueue(
                 database: database, metrics: metrics, checkpointPages: configuration.checkpointPages, logger: logger)
             services.append(.init(service: queue))

@@ -109,6 +109,38 @@ public struct RawMessageFolder: Sendable {
         unlink(file(sha256))
     }
 
+    /// The folder where ``setAside(_:)`` moves files that no message names.
+    public var unnamedPath: String { path + "/unnamed" }
+
+    /// The content hashes of the files in subfolder `index` (0 to 255: `00` to `ff`). Entries
+    /// whose name is not 64 lower-case hex digits are not the folder's and are left out.
+    public func hashes(inSubfolder index: Int) throws(KeepFailure) -> [String] {
+        let hex = Array("0123456789abcdef")
+        let folder = path + "/" + String([hex[(index >> 4) & 15], hex[index & 15]])
+        guard let stream = opendir(folder) else {
+            if errno == ENOENT { return [] }
+            throw Self.failure("opendir", folder, errno)
+        }
+        defer { closedir(stream) }
+        var hashes: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
+                String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name.utf8.count == 64 && name.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) {
+                hashes.append(name)
+            }
+        }
+        return hashes
+    }
+
+    /// Moves the file `sha256`, which no message names, into ``unnamedPath`` (created when
+    /// missing), out of the way of the files that rows name but kept for an operator to look at.
+    public func setAside(_ sha256: String) throws(KeepFailure) {
+        if mkdir(unnamedPath, 0o750) != 0 && errno != EEXIST { throw Self.failure("mkdir", unnamedPath, errno) }
+        guard rename(file(sha256), unnamedPath + "/" + sha256) == 0 else { throw Self.failure("rename", file(sha256), errno) }
+    }
+
     /// Copies the files `hashes` into the raw folder `destination` (a backup's) and makes each
     /// durable.
     public func copy(_ hashes: [String], to destination: RawMessageFolder) throws {

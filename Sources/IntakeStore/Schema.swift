@@ -172,6 +172,10 @@ enum Schema {
             // (`RawMessageFolder`), and `raw` is empty.
             try db.execute(sql: "ALTER TABLE message ADD COLUMN raw_sha256 TEXT")
         }
+        migrator.registerMigration("v3 messages by raw file") { db in
+            // For the raw folder's sweep at start-up: which files a row names.
+            try db.execute(sql: "CREATE INDEX message_raw_sha256 ON message(raw_sha256) WHERE raw_sha256 IS NOT NULL")
+        }
         return migrator
     }
 }

@@ -129,9 +129,46 @@ import Testing
         await roomy.stop()
     }
 
-    /// The files of a raw folder, by name.
+    /// A raw file that no message names (what a crash between keeping it and committing leaves)
+    /// is moved to the raw folder's `unnamed` folder at the next start; the files that rows name
+    /// stay, and so does anything whose name is not a content hash.
+    @Test func aRawFileNoMessageNamesIsSetAsideAtStart() async throws {
+        let crm = try await CRMFixture.start(settings: ["smtp.memory_threshold": "4096"])
+        let rawFolder = try #require(crm.database.rawFolder)
+        let body = String(repeating: "Site survey notes, section by section.\n", count: 300)
+        #expect(
+            try crm.send(mail(to: "jane.fenwick@fenwick-logistics.example", subject: "Survey", body: body), to: [crm.dropbox(Self.bob)])
+                .code == 250)
+        let named = try #require(try rawFiles(rawFolder.path).first)
+        await crm.stop()
+
+        let orphan = Array("Subject: never committed\r\n\r\nA message whose commit never came.\r\n".utf8)
+        let orphanHash = MailParser.SHA256.hex(orphan)
+        try Data(orphan).write(to: URL(fileURLWithPath: rawFolder.file(orphanHash)))
+        let stray = rawFolder.path + "/" + named.prefix(2) + "/notes.txt"
+        try Data("an operator's file".utf8).write(to: URL(fileURLWithPath: stray))
+
+        let restarted = try await crm.restarted(settings: ["smtp.memory_threshold": "4096"])
+        #expect(try rawFiles(rawFolder.path) == [named])
+        #expect(FileManager.default.contents(atPath: rawFolder.unnamedPath + "/" + orphanHash) == Data(orphan))
+        #expect(FileManager.default.fileExists(atPath: stray))
+        #expect(restarted.daemon.logText.contains("raw.files=1"), "\(restarted.daemon.logText)")
+        // The filed message still reads back whole, and mail is filed as before.
+        let entry = try #require(try await restarted.log().first)
+        #expect(try await restarted.database.rawMessage(try #require(entry.storedMessage)).count > 4096)
+        #expect(
+            try restarted.send(
+                mail(to: "jane.fenwick@fenwick-logistics.example", subject: "Again", body: body + "More.\n"),
+                to: [restarted.dropbox(Self.bob)]
+            ).code == 250)
+        #expect(try rawFiles(rawFolder.path).count == 2)
+        await restarted.stop()
+    }
+
+    /// The content-hash-named files of a raw folder's subfolders, by name.
     private func rawFiles(_ folder: String) throws -> [String] {
-        try FileManager.default.subpathsOfDirectory(atPath: folder).filter { $0.contains("/") }.map { String($0.dropFirst(3)) }.sorted()
+        try FileManager.default.subpathsOfDirectory(atPath: folder).filter { $0.count == 67 && $0.dropFirst(2).first == "/" }
+            .map { String($0.dropFirst(3)) }.sorted()
     }
 
     @Test func theCommitThreadCheckpointsTheWALIntoTheDatabaseFile() async throws {
