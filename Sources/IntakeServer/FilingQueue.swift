@@ -12,14 +12,16 @@ import Synchronization
 /// The transactions run on a thread of their own, which blocks on SQLite and its fsyncs and
 /// answers each caller directly: no task or queue hop between a batch and the next.
 ///
-/// The same thread checkpoints the WAL (copies it back into the database file): after answering a
-/// batch, once no delivery waits and the WAL holds `checkpointPages` pages (while deliveries wait,
-/// only past 16 times that), and after a second without deliveries. As the only writer it
-/// checkpoints everything, so the next commit starts the WAL over and the WAL stays small. A
-/// checkpoint beside the commits, in the background, never catches up under steady load: the WAL
-/// then grows without end, and each of its fsyncs delays the commits' fsyncs.
+/// A second thread copies the WAL back into the database file (checkpoints) on a connection of
+/// its own, beside the commits, so that no commit waits for the copying: the commit thread asks
+/// for it once the WAL holds `checkpointPages` pages not yet copied. Such a checkpoint rarely
+/// finds the WAL copied whole, as commits keep coming; so, once the WAL is 16 times that long,
+/// the commit thread copies the little that is left itself at the next moment no delivery waits
+/// (past 64 times, at once), and the WAL starts over at the next commit. It also checkpoints
+/// after a second without deliveries, which brings the database file up to date.
 ///
-/// It runs as a service; at shutdown it files what is queued, checkpoints, then stops. The SMTP
+/// It runs as a service; at shutdown it files what is queued, ends the checkpoint thread,
+/// checkpoints, then stops. The SMTP
 /// listener stops before it, so no session is left waiting; a delivery that still comes later is
 /// answered as unavailable.
 final class FilingQueue: Service, Sendable {
@@ -35,6 +37,9 @@ final class FilingQueue: Service, Sendable {
         var jobs: [Job] = []
         var stopping = false
         var stopped = false
+        /// The checkpoint thread copies, or has been asked to.
+        var checkpointing = false
+        var checkpointThreadStopping = false
     }
 
     private let database: IntakeDatabase
@@ -45,6 +50,10 @@ final class FilingQueue: Service, Sendable {
     private let state = Mutex(State())
     /// Signalled once per queued delivery and once at shutdown.
     private let wake = DispatchSemaphore(value: 0)
+    /// Signalled when the commit thread asks for a checkpoint, and once at shutdown.
+    private let checkpointWake = DispatchSemaphore(value: 0)
+    /// Signalled once the checkpoint thread has ended.
+    private let checkpointThreadEnded = DispatchSemaphore(value: 0)
 
     init(database: IntakeDatabase, metrics: IntakeMetrics, maxBatch: Int = 64, checkpointPages: Int = 100, logger: Logger) {
         self.database = database
@@ -85,6 +94,11 @@ final class FilingQueue: Service, Sendable {
             await withGracefulShutdownHandler {
                 await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
                     Thread.detachNewThread { [self] in
+                        Thread.current.name = "intake-checkpoint"
+                        checkpointLoop()
+                        checkpointThreadEnded.signal()
+                    }
+                    Thread.detachNewThread { [self] in
                         Thread.current.name = "intake-commit"
                         commitLoop()
                         finished.resume()
@@ -103,7 +117,8 @@ final class FilingQueue: Service, Sendable {
         wake.signal()
     }
 
-    /// Takes batches and commits them until shutdown, then files what is left and stops.
+    /// Takes batches and commits them until shutdown, then files what is left, ends the checkpoint
+    /// thread, checkpoints and stops.
     private func commitLoop() {
         while true {
             let woken = wake.wait(timeout: .now() + .seconds(1)) == .success
@@ -120,22 +135,33 @@ final class FilingQueue: Service, Sendable {
                     return taken
                 }
                 guard !batch.isEmpty else { break }
-                if database.walPages >= 16 * checkpointPages { checkpoint() }
+                if database.walFrames >= 64 * checkpointPages && database.walPages > 0 { checkpoint() }
                 let started = ContinuousClock.now
                 let results = database.fileBlocking(batch.map(\.delivery))
                 metrics.commitDuration.recordInterval(since: started)
                 for (job, result) in zip(batch, results) {
                     job.completion(result)
                 }
+                if database.walPages >= checkpointPages { requestCheckpoint() }
+            }
+            // No delivery waits: copy what is left of a long WAL, so that the next commit starts it
+            // over, unless the checkpoint thread copies (its pass ends with commits after it).
+            if database.walFrames >= 16 * checkpointPages && database.walPages > 0
+                && state.withLock({ $0.jobs.isEmpty && !$0.checkpointing })
+            {
+                checkpoint()
             }
             if state.withLock({ $0.stopped }) {
+                state.withLock { $0.checkpointThreadStopping = true }
+                checkpointWake.signal()
+                checkpointThreadEnded.wait()
                 checkpoint()
                 return
             }
-            if database.walPages >= checkpointPages && state.withLock({ $0.jobs.isEmpty }) { checkpoint() }
         }
     }
 
+    /// A checkpoint on the commit thread, between two batches.
     private func checkpoint() {
         let started = ContinuousClock.now
         do {
@@ -143,6 +169,31 @@ final class FilingQueue: Service, Sendable {
             metrics.checkpointDuration.recordInterval(since: started)
         } catch {
             logger.warning("WAL checkpoint failed; the next one retries", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Wakes the checkpoint thread, unless it copies already.
+    private func requestCheckpoint() {
+        let idle = state.withLock { state in
+            defer { state.checkpointing = true }
+            return !state.checkpointing
+        }
+        if idle { checkpointWake.signal() }
+    }
+
+    /// Copies the WAL beside the commits when asked, until shutdown.
+    private func checkpointLoop() {
+        while true {
+            checkpointWake.wait()
+            if state.withLock({ $0.checkpointThreadStopping }) { return }
+            let started = ContinuousClock.now
+            do {
+                try database.checkpointBesideWriter()
+                metrics.besideCheckpointDuration.recordInterval(since: started)
+            } catch {
+                logger.warning("WAL checkpoint failed; the next one retries", metadata: ["error": "\(error)"])
+            }
+            state.withLock { $0.checkpointing = false }
         }
     }
 }

@@ -21,7 +21,7 @@ import SMTPCore
 /// | `delivery` | `filing`, `spool` or `discard` | `filing` | `filing` files into the CRM database; `spool` only keeps messages in `data_dir/spool`; `discard` accepts and drops every message (benchmarks only) |
 /// | `database.path` | path | `data_dir/intake.sqlite` | the SQLite database |
 /// | `database.max_size` | int | 0 (no cap) | octets the database file may grow to (the raw folder is not counted); when full, messages get `452 4.3.1` |
-/// | `database.checkpoint_pages` | int | 100 | WAL pages after which the commit thread copies the WAL into the database file, once no message waits |
+/// | `database.checkpoint_pages` | int | 100 | WAL pages not yet copied back into the database file after which the checkpoint thread copies them; at 16 times that length the WAL starts over |
 /// | `smtp.host` | address | `127.0.0.1` | address to listen on |
 /// | `smtp.port` | int | `2525` | port to listen on; 0 picks a free port |
 /// | `smtp.hostname` | string | the machine's host name | name in the greeting and Received fields |
@@ -61,7 +61,7 @@ public struct IntakeConfiguration: Sendable, Hashable {
     public var databasePath: String?
     /// Octets the database may grow to; 0 for no cap.
     public var databaseMaxSize = 0
-    /// WAL pages after which the commit thread checkpoints, once no message waits.
+    /// WAL pages not yet copied after which the checkpoint thread copies them.
     public var checkpointPages = 100
     public var smtpHost = "127.0.0.1"
     public var smtpPort = 2525

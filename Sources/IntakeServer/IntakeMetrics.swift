@@ -14,6 +14,10 @@ struct IntakeMetrics: Sendable {
     let commitDuration: CoreMetrics.Timer
     /// One WAL checkpoint by the commit thread.
     let checkpointDuration: CoreMetrics.Timer
+    /// One pass of the checkpoint thread, beside the commits.
+    let besideCheckpointDuration: CoreMetrics.Timer
+    /// Pages in the WAL, copied or not.
+    let walPages: CoreMetrics.Gauge
     let filingOutcomes: [MessageOutcome: CoreMetrics.Counter]
     let databaseSize: CoreMetrics.Gauge
 
@@ -31,7 +35,11 @@ struct IntakeMetrics: Sendable {
         smtp = SMTPMetrics(factory: factory)
         filingDuration = CoreMetrics.Timer(label: "filing_duration_seconds", factory: factory)
         commitDuration = CoreMetrics.Timer(label: "filing_commit_duration_seconds", factory: factory)
-        checkpointDuration = CoreMetrics.Timer(label: "database_checkpoint_duration_seconds", factory: factory)
+        checkpointDuration = CoreMetrics.Timer(
+            label: "database_checkpoint_duration_seconds", dimensions: [("thread", "commit")], factory: factory)
+        besideCheckpointDuration = CoreMetrics.Timer(
+            label: "database_checkpoint_duration_seconds", dimensions: [("thread", "checkpoint")], factory: factory)
+        walPages = CoreMetrics.Gauge(label: "database_wal_pages", factory: factory)
         filingOutcomes = Dictionary(
             uniqueKeysWithValues: [MessageOutcome.filed, .refused, .duplicate, .automated, .unmatched].map {
                 ($0, CoreMetrics.Counter(label: "filing_messages_total", dimensions: [("outcome", $0.rawValue)], factory: factory))

@@ -81,7 +81,10 @@ public struct IntakeServer: Sendable {
                 policy: policy, database: database, queue: queue, durableWrites: durableWrites(), logger: logger, metrics: metrics
             )
             health = { await database.writeProblem() }
-            beforeScrape = { metrics.databaseSize.record(await database.size()) }
+            beforeScrape = {
+                metrics.databaseSize.record(await database.size())
+                metrics.walPages.record(database.walFrames)
+            }
             services.append(.init(service: try makeAdminService(database: database, listeners: listeners)))
         case .spool:
             receiver = SpoolReceiver(policy: policy, spoolDirectory: spoolDirectory, threadPool: durableWrites())

@@ -9,7 +9,10 @@ public struct IntakeDatabase: Sendable {
     /// The GRDB writer (a `DatabasePool`).
     public let writer: any DatabaseWriter
     /// The WAL's size, when the owner checkpoints.
-    private let wal: WALMonitor?
+    let wal: WALMonitor?
+    /// A connection of its own for checkpoints beside the writer's commits, when the owner
+    /// checkpoints.
+    let checkpointConnection: DatabaseQueue?
     /// Where large raw messages are kept as files; `nil` for a database that keeps every raw
     /// message in itself.
     public let rawFolder: RawMessageFolder?
@@ -22,8 +25,8 @@ public struct IntakeDatabase: Sendable {
     ///
     /// With `ownerCheckpoints`, commits no longer copy the WAL back into the database file
     /// themselves (SQLite's automatic checkpoint, which runs inside the commit that crosses 1,000
-    /// pages, before it returns): the owner watches ``walPages`` and calls ``checkpointNow()``
-    /// at moments of its choosing.
+    /// pages, before it returns): the owner watches ``walPages`` and ``walFrames`` and calls
+    /// ``checkpointBesideWriter()`` or ``checkpointNow()`` at moments of its choosing.
     public static func open(path: String, maxSize: Int = 0, ownerCheckpoints: Bool = false) throws(StoreError) -> IntakeDatabase {
         let wal = ownerCheckpoints ? WALMonitor() : nil
         var configuration = Configuration()
@@ -47,35 +50,28 @@ public struct IntakeDatabase: Sendable {
             try Schema.migrator.migrate(pool)
             let rawFolder = RawMessageFolder(databasePath: path)
             try rawFolder.create()
-            return IntakeDatabase(writer: pool, wal: wal, rawFolder: rawFolder)
+            var checkpointConnection: DatabaseQueue?
+            if wal != nil {
+                var checkpointConfiguration = Configuration()
+                checkpointConfiguration.label = "checkpoint"
+                checkpointConfiguration.prepareDatabase { db in
+                    // The checkpoint's fsyncs of the WAL and of the database file.
+                    try db.execute(sql: "PRAGMA synchronous = FULL")
+                }
+                checkpointConnection = try DatabaseQueue(path: path, configuration: checkpointConfiguration)
+            }
+            return IntakeDatabase(writer: pool, wal: wal, checkpointConnection: checkpointConnection, rawFolder: rawFolder)
         } catch {
             throw StoreError(error, doing: "open the database \(path)")
         }
     }
 
-    init(writer: any DatabaseWriter, wal: WALMonitor? = nil, rawFolder: RawMessageFolder? = nil) {
+    init(writer: any DatabaseWriter, wal: WALMonitor? = nil, checkpointConnection: DatabaseQueue? = nil, rawFolder: RawMessageFolder? = nil)
+    {
         self.writer = writer
         self.wal = wal
+        self.checkpointConnection = checkpointConnection
         self.rawFolder = rawFolder
-    }
-
-    /// Pages in the WAL after the last commit; 0 unless opened with `ownerCheckpoints`.
-    public var walPages: Int { wal?.pages ?? 0 }
-
-    /// Copies what the WAL holds back into the database file (a PASSIVE checkpoint) on the
-    /// calling thread, through the writer's connection, and returns once it is durable. Run
-    /// between two commits of the only writer, it copies everything, and the next commit starts
-    /// the WAL over. Blocks the calling thread: never call it from a Swift concurrency or
-    /// event-loop thread.
-    public func checkpointNow() throws(StoreError) {
-        do {
-            try writer.writeWithoutTransaction { db in
-                let (walPages, copied) = try db.checkpoint(.passive)
-                wal?.checkpointed(walPages: walPages, copied: copied)
-            }
-        } catch {
-            throw StoreError(error, doing: "checkpoint")
-        }
     }
 
     /// Runs `body` in one write transaction. The ``directory`` forgets what it holds inside the
