@@ -21,9 +21,8 @@ import Synchronization
 /// after a second without deliveries, which brings the database file up to date.
 ///
 /// It runs as a service; at shutdown it files what is queued, ends the checkpoint thread,
-/// checkpoints, then stops. The SMTP
-/// listener stops before it, so no session is left waiting; a delivery that still comes later is
-/// answered as unavailable.
+/// checkpoints, then stops. The SMTP listener stops before it, so no session is left waiting; a
+/// delivery that still comes later is answered as unavailable.
 final class FilingQueue: Service, Sendable {
     /// What a caller is given: the outcome for each recipient, or why the delivery failed.
     typealias Outcome = Result<[RecipientResult], StoreError>
