@@ -43,6 +43,8 @@ import Testing
         #expect(Self.value(after, "smtp_replies_total{code=\"550\"}") >= 1)
         #expect(Self.value(after, "filing_duration_seconds_count") == 1)
         #expect(Self.value(after, "database_size_bytes") > 0)
+        // The commit's pages in the WAL, which starts over only at a later commit.
+        #expect(Self.value(after, "database_wal_pages") > 0)
         #expect(!after.contains("harbourview") && !after.contains("@"))
         #expect(try Self.get(port, "/nothing").0 == 404)
         await crm.stop()
