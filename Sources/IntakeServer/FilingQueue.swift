@@ -1,3 +1,4 @@
+import CoreMetrics
 import Dispatch
 import Foundation
 import IntakeStore
@@ -162,10 +163,15 @@ final class FilingQueue: Service, Sendable {
 
     /// A checkpoint on the commit thread, between two batches.
     private func checkpoint() {
+        checkpoint(timedBy: metrics.checkpointDuration, database.checkpointNow)
+    }
+
+    /// Runs `body`, a checkpoint, and times it; a failure is logged, and the next one retries.
+    private func checkpoint(timedBy timer: CoreMetrics.Timer, _ body: () throws(StoreError) -> Void) {
         let started = ContinuousClock.now
         do {
-            try database.checkpointNow()
-            metrics.checkpointDuration.recordInterval(since: started)
+            try body()
+            timer.recordInterval(since: started)
         } catch {
             logger.warning("WAL checkpoint failed; the next one retries", metadata: ["error": "\(error)"])
         }
@@ -185,13 +191,7 @@ final class FilingQueue: Service, Sendable {
         while true {
             checkpointWake.wait()
             if state.withLock({ $0.checkpointThreadStopping }) { return }
-            let started = ContinuousClock.now
-            do {
-                try database.checkpointBesideWriter()
-                metrics.besideCheckpointDuration.recordInterval(since: started)
-            } catch {
-                logger.warning("WAL checkpoint failed; the next one retries", metadata: ["error": "\(error)"])
-            }
+            checkpoint(timedBy: metrics.besideCheckpointDuration, database.checkpointBesideWriter)
             state.withLock { $0.checkpointing = false }
         }
     }
