@@ -33,6 +33,31 @@ import Testing
         #expect(sync == 2)
     }
 
+    @Test func aCheckpointBesideTheWriterNeverStartsOnAWALCopiedWhole() async throws {
+        let folder = NSTemporaryDirectory() + "intake-store-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let database = try IntakeDatabase.open(path: folder + "/intake.sqlite", ownerCheckpoints: true)
+        _ = try await database.createOrganisation(name: "one", internalDomains: [])
+        #expect(database.walHoldsUncopiedPages())
+        try database.checkpointNow()
+        #expect(!database.walHoldsUncopiedPages())
+        #expect(database.walPages == 0)
+        for name in ["two", "three", "four"] { _ = try await database.createOrganisation(name: name, internalDomains: []) }
+        #expect(database.walHoldsUncopiedPages())
+        #expect(database.walPages > 0)
+        try database.checkpointBesideWriter()
+        #expect(!database.walHoldsUncopiedPages())
+        #expect(database.walPages == 0)
+        // Copied whole: the next checkpoint beside does nothing, and the next commit starts the
+        // WAL over.
+        let frames = database.walFrames
+        try database.checkpointBesideWriter()
+        _ = try await database.createOrganisation(name: "five", internalDomains: [])
+        #expect(database.walFrames < frames)
+        #expect(database.walHoldsUncopiedPages())
+        #expect(try await database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM organisation") } == 5)
+    }
+
     @Test func adminRecordsAndTheirErrors() async throws {
         let database = try Self.database()
         _ = try await database.createOrganisation(name: "acme", internalDomains: ["ACME.example"])
