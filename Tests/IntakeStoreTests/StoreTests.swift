@@ -31,6 +31,10 @@ import Testing
         }
         #expect(mode == "wal")
         #expect(sync == 2)
+        // The writer's own connection, which every commit goes through: FULL (2), each commit
+        // fsynced.
+        let writerSync = try await database.writer.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+        #expect(writerSync == 2)
     }
 
     @Test func aCheckpointBesideTheWriterNeverStartsOnAWALCopiedWhole() async throws {
