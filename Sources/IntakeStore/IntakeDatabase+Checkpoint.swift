@@ -55,7 +55,8 @@ extension IntakeDatabase {
     /// checkpoint on another connection that starts as it does can lose committed pages in SQLite
     /// 3.7.0 to 3.51.2 (the WAL-reset bug, https://sqlite.org/wal.html#walresetbug). Once the WAL
     /// holds pages not copied, only a checkpoint can copy them, and checkpoints take turns, so no
-    /// commit starts the WAL over until this one has ended.
+    /// commit starts the WAL over before this one has recorded what it copied; one may do so in
+    /// its last steps (its own sync of the database file), which read nothing of the WAL.
     public func checkpointBesideWriter() throws(StoreError) {
         guard let checkpointConnection else { return try checkpointNow() }
         try exclusively { () throws(StoreError) in
