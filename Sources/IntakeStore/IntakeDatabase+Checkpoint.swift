@@ -82,10 +82,8 @@ extension IntakeDatabase {
     /// no other descriptor of the file is opened and closed: closing one would release the locks
     /// SQLite holds on it.
     private static func syncDatabaseFile(_ db: Database) throws {
-        var file: UnsafeMutablePointer<sqlite3_file>?
-        let code = sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_FILE_POINTER, &file)
-        guard code == SQLITE_OK, let file, let sync = file.pointee.pMethods?.pointee.xSync else {
-            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: "no file handle for the database file")
+        guard let file = databaseFile(db), let sync = file.pointee.pMethods?.pointee.xSync else {
+            throw DatabaseError(resultCode: .SQLITE_NOTFOUND, message: "no file handle for the database file")
         }
         let synced = sync(file, SQLITE_SYNC_NORMAL)
         guard synced == SQLITE_OK else {
@@ -101,9 +99,7 @@ extension IntakeDatabase {
     /// commit that has ended.
     /// - SeeAlso: https://sqlite.org/walformat.html#the_wal_index_file_format
     static func walIndexHoldsUncopiedFrames(_ db: Database) -> Bool {
-        var file: UnsafeMutablePointer<sqlite3_file>?
-        guard sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_FILE_POINTER, &file) == SQLITE_OK, let file,
-            let methods = file.pointee.pMethods, methods.pointee.iVersion >= 2,
+        guard let file = databaseFile(db), let methods = file.pointee.pMethods, methods.pointee.iVersion >= 2,
             let map = methods.pointee.xShmMap, let barrier = methods.pointee.xShmBarrier
         else { return false }
         var region: UnsafeMutableRawPointer?
@@ -118,6 +114,13 @@ extension IntakeDatabase {
         barrier(file)
         let framesAgain = region.load(fromByteOffset: 48 + 16, as: UInt32.self)
         return frames == framesAgain && frames > copied
+    }
+
+    /// The connection's own handle of the database file (its VFS object), or `nil`.
+    private static func databaseFile(_ db: Database) -> UnsafeMutablePointer<sqlite3_file>? {
+        var file: UnsafeMutablePointer<sqlite3_file>?
+        guard sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_FILE_POINTER, &file) == SQLITE_OK else { return nil }
+        return file
     }
 
     private func exclusively<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {

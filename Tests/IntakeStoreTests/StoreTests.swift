@@ -7,10 +7,10 @@ import Testing
 
 /// The store on a real temporary SQLite file, migrated from empty.
 @Suite struct StoreTests {
-    static func database() throws -> IntakeDatabase {
+    static func database(ownerCheckpoints: Bool = false) throws -> IntakeDatabase {
         let folder = NSTemporaryDirectory() + "intake-store-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        return try IntakeDatabase.open(path: folder + "/intake.sqlite")
+        return try IntakeDatabase.open(path: folder + "/intake.sqlite", ownerCheckpoints: ownerCheckpoints)
     }
 
     static func delivery(_ text: String, to user: UserRecord, kind: DropboxKind = .note, id: String = "smtp1") -> Delivery {
@@ -38,9 +38,7 @@ import Testing
     }
 
     @Test func aCheckpointBesideTheWriterNeverStartsOnAWALCopiedWhole() async throws {
-        let folder = NSTemporaryDirectory() + "intake-store-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let database = try IntakeDatabase.open(path: folder + "/intake.sqlite", ownerCheckpoints: true)
+        let database = try Self.database(ownerCheckpoints: true)
         _ = try await database.createOrganisation(name: "one", internalDomains: [])
         #expect(database.walHoldsUncopiedPages())
         try database.checkpointNow()
