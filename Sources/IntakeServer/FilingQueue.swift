@@ -8,12 +8,17 @@ import Synchronization
 
 /// Group commit: deliveries from concurrent sessions wait here and are filed together, one
 /// transaction per batch, so one fsync covers many messages. Each caller's answer comes only once
-/// the transaction holding its delivery has committed.
+/// the transaction holding its delivery is committed and durable.
 ///
-/// The transactions run on a thread of their own, which blocks on SQLite and its fsyncs and
-/// answers each caller directly: no task or queue hop between a batch and the next.
+/// The transactions run on a thread of their own, which blocks on SQLite. Its commits do not
+/// wait for the disk (``IntakeDatabase/fileDeferringSync(_:)``): a second thread syncs the WAL
+/// and then answers the callers of every batch committed before the sync began, while the first
+/// files the next batch. One sync covers all the batches committed while the one before ran. A
+/// sync that fails leaves its batches uncertain: they and every later delivery are answered as
+/// unavailable (451, so the senders retry) until the daemon restarts and SQLite recovers the WAL
+/// from the disk, as a retried fsync cannot be trusted to have written anything.
 ///
-/// A second thread copies the WAL back into the database file (checkpoints) on a connection of
+/// A third thread copies the WAL back into the database file (checkpoints) on a connection of
 /// its own, beside the commits, so that no commit waits for the copying: the commit thread asks
 /// for it once the WAL holds `checkpointPages` pages not yet copied. Such a checkpoint rarely
 /// finds the WAL copied whole, as commits keep coming; so, once the WAL is 16 times that long,
@@ -21,9 +26,9 @@ import Synchronization
 /// (past 64 times, at once), and the WAL starts over at the next commit. It also checkpoints
 /// after a second without deliveries, which brings the database file up to date.
 ///
-/// It runs as a service; at shutdown it files what is queued, ends the checkpoint thread,
-/// checkpoints, then stops. The SMTP listener stops before it, so no session is left waiting; a
-/// delivery that still comes later is answered as unavailable.
+/// It runs as a service; at shutdown it files and syncs what is queued, ends the checkpoint
+/// thread, checkpoints, then stops. The SMTP listener stops before it, so no session is left
+/// waiting; a delivery that still comes later is answered as unavailable.
 final class FilingQueue: Service, Sendable {
     /// What a caller is given: the outcome for each recipient, or why the delivery failed.
     typealias Outcome = Result<[RecipientResult], StoreError>
@@ -33,8 +38,18 @@ final class FilingQueue: Service, Sendable {
         var completion: @Sendable (Outcome) -> Void
     }
 
+    /// A committed batch waiting for the WAL sync, with each delivery's result.
+    private struct Committed: Sendable {
+        var jobs: [Job]
+        var results: [Outcome]
+    }
+
     private struct State {
         var jobs: [Job] = []
+        var unsynced: [Committed] = []
+        /// Why a WAL sync failed, once one has: every later delivery fails with it.
+        var syncFailure: StoreError?
+        var syncThreadStopping = false
         var stopping = false
         var stopped = false
         /// The checkpoint thread copies, or has been asked to.
@@ -54,6 +69,10 @@ final class FilingQueue: Service, Sendable {
     private let checkpointWake = DispatchSemaphore(value: 0)
     /// Signalled once the checkpoint thread has ended.
     private let checkpointThreadEnded = DispatchSemaphore(value: 0)
+    /// Signalled once per committed batch, and once at shutdown.
+    private let syncWake = DispatchSemaphore(value: 0)
+    /// Signalled once the sync thread has ended.
+    private let syncThreadEnded = DispatchSemaphore(value: 0)
 
     init(database: IntakeDatabase, metrics: IntakeMetrics, maxBatch: Int = 64, checkpointPages: Int = 100, logger: Logger) {
         self.database = database
@@ -70,21 +89,27 @@ final class FilingQueue: Service, Sendable {
         }
     }
 
-    /// Files `delivery` in the next batch and calls `completion` once it is committed (or has
-    /// failed), on the commit thread: it must be quick and must not block.
+    /// Files `delivery` in the next batch and calls `completion` once it is committed and durable
+    /// (or has failed), on the sync thread: it must be quick and must not block.
     func file(_ delivery: Delivery, completion: @escaping @Sendable (Outcome) -> Void) {
-        let queued = state.withLock { state in
-            guard !state.stopped else { return false }
+        let refusal: StoreError? = state.withLock { state in
+            if let failure = state.syncFailure { return failure }
+            guard !state.stopped else { return StoreError(code: .unavailable, message: "the server is shutting down") }
             state.jobs.append(Job(delivery: delivery, completion: completion))
-            return true
+            return nil
         }
-        if queued {
-            wake.signal()
-        } else {
+        if let refusal {
             // Never filed: its kept raw file goes too.
             database.removeKeptFile(of: delivery)
-            completion(.failure(StoreError(code: .unavailable, message: "the server is shutting down")))
+            completion(.failure(refusal))
+        } else {
+            wake.signal()
         }
+    }
+
+    /// Why deliveries are refused until a restart (a WAL sync failed), or `nil`.
+    var storageFailure: String? {
+        state.withLock { $0.syncFailure.map { "\($0)" } }
     }
 
     func run() async throws {
@@ -97,6 +122,11 @@ final class FilingQueue: Service, Sendable {
                         Thread.current.name = "intake-checkpoint"
                         checkpointLoop()
                         checkpointThreadEnded.signal()
+                    }
+                    Thread.detachNewThread { [self] in
+                        Thread.current.name = "intake-sync"
+                        syncLoop()
+                        syncThreadEnded.signal()
                     }
                     Thread.detachNewThread { [self] in
                         Thread.current.name = "intake-commit"
@@ -117,8 +147,8 @@ final class FilingQueue: Service, Sendable {
         wake.signal()
     }
 
-    /// Takes batches and commits them until shutdown, then files what is left, ends the checkpoint
-    /// thread, checkpoints and stops.
+    /// Takes batches and commits them until shutdown, then files what is left, ends the sync and
+    /// checkpoint threads, checkpoints and stops.
     private func commitLoop() {
         while true {
             let woken = wake.wait(timeout: .now() + .seconds(1)) == .success
@@ -136,12 +166,7 @@ final class FilingQueue: Service, Sendable {
                 }
                 guard !batch.isEmpty else { break }
                 if database.walFrames >= 64 * checkpointPages && database.walPages > 0 { checkpoint() }
-                let started = ContinuousClock.now
-                let results = database.fileBlocking(batch.map(\.delivery))
-                metrics.commitDuration.recordInterval(since: started)
-                for (job, result) in zip(batch, results) {
-                    job.completion(result)
-                }
+                commit(batch)
                 if database.walPages >= checkpointPages { requestCheckpoint() }
             }
             // No delivery waits: copy what is left of a long WAL, so that the next commit starts it
@@ -152,11 +177,70 @@ final class FilingQueue: Service, Sendable {
                 checkpoint()
             }
             if state.withLock({ $0.stopped }) {
+                state.withLock { $0.syncThreadStopping = true }
+                syncWake.signal()
+                syncThreadEnded.wait()
                 state.withLock { $0.checkpointThreadStopping = true }
                 checkpointWake.signal()
                 checkpointThreadEnded.wait()
                 checkpoint()
                 return
+            }
+        }
+    }
+
+    /// Commits `batch` and hands it to the sync thread; a batch that failed as a whole, or that
+    /// comes after a failed sync, is answered at once.
+    private func commit(_ batch: [Job]) {
+        if let failure = state.withLock({ $0.syncFailure }) {
+            for job in batch {
+                database.removeKeptFile(of: job.delivery)
+                job.completion(.failure(failure))
+            }
+            return
+        }
+        let started = ContinuousClock.now
+        let results = database.fileDeferringSync(batch.map(\.delivery))
+        metrics.commitDuration.recordInterval(since: started)
+        if results.allSatisfy({ if case .failure = $0 { true } else { false } }) {
+            // Rolled back: nothing to make durable.
+            for (job, result) in zip(batch, results) { job.completion(result) }
+            return
+        }
+        state.withLock { $0.unsynced.append(Committed(jobs: batch, results: results)) }
+        syncWake.signal()
+    }
+
+    /// Syncs the WAL once batches are committed and answers their callers, until shutdown; then
+    /// syncs what is left and ends.
+    private func syncLoop() {
+        while true {
+            syncWake.wait()
+            let (committed, stopping) = state.withLock { state in
+                defer { state.unsynced.removeAll() }
+                return (state.unsynced, state.syncThreadStopping)
+            }
+            if !committed.isEmpty { sync(committed) }
+            if stopping { return }
+        }
+    }
+
+    /// One WAL sync for `committed`, then the answers.
+    private func sync(_ committed: [Committed]) {
+        let started = ContinuousClock.now
+        do {
+            try database.syncWAL()
+            metrics.walSyncDuration.recordInterval(since: started)
+            for batch in committed {
+                for (job, result) in zip(batch.jobs, batch.results) { job.completion(result) }
+            }
+        } catch {
+            state.withLock { $0.syncFailure = $0.syncFailure ?? error }
+            logger.critical(
+                "the database's log could not be synced: the messages just committed may not be on disk; every delivery is refused with 451 until intaked is restarted",
+                metadata: ["error": "\(error)"])
+            for batch in committed {
+                for job in batch.jobs { job.completion(.failure(error)) }
             }
         }
     }

@@ -8,10 +8,12 @@ import SMTPNIO
 struct IntakeMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
     let smtp: SMTPMetrics
-    /// From the end of data to the commit that holds the message.
+    /// From the end of data until the commit that holds the message is durable.
     let filingDuration: CoreMetrics.Timer
-    /// One group commit.
+    /// One group commit's transaction, without the WAL sync that makes it durable.
     let commitDuration: CoreMetrics.Timer
+    /// One sync of the WAL, making the batches committed before it durable.
+    let walSyncDuration: CoreMetrics.Timer
     /// One WAL checkpoint by the commit thread.
     let checkpointDuration: CoreMetrics.Timer
     /// One pass of the checkpoint thread, beside the commits.
@@ -35,6 +37,7 @@ struct IntakeMetrics: Sendable {
         smtp = SMTPMetrics(factory: factory)
         filingDuration = CoreMetrics.Timer(label: "filing_duration_seconds", factory: factory)
         commitDuration = CoreMetrics.Timer(label: "filing_commit_duration_seconds", factory: factory)
+        walSyncDuration = CoreMetrics.Timer(label: "database_wal_sync_duration_seconds", factory: factory)
         checkpointDuration = CoreMetrics.Timer(
             label: "database_checkpoint_duration_seconds", dimensions: [("thread", "commit")], factory: factory)
         besideCheckpointDuration = CoreMetrics.Timer(

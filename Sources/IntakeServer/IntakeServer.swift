@@ -80,7 +80,10 @@ public struct IntakeServer: Sendable {
             receiver = FilingReceiver(
                 policy: policy, database: database, queue: queue, durableWrites: durableWrites(), logger: logger, metrics: metrics
             )
-            health = { await database.writeProblem() }
+            health = {
+                if let failure = queue.storageFailure { return failure }
+                return await database.writeProblem()
+            }
             beforeScrape = {
                 metrics.databaseSize.record(await database.size())
                 metrics.walPages.record(database.walFrames)

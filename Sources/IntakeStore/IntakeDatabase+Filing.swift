@@ -27,6 +27,41 @@ extension IntakeDatabase {
         }
     }
 
+    /// The same as ``fileBlocking(_:)``, but the commit does not wait for the disk: the writer
+    /// runs this one transaction at `synchronous=NORMAL`, so the commit writes the WAL and
+    /// returns, and the batch is durable only once a ``syncWAL()`` that began after it has
+    /// returned. Nobody may be told that a delivery is filed before that. What other readers see
+    /// in the meantime is consistent (SQLite's NORMAL guarantees it), but a crash may undo it.
+    public func fileDeferringSync(_ deliveries: [Delivery]) -> [Result<[RecipientResult], StoreError>] {
+        do {
+            let filed = try writer.writeWithoutTransaction { [directory] db in
+                try db.executeCached(sql: "PRAGMA synchronous = NORMAL")
+                let filed = Result {
+                    var filed: [(result: Result<[RecipientResult], StoreError>, storedRaw: Bool)] = []
+                    try db.inTransaction {
+                        filed = try Self.fileBatch(deliveries, in: db, directory: directory)
+                        return .commit
+                    }
+                    return filed
+                }
+                // Every other write through the writer commits durably.
+                try db.executeCached(sql: "PRAGMA synchronous = FULL")
+                return try filed.get()
+            }
+            return removeUnnamedRawFiles(deliveries, filed)
+        } catch {
+            removeRawFiles(ofRolledBack: deliveries, error)
+            return Self.allFailed(deliveries, error)
+        }
+    }
+
+    /// Makes every commit that ended before this call durable: syncs the WAL file (fdatasync).
+    /// For commits made by ``fileDeferringSync(_:)``; any other commit is durable when it ends.
+    /// Blocks the calling thread.
+    public func syncWAL() throws(StoreError) {
+        try walFile.sync()
+    }
+
     /// Removes the delivery's raw file from the raw folder, if it was kept there: for a delivery
     /// that no committed row names.
     public func removeKeptFile(of delivery: Delivery) {

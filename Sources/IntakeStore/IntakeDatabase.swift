@@ -4,7 +4,8 @@ import GRDB
 
 /// The SQLite database behind Intake: one `Sendable` value around a GRDB `DatabaseWriter`, with
 /// methods named for what they do. SQLite runs in WAL mode with `synchronous=FULL`, so a committed
-/// transaction survives a crash or power loss.
+/// transaction survives a crash or power loss; the filing path's commits
+/// (``fileDeferringSync(_:)``) do once a later ``syncWAL()`` has returned.
 public struct IntakeDatabase: Sendable {
     /// The GRDB writer (a `DatabasePool`).
     public let writer: any DatabaseWriter
@@ -16,6 +17,8 @@ public struct IntakeDatabase: Sendable {
     /// Where large raw messages are kept as files; `nil` for a database that keeps every raw
     /// message in itself.
     public let rawFolder: RawMessageFolder?
+    /// The WAL file, for syncing commits made at `synchronous=NORMAL` (``syncWAL()``).
+    let walFile: WALFile
     /// Dropbox users and organisations kept in memory between two changes.
     public let directory = DropboxDirectory()
 
@@ -65,18 +68,21 @@ public struct IntakeDatabase: Sendable {
                 }
                 checkpointConnection = try DatabaseQueue(path: path, configuration: checkpointConfiguration)
             }
-            return IntakeDatabase(writer: pool, wal: wal, checkpointConnection: checkpointConnection, rawFolder: rawFolder)
+            return IntakeDatabase(
+                writer: pool, wal: wal, checkpointConnection: checkpointConnection, rawFolder: rawFolder,
+                walFile: WALFile(databasePath: path))
         } catch {
             throw StoreError(error, doing: "open the database \(path)")
         }
     }
 
-    init(writer: any DatabaseWriter, wal: WALMonitor? = nil, checkpointConnection: DatabaseQueue? = nil, rawFolder: RawMessageFolder? = nil)
+    init(writer: any DatabaseWriter, wal: WALMonitor?, checkpointConnection: DatabaseQueue?, rawFolder: RawMessageFolder?, walFile: WALFile)
     {
         self.writer = writer
         self.wal = wal
         self.checkpointConnection = checkpointConnection
         self.rawFolder = rawFolder
+        self.walFile = walFile
     }
 
     /// Runs `body` in one write transaction. The ``directory`` forgets what it holds inside the

@@ -109,6 +109,30 @@ import Testing
         #expect(try await database.messageLog(organisation: nil).count == 3)
     }
 
+    /// A batch filed without waiting for the disk: its commit is visible at once, the WAL sync
+    /// that makes it durable follows, and the writer is back at FULL for every other write.
+    @Test func aBatchFiledBeforeItsSyncLeavesTheWriterAtFullSync() async throws {
+        let database = try Self.database(ownerCheckpoints: true)
+        _ = try await database.createOrganisation(name: "acme")
+        let alice = try await database.createUser(organisation: "acme", email: "alice@acme.example", name: "Alice")
+        let walFramesBefore = database.walFrames
+        let results = database.fileDeferringSync([
+            Self.delivery("From: alice@acme.example\r\nTo: jo@client.example\r\nSubject: a\r\nMessage-ID: <a@x>\r\n\r\nhi\r\n", to: alice),
+            Self.delivery("From: eve@evil.example\r\nTo: jo@client.example\r\nSubject: b\r\n\r\nhi\r\n", to: alice, id: "smtp2"),
+        ])
+        #expect(results.map { (try? $0.get())?.map(\.outcome) } == [[.filed], [.refused]])
+        #expect(database.walFrames > walFramesBefore)
+        try database.syncWAL()
+        try database.syncWAL()
+        #expect(try await database.storedMessageCount() == 1)
+        let writerSync = try await database.writer.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+        #expect(writerSync == 2)
+        // The WAL starts over after a checkpoint; the sync goes on working on the same file.
+        try database.checkpointNow()
+        _ = try await database.createOrganisation(name: "other")
+        try database.syncWAL()
+    }
+
     /// The directory in memory never outlives a change: one made through this database (an
     /// admin change) and one made by another connection to the file (another process) are both
     /// seen by the next filing transaction.
