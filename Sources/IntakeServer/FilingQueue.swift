@@ -13,10 +13,13 @@ import Synchronization
 /// The transactions run on a thread of their own, which blocks on SQLite. Its commits do not
 /// wait for the disk (``IntakeDatabase/fileDeferringSync(_:)``): a second thread syncs the WAL
 /// and then answers the callers of every batch committed before the sync began, while the first
-/// files the next batch. One sync covers all the batches committed while the one before ran. A
-/// sync that fails leaves its batches uncertain: they and every later delivery are answered as
-/// unavailable (451, so the senders retry) until the daemon restarts and SQLite recovers the WAL
-/// from the disk, as a retried fsync cannot be trusted to have written anything.
+/// files the next batch. One sync covers all the batches committed while the one before ran.
+///
+/// A WAL sync or a checkpoint that fails with an I/O error ends the daemon at once (exit status
+/// 75), answering nobody: the kernel may have dropped the pages it could not write, and reports
+/// that only once, so a later fsync that succeeds proves nothing, and a checkpoint could copy
+/// pages the WAL on disk lacks into the database file. At the next start SQLite recovers the WAL
+/// from what the disk holds; the senders, never answered 250, retry.
 ///
 /// A third thread copies the WAL back into the database file (checkpoints) on a connection of
 /// its own, beside the commits, so that no commit waits for the copying: the commit thread asks
@@ -47,8 +50,6 @@ final class FilingQueue: Service, Sendable {
     private struct State {
         var jobs: [Job] = []
         var unsynced: [Committed] = []
-        /// Why a WAL sync failed, once one has: every later delivery fails with it.
-        var syncFailure: StoreError?
         var syncThreadStopping = false
         var stopping = false
         var stopped = false
@@ -92,24 +93,18 @@ final class FilingQueue: Service, Sendable {
     /// Files `delivery` in the next batch and calls `completion` once it is committed and durable
     /// (or has failed), on the sync thread: it must be quick and must not block.
     func file(_ delivery: Delivery, completion: @escaping @Sendable (Outcome) -> Void) {
-        let refusal: StoreError? = state.withLock { state in
-            if let failure = state.syncFailure { return failure }
-            guard !state.stopped else { return StoreError(code: .unavailable, message: "the server is shutting down") }
+        let queued = state.withLock { state in
+            guard !state.stopped else { return false }
             state.jobs.append(Job(delivery: delivery, completion: completion))
-            return nil
+            return true
         }
-        if let refusal {
+        if queued {
+            wake.signal()
+        } else {
             // Never filed: its kept raw file goes too.
             database.removeKeptFile(of: delivery)
-            completion(.failure(refusal))
-        } else {
-            wake.signal()
+            completion(.failure(StoreError(code: .unavailable, message: "the server is shutting down")))
         }
-    }
-
-    /// Why deliveries are refused until a restart (a WAL sync failed), or `nil`.
-    var storageFailure: String? {
-        state.withLock { $0.syncFailure.map { "\($0)" } }
     }
 
     func run() async throws {
@@ -189,16 +184,9 @@ final class FilingQueue: Service, Sendable {
         }
     }
 
-    /// Commits `batch` and hands it to the sync thread; a batch that failed as a whole, or that
-    /// comes after a failed sync, is answered at once.
+    /// Commits `batch` and hands it to the sync thread; a batch that failed as a whole is
+    /// answered at once.
     private func commit(_ batch: [Job]) {
-        if let failure = state.withLock({ $0.syncFailure }) {
-            for job in batch {
-                database.removeKeptFile(of: job.delivery)
-                job.completion(.failure(failure))
-            }
-            return
-        }
         let started = ContinuousClock.now
         let results = database.fileDeferringSync(batch.map(\.delivery))
         metrics.commitDuration.recordInterval(since: started)
@@ -235,14 +223,19 @@ final class FilingQueue: Service, Sendable {
                 for (job, result) in zip(batch.jobs, batch.results) { job.completion(result) }
             }
         } catch {
-            state.withLock { $0.syncFailure = $0.syncFailure ?? error }
-            logger.critical(
-                "the database's log could not be synced: the messages just committed may not be on disk; every delivery is refused with 451 until intaked is restarted",
-                metadata: ["error": "\(error)"])
-            for batch in committed {
-                for job in batch.jobs { job.completion(.failure(error)) }
-            }
+            stopOnStorageFailure(error)
         }
+    }
+
+    /// Ends the daemon after an I/O error that leaves what is on disk uncertain (see the type's
+    /// documentation). No 250 goes out for anything the failure may have touched, and nothing
+    /// more is written: no commit, no checkpoint, and no clean close, whose checkpoint could copy
+    /// pages the WAL on disk lacks.
+    private func stopOnStorageFailure(_ error: StoreError) -> Never {
+        logger.critical(
+            "the database's WAL or database file could not be written to disk; intaked stops so that SQLite recovers from what the disk holds at the next start, and the senders of the messages in flight retry",
+            metadata: ["error": "\(error)"])
+        exit(75)  // EX_TEMPFAIL
     }
 
     /// A checkpoint on the commit thread, between two batches.
@@ -257,6 +250,7 @@ final class FilingQueue: Service, Sendable {
             try body()
             timer.recordInterval(since: started)
         } catch {
+            if error.isIOFailure { stopOnStorageFailure(error) }
             logger.warning("WAL checkpoint failed; the next one retries", metadata: ["error": "\(error)"])
         }
     }

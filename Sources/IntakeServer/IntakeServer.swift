@@ -80,10 +80,7 @@ public struct IntakeServer: Sendable {
             receiver = FilingReceiver(
                 policy: policy, database: database, queue: queue, durableWrites: durableWrites(), logger: logger, metrics: metrics
             )
-            health = {
-                if let failure = queue.storageFailure { return failure }
-                return await database.writeProblem()
-            }
+            health = { await database.writeProblem() }
             beforeScrape = {
                 metrics.databaseSize.record(await database.size())
                 metrics.walPages.record(database.walFrames)

@@ -30,23 +30,24 @@ extension IntakeDatabase {
     /// The same as ``fileBlocking(_:)``, but the commit does not wait for the disk: the writer
     /// runs this one transaction at `synchronous=NORMAL`, so the commit writes the WAL and
     /// returns, and the batch is durable only once a ``syncWAL()`` that began after it has
-    /// returned. Nobody may be told that a delivery is filed before that. What other readers see
-    /// in the meantime is consistent (SQLite's NORMAL guarantees it), but a crash may undo it.
+    /// returned. Nobody may be told that a delivery is filed before that. Other readers (the admin
+    /// API, a backup) may see the batch before it is durable: what they see is consistent
+    /// (SQLite's NORMAL guarantees it), but a power cut may undo it, and its senders, never
+    /// answered 250, then send it again.
     public func fileDeferringSync(_ deliveries: [Delivery]) -> [Result<[RecipientResult], StoreError>] {
         do {
             let filed = try writer.writeWithoutTransaction { [directory] db in
                 try db.executeCached(sql: "PRAGMA synchronous = NORMAL")
-                let filed = Result {
-                    var filed: [(result: Result<[RecipientResult], StoreError>, storedRaw: Bool)] = []
-                    try db.inTransaction {
-                        filed = try Self.fileBatch(deliveries, in: db, directory: directory)
-                        return .commit
-                    }
-                    return filed
+                // Every other write through the writer commits durably. Setting it fails only
+                // inside a transaction, which only a failed rollback leaves open: the batch has
+                // failed then, and the next one fails setting NORMAL.
+                defer { try? db.executeCached(sql: "PRAGMA synchronous = FULL") }
+                var filed: [(result: Result<[RecipientResult], StoreError>, storedRaw: Bool)] = []
+                try db.inTransaction {
+                    filed = try Self.fileBatch(deliveries, in: db, directory: directory)
+                    return .commit
                 }
-                // Every other write through the writer commits durably.
-                try db.executeCached(sql: "PRAGMA synchronous = FULL")
-                return try filed.get()
+                return filed
             }
             return removeUnnamedRawFiles(deliveries, filed)
         } catch {
@@ -79,7 +80,8 @@ extension IntakeDatabase {
 
     /// After the commit: removes the kept raw files that no committed row names (a duplicate, a
     /// refusal, a delivery that failed alone). When the commit itself fails, the files stay: a
-    /// commit that failed late may still be on disk.
+    /// commit that failed late may still be on disk. No two deliveries keep the same file: each
+    /// message begins with the Received field this server adds, which names its own SMTP id.
     private func removeUnnamedRawFiles(
         _ deliveries: [Delivery], _ filed: [(result: Result<[RecipientResult], StoreError>, storedRaw: Bool)]
     ) -> [Result<[RecipientResult], StoreError>] {

@@ -58,6 +58,10 @@ public struct IntakeDatabase: Sendable {
             try Schema.migrator.migrate(pool)
             let rawFolder = RawMessageFolder(databasePath: path)
             try rawFolder.create()
+            let walFile = WALFile(databasePath: path)
+            // Opened now, before any commit that it syncs: the kernel reports a write-back error
+            // to the descriptors open when it happened.
+            try walFile.open()
             var checkpointConnection: DatabaseQueue?
             if wal != nil {
                 var checkpointConfiguration = Configuration()
@@ -70,7 +74,7 @@ public struct IntakeDatabase: Sendable {
             }
             return IntakeDatabase(
                 writer: pool, wal: wal, checkpointConnection: checkpointConnection, rawFolder: rawFolder,
-                walFile: WALFile(databasePath: path))
+                walFile: walFile)
         } catch {
             throw StoreError(error, doing: "open the database \(path)")
         }
@@ -260,10 +264,14 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
 
     public var code: Code
     public var message: String
+    /// The disk failed a read, a write or a sync (`SQLITE_IOERR`, or a failed fsync of the WAL):
+    /// what is on disk is uncertain.
+    public var isIOFailure: Bool
 
-    public init(code: Code, message: String) {
+    public init(code: Code, message: String, isIOFailure: Bool = false) {
         self.code = code
         self.message = message
+        self.isIOFailure = isIOFailure
     }
 
     init(_ error: any Error, doing what: String) {
@@ -278,7 +286,9 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
             case .SQLITE_CONSTRAINT:
                 self.init(code: .conflict, message: error.message ?? "constraint failed")
             case .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_IOERR, .SQLITE_CANTOPEN, .SQLITE_READONLY:
-                self.init(code: .unavailable, message: "the database is unavailable (\(what)): \(error.message ?? "\(error.resultCode)")")
+                self.init(
+                    code: .unavailable, message: "the database is unavailable (\(what)): \(error.message ?? "\(error.resultCode)")",
+                    isIOFailure: error.resultCode == .SQLITE_IOERR)
             default:
                 self.init(code: .internalError, message: "database error (\(what)): \(error.message ?? "\(error.resultCode)")")
             }

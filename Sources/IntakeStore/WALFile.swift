@@ -16,7 +16,7 @@ import Synchronization
 /// - SeeAlso: https://sqlite.org/pragma.html#pragma_synchronous, https://sqlite.org/wal.html
 final class WALFile: Sendable {
     let path: String
-    /// The descriptor, opened on the first sync; -1 before. SQLite takes no locks on the WAL
+    /// The descriptor; -1 before ``open()``. SQLite takes no locks on the WAL
     /// file itself (its WAL locks are on the `-shm` file), so opening and closing this descriptor
     /// releases none of SQLite's locks.
     private let descriptor = Mutex<CInt>(-1)
@@ -29,29 +29,32 @@ final class WALFile: Sendable {
         descriptor.withLock { if $0 >= 0 { close($0) } }
     }
 
-    /// Syncs the WAL's octets (fdatasync), opening it first if need be, or again if the file it
-    /// had open was deleted (SQLite deletes the WAL when its last connection closes).
+    /// Opens the WAL file, which must exist (a connection in WAL mode is open).
+    func open() throws(StoreError) {
+        try descriptor.withLock { (fd: inout CInt) throws(StoreError) in try reopen(&fd) }
+    }
+
+    /// Syncs the WAL's octets (fdatasync), opening the file again first if the one it had open
+    /// was deleted (SQLite deletes the WAL when its last connection closes).
     func sync() throws(StoreError) {
         try descriptor.withLock { (fd: inout CInt) throws(StoreError) in
-            if fd >= 0 {
-                var status = stat()
-                if fstat(fd, &status) != 0 || status.st_nlink == 0 {
-                    close(fd)
-                    fd = -1
-                }
-            }
-            if fd < 0 {
-                fd = open(path, O_RDONLY | O_CLOEXEC)
-                guard fd >= 0 else { throw failure("open") }
-            }
+            var status = stat()
+            if fd < 0 || fstat(fd, &status) != 0 || status.st_nlink == 0 { try reopen(&fd) }
             while fdatasync(fd) != 0 {
                 guard errno == EINTR else { throw failure("fdatasync") }
             }
         }
     }
 
+    private func reopen(_ fd: inout CInt) throws(StoreError) {
+        if fd >= 0 { close(fd) }
+        fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw failure("open") }
+    }
+
     private func failure(_ operation: String) -> StoreError {
         StoreError(
-            code: .unavailable, message: "cannot sync the database's log \(path) (\(operation)): \(String(cString: strerror(errno)))")
+            code: .unavailable, message: "cannot sync the database's WAL \(path) (\(operation)): \(String(cString: strerror(errno)))",
+            isIOFailure: true)
     }
 }

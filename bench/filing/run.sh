@@ -67,7 +67,7 @@ import json, re, sys, urllib.request
 text = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=5).read().decode()
 out = {}
 for line in text.splitlines():
-    m = re.match(r'(filing(?:_commit)?_duration_seconds|smtp_end_of_data_to_reply_seconds)_(sum|count|bucket)'
+    m = re.match(r'(filing(?:_commit)?_duration_seconds|database_wal_sync_duration_seconds|smtp_end_of_data_to_reply_seconds)_(sum|count|bucket)'
                  r'(?:\{le="([^"]+)"\})? (\S+)$', line)
     if m:
         name, kind, le, value = m.groups()
@@ -120,6 +120,8 @@ mb, ma = json.loads(mb), json.loads(ma)
 d = {k: v - mb.get(k, 0) for k, v in ma.items()}
 fname, cname = "filing_duration_seconds", "filing_commit_duration_seconds"
 fcount, ccount = d.get(f"{fname}_count", 0), d.get(f"{cname}_count", 0)
+sname = "database_wal_sync_duration_seconds"
+scount = d.get(f"{sname}_count", 0)
 def p99_bucket(name, q=0.99):  # the upper bound of the histogram bucket that holds the quantile, in ms
     count = d.get(f"{name}_count", 0)
     if not count:
@@ -136,6 +138,7 @@ row = dict(server=server, size=size, kind=kind, target=float(rate), messages=n, 
            p99=r["p99_ms"], max=r["max_ms"], hwm_mib=int(hwm) / 1024, bytes=r["bytes"],
            filing_ms=d[f"{fname}_sum"] / fcount * 1000 if fcount else None,
            commit_ms=d[f"{cname}_sum"] / ccount * 1000 if ccount else None,
+           sync_ms=d[f"{sname}_sum"] / scount * 1000 if scount else None, sync_p99_le=p99_bucket(sname),
            filing_p99_le=p99_bucket(fname), commit_p99_le=p99_bucket(cname),
            eod_p50_le=p99_bucket(ename, 0.5), eod_p99_le=p99_bucket(ename),
            per_commit=fcount / ccount if ccount else None)
@@ -144,7 +147,8 @@ extra = ""
 if row["filing_ms"] is not None:
     extra = (f"; server: end of data to 250 p50 <= {row['eod_p50_le']:g} p99 <= {row['eod_p99_le']:g} ms, "
              f"filing {row['filing_ms']:.2f} ms mean, p99 <= {row['filing_p99_le']:g} ms; "
-             f"commit {row['commit_ms']:.2f} ms mean, p99 <= {row['commit_p99_le']:g} ms; {row['per_commit']:.1f} msgs/commit")
+             f"commit {row['commit_ms']:.2f} ms mean, p99 <= {row['commit_p99_le']:g} ms; {row['per_commit']:.1f} msgs/commit"
+             + (f"; WAL sync {row['sync_ms']:.2f} ms mean, p99 <= {row['sync_p99_le']:g} ms" if row["sync_ms"] is not None else ""))
 print(f"  {server:8} {size:>3} {kind:9} {int(n):6d} msgs in {r['seconds']:5.2f} s: {r['rate']:7.1f} msgs/s; "
       f"CPU {row['cpu_per_1k']:6.2f} s/1k; end of data to 250 p50 {r['p50_ms']:7.2f} p99 {r['p99_ms']:7.2f} ms; "
       f"VmHWM {row['hwm_mib']:5.1f} MiB{extra}", file=sys.stderr)
@@ -299,7 +303,9 @@ for s in sizes:
         for r in pick(server, s, "rate"):
             extra = (f"; server: end of data to 250 p50 <= {r['eod_p50_le']:g} ms, p99 <= {r['eod_p99_le']:g} ms, "
                      f"filing {r['filing_ms']:.2f} ms mean, p99 <= {r['filing_p99_le']:g} ms, commit {r['commit_ms']:.2f} ms "
-                     f"mean, p99 <= {r['commit_p99_le']:g} ms, {r['per_commit']:.1f} msgs/commit") if r["filing_ms"] else ""
+                     f"mean, p99 <= {r['commit_p99_le']:g} ms, {r['per_commit']:.1f} msgs/commit"
+                     + (f", WAL sync {r['sync_ms']:.2f} ms mean, p99 <= {r['sync_p99_le']:g} ms" if r.get("sync_ms") is not None else "")
+                     ) if r["filing_ms"] else ""
             print(f"  {s:>4} {server:8} target {r['target']:7.1f} msgs/s, got {r['rate']:7.1f}: p50 {r['p50']:7.2f} ms, "
                   f"p99 {r['p99']:7.2f} ms, max {r['max']:7.2f} ms{extra}")
             if server == "intaked":
