@@ -15,8 +15,8 @@ import Synchronization
 /// and then answers the callers of every batch committed before the sync began, while the first
 /// files the next batch. One sync covers all the batches committed while the one before ran.
 ///
-/// A WAL sync or a checkpoint that fails with an I/O error ends the daemon at once (exit status
-/// 75), answering nobody: the kernel may have dropped the pages it could not write, and reports
+/// A failed fsync, of the WAL or in a checkpoint, ends the daemon at once (exit status 75),
+/// answering nobody: the kernel may have dropped the pages it could not write, and reports
 /// that only once, so a later fsync that succeeds proves nothing, and a checkpoint could copy
 /// pages the WAL on disk lacks into the database file. At the next start SQLite recovers the WAL
 /// from what the disk holds; the senders, never answered 250, retry.
@@ -223,17 +223,17 @@ final class FilingQueue: Service, Sendable {
                 for (job, result) in zip(batch.jobs, batch.results) { job.completion(result) }
             }
         } catch {
-            stopOnStorageFailure(error)
+            stopOnSyncFailure(error)
         }
     }
 
-    /// Ends the daemon after an I/O error that leaves what is on disk uncertain (see the type's
-    /// documentation). No 250 goes out for anything the failure may have touched, and nothing
+    /// Ends the daemon after a failed fsync, which leaves what the disk holds uncertain (see the
+    /// type's documentation). No 250 goes out for anything the failure may have touched, and nothing
     /// more is written: no commit, no checkpoint, and no clean close, whose checkpoint could copy
     /// pages the WAL on disk lacks.
-    private func stopOnStorageFailure(_ error: StoreError) -> Never {
+    private func stopOnSyncFailure(_ error: StoreError) -> Never {
         logger.critical(
-            "the database's WAL or database file could not be written to disk; intaked stops so that SQLite recovers from what the disk holds at the next start, and the senders of the messages in flight retry",
+            "an fsync of the database's WAL or file failed; intaked stops so that SQLite recovers from what the disk holds at the next start, and the senders of the messages in flight retry",
             metadata: ["error": "\(error)"])
         exit(75)  // EX_TEMPFAIL
     }
@@ -250,7 +250,7 @@ final class FilingQueue: Service, Sendable {
             try body()
             timer.recordInterval(since: started)
         } catch {
-            if error.isIOFailure { stopOnStorageFailure(error) }
+            if error.isSyncFailure { stopOnSyncFailure(error) }
             logger.warning("WAL checkpoint failed; the next one retries", metadata: ["error": "\(error)"])
         }
     }

@@ -264,14 +264,15 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
 
     public var code: Code
     public var message: String
-    /// The disk failed a read, a write or a sync (`SQLITE_IOERR`, or a failed fsync of the WAL):
-    /// what is on disk is uncertain.
-    public var isIOFailure: Bool
+    /// An fsync failed (`SQLITE_IOERR_FSYNC`, `SQLITE_IOERR_DIR_FSYNC`, or the WAL's own sync):
+    /// what the disk holds is uncertain, and a later fsync that succeeds would not say so (the
+    /// kernel reports a failed write-back once).
+    public var isSyncFailure: Bool
 
-    public init(code: Code, message: String, isIOFailure: Bool = false) {
+    public init(code: Code, message: String, isSyncFailure: Bool = false) {
         self.code = code
         self.message = message
-        self.isIOFailure = isIOFailure
+        self.isSyncFailure = isSyncFailure
     }
 
     init(_ error: any Error, doing what: String) {
@@ -288,7 +289,7 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
             case .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_IOERR, .SQLITE_CANTOPEN, .SQLITE_READONLY:
                 self.init(
                     code: .unavailable, message: "the database is unavailable (\(what)): \(error.message ?? "\(error.resultCode)")",
-                    isIOFailure: error.resultCode == .SQLITE_IOERR)
+                    isSyncFailure: error.extendedResultCode == .SQLITE_IOERR_FSYNC || error.extendedResultCode == .SQLITE_IOERR_DIR_FSYNC)
             default:
                 self.init(code: .internalError, message: "database error (\(what)): \(error.message ?? "\(error.resultCode)")")
             }

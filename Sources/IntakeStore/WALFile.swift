@@ -55,6 +55,6 @@ final class WALFile: Sendable {
     private func failure(_ operation: String) -> StoreError {
         StoreError(
             code: .unavailable, message: "cannot sync the database's WAL \(path) (\(operation)): \(String(cString: strerror(errno)))",
-            isIOFailure: true)
+            isSyncFailure: true)
     }
 }
