@@ -37,6 +37,10 @@ public struct IntakeDatabase: Sendable {
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // Each delivery's savepoint keeps the pages it changes in a statement journal; past
+            // 64 KiB SQLite would move that journal to a temporary file, one more write of every
+            // page a message with many contacts changes.
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
             if let wal {
                 try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
                 // A WAL that grew under load is cut back to this size when it starts over.
