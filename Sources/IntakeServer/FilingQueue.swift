@@ -18,8 +18,8 @@ import Synchronization
 /// A failed fsync, of the WAL or in a checkpoint, ends the daemon at once (exit status 75),
 /// answering nobody: the kernel may have dropped the pages it could not write, and reports
 /// that only once, so a later fsync that succeeds proves nothing, and a checkpoint could copy
-/// pages the WAL on disk lacks into the database file. At the next start SQLite recovers the WAL
-/// from what the disk holds; the senders, never answered 250, retry.
+/// pages the WAL on disk lacks into the database file. At the next start SQLite recovers from the
+/// WAL; the senders, never answered 250, retry.
 ///
 /// A third thread copies the WAL back into the database file (checkpoints) on a connection of
 /// its own, beside the commits, so that no commit waits for the copying: the commit thread asks
@@ -29,8 +29,8 @@ import Synchronization
 /// (past 64 times, at once), and the WAL starts over at the next commit. It also checkpoints
 /// after a second without deliveries, which brings the database file up to date.
 ///
-/// It runs as a service; at shutdown it files and syncs what is queued, ends the checkpoint
-/// thread, checkpoints, then stops. The SMTP listener stops before it, so no session is left
+/// It runs as a service; at shutdown it files and syncs what is queued, ends the sync and
+/// checkpoint threads, checkpoints, then stops. The SMTP listener stops before it, so no session is left
 /// waiting; a delivery that still comes later is answered as unavailable.
 final class FilingQueue: Service, Sendable {
     /// What a caller is given: the outcome for each recipient, or why the delivery failed.
@@ -42,14 +42,14 @@ final class FilingQueue: Service, Sendable {
     }
 
     /// A committed batch waiting for the WAL sync, with each delivery's result.
-    private struct Committed: Sendable {
+    private struct CommittedBatch: Sendable {
         var jobs: [Job]
         var results: [Outcome]
     }
 
     private struct State {
         var jobs: [Job] = []
-        var unsynced: [Committed] = []
+        var unsynced: [CommittedBatch] = []
         var syncThreadStopping = false
         var stopping = false
         var stopped = false
@@ -83,7 +83,8 @@ final class FilingQueue: Service, Sendable {
         self.logger = logger
     }
 
-    /// Files `delivery` in the next batch and returns once it is committed (or has failed).
+    /// Files `delivery` in the next batch and returns once it is committed and durable (or has
+    /// failed).
     func file(_ delivery: Delivery) async -> Outcome {
         await withCheckedContinuation { continuation in
             file(delivery) { continuation.resume(returning: $0) }
@@ -91,7 +92,8 @@ final class FilingQueue: Service, Sendable {
     }
 
     /// Files `delivery` in the next batch and calls `completion` once it is committed and durable
-    /// (or has failed), on the sync thread: it must be quick and must not block.
+    /// (or has failed), on the sync thread (the commit thread for a batch that failed whole, the
+    /// calling thread once the queue has stopped): it must be quick and must not block.
     func file(_ delivery: Delivery, completion: @escaping @Sendable (Outcome) -> Void) {
         let queued = state.withLock { state in
             guard !state.stopped else { return false }
@@ -190,12 +192,15 @@ final class FilingQueue: Service, Sendable {
         let started = ContinuousClock.now
         let results = database.fileDeferringSync(batch.map(\.delivery))
         metrics.commitDuration.recordInterval(since: started)
+        // At NORMAL SQLite still syncs the WAL's header when the WAL starts over.
+        for case .failure(let error) in results where error.isSyncFailure { stopOnSyncFailure(error) }
         if results.allSatisfy({ if case .failure = $0 { true } else { false } }) {
-            // Rolled back: nothing to make durable.
+            // Nothing filed (rolled back, or every delivery failed alone in its savepoint):
+            // nothing to make durable.
             for (job, result) in zip(batch, results) { job.completion(result) }
             return
         }
-        state.withLock { $0.unsynced.append(Committed(jobs: batch, results: results)) }
+        state.withLock { $0.unsynced.append(CommittedBatch(jobs: batch, results: results)) }
         syncWake.signal()
     }
 
@@ -208,13 +213,13 @@ final class FilingQueue: Service, Sendable {
                 defer { state.unsynced.removeAll() }
                 return (state.unsynced, state.syncThreadStopping)
             }
-            if !committed.isEmpty { sync(committed) }
+            if !committed.isEmpty { syncAndAnswer(committed) }
             if stopping { return }
         }
     }
 
     /// One WAL sync for `committed`, then the answers.
-    private func sync(_ committed: [Committed]) {
+    private func syncAndAnswer(_ committed: [CommittedBatch]) {
         let started = ContinuousClock.now
         do {
             try database.syncWAL()
@@ -233,9 +238,11 @@ final class FilingQueue: Service, Sendable {
     /// pages the WAL on disk lacks.
     private func stopOnSyncFailure(_ error: StoreError) -> Never {
         logger.critical(
-            "an fsync of the database's WAL or file failed; intaked stops so that SQLite recovers from what the disk holds at the next start, and the senders of the messages in flight retry",
+            "an fsync of the database's WAL or file failed; intaked stops so that SQLite recovers from the WAL at the next start, and the senders of the messages in flight retry",
             metadata: ["error": "\(error)"])
-        exit(75)  // EX_TEMPFAIL
+        // _exit: at once, from whichever thread fails first, running no exit handler while
+        // SQLite works on other threads; the log line above is already written.
+        _exit(75)  // EX_TEMPFAIL
     }
 
     /// A checkpoint on the commit thread, between two batches.

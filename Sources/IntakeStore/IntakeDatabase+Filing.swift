@@ -6,37 +6,26 @@ extension IntakeDatabase {
     /// so one that fails leaves the others whole. When the commit itself fails, every delivery
     /// fails and nothing of any of them is visible.
     public func file(_ deliveries: [Delivery]) async -> [Result<[RecipientResult], StoreError>] {
+        let filed: Result<[(result: Result<[RecipientResult], StoreError>, storedRaw: Bool)], any Error>
         do {
-            return removeUnnamedRawFiles(
-                deliveries, try await writer.write { [directory] db in try Self.fileBatch(deliveries, in: db, directory: directory) })
+            filed = .success(try await writer.write { [directory] db in try Self.fileBatch(deliveries, in: db, directory: directory) })
         } catch {
-            removeRawFiles(ofRolledBack: deliveries, error)
-            return Self.allFailed(deliveries, error)
+            filed = .failure(error)
         }
+        return cleanUp(after: filed, of: deliveries)
     }
 
-    /// The same, on the calling thread, which it blocks until the commit: for a thread of its own
-    /// that does nothing else (never a Swift concurrency or event-loop thread).
-    public func fileBlocking(_ deliveries: [Delivery]) -> [Result<[RecipientResult], StoreError>] {
-        do {
-            return removeUnnamedRawFiles(
-                deliveries, try writer.write { [directory] db in try Self.fileBatch(deliveries, in: db, directory: directory) })
-        } catch {
-            removeRawFiles(ofRolledBack: deliveries, error)
-            return Self.allFailed(deliveries, error)
-        }
-    }
-
-    /// The same as ``fileBlocking(_:)``, but the commit does not wait for the disk: the writer
+    /// The same, on the calling thread, but the commit does not wait for the disk: the writer
     /// runs this one transaction at `synchronous=NORMAL`, so the commit writes the WAL and
     /// returns, and the batch is durable only once a ``syncWAL()`` that began after it has
     /// returned. Nobody may be told that a delivery is filed before that. Other readers (the admin
     /// API, a backup) may see the batch before it is durable: what they see is consistent
     /// (SQLite's NORMAL guarantees it), but a power cut may undo it, and its senders, never
-    /// answered 250, then send it again.
+    /// answered 250, then send it again. Blocks the calling thread: for a thread of its own (never
+    /// a Swift concurrency or event-loop thread).
     public func fileDeferringSync(_ deliveries: [Delivery]) -> [Result<[RecipientResult], StoreError>] {
-        do {
-            let filed = try writer.writeWithoutTransaction { [directory] db in
+        let filed = Result { [directory] in
+            try writer.writeWithoutTransaction { db in
                 try db.executeCached(sql: "PRAGMA synchronous = NORMAL")
                 // Every other write through the writer commits durably. Setting it fails only
                 // inside a transaction, which only a failed rollback leaves open: the batch has
@@ -49,8 +38,19 @@ extension IntakeDatabase {
                 }
                 return filed
             }
+        }
+        return cleanUp(after: filed, of: deliveries)
+    }
+
+    /// Each delivery's result once its batch's transaction has ended, its kept raw file removed
+    /// where no committed row names it.
+    private func cleanUp(
+        after filed: Result<[(result: Result<[RecipientResult], StoreError>, storedRaw: Bool)], any Error>, of deliveries: [Delivery]
+    ) -> [Result<[RecipientResult], StoreError>] {
+        switch filed {
+        case .success(let filed):
             return removeUnnamedRawFiles(deliveries, filed)
-        } catch {
+        case .failure(let error):
             removeRawFiles(ofRolledBack: deliveries, error)
             return Self.allFailed(deliveries, error)
         }

@@ -57,7 +57,8 @@ public struct IntakeDatabase: Sendable {
             // The pool sets its writer's synchronous to NORMAL when it sets up WAL mode, after
             // `prepareDatabase`: in WAL mode that syncs the WAL only at checkpoints, and a power
             // cut could lose what was committed since. FULL again, so that every commit is
-            // fsynced before it returns; the writer keeps its connection for the pool's life.
+            // fsynced before it returns (but those of ``fileDeferringSync(_:)``, synced by
+            // ``syncWAL()``); the writer keeps its connection for the pool's life.
             try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             try Schema.migrator.migrate(pool)
             let rawFolder = RawMessageFolder(databasePath: path)

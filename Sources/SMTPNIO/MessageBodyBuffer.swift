@@ -109,7 +109,7 @@ final class MessageBodyBuffer {
             let (descriptor, path) = try existing ?? Self.createFile(in: directory)
             var digest = digest
             var observer = observer
-            try Self.take(chunk, into: (descriptor, path), at: offset, digest: &digest, observer: &observer)
+            try Self.take(chunk, into: (descriptor, path), at: offset, syncing: true, digest: &digest, observer: &observer)
             return (descriptor, path, digest, observer)
         }.assumeIsolated().map { descriptor, path, digest, observer in
             self.spillInFlight = false
@@ -142,12 +142,12 @@ final class MessageBodyBuffer {
             guard !self.failed, let (descriptor, path) = self.file else { throw BodyBufferError.writeFailed }
             self.file = nil
             // The last piece is written here, on the event loop: at most one piece, written to the
-            // page cache, where a hop to the thread pool and back would delay the reply by two
-            // thread wake-ups on a busy machine.
+            // page cache and not synced (the fsync at the end of data follows), where a hop to the
+            // thread pool and back would delay the reply by two thread wake-ups on a busy machine.
             do {
                 try Self.take(
-                    self.memory, into: (descriptor, path), at: size - self.memory.readableBytes, digest: &self.digest,
-                    observer: &self.observer)
+                    self.memory, into: (descriptor, path), at: size - self.memory.readableBytes, syncing: false,
+                    digest: &self.digest, observer: &self.observer)
             } catch {
                 self.failed = true
                 throw error
@@ -179,14 +179,14 @@ final class MessageBodyBuffer {
         return (descriptor, path)
     }
 
-    /// Writes `piece` at `offset` in `file` and adds it to the digest and the observer. On a failed
-    /// write the file is closed and removed.
+    /// Writes `piece` at `offset` in `file` (``write(_:to:at:syncing:)``) and adds it to the
+    /// digest and the observer. On a failed write the file is closed and removed.
     private static func take(
-        _ piece: ByteBuffer, into file: (descriptor: CInt, path: String), at offset: Int, digest: inout SHA256,
+        _ piece: ByteBuffer, into file: (descriptor: CInt, path: String), at offset: Int, syncing: Bool, digest: inout SHA256,
         observer: inout (any MessageContentObserver)?
     ) throws {
         do {
-            try write(piece, to: file.descriptor, at: offset)
+            try write(piece, to: file.descriptor, at: offset, syncing: syncing)
         } catch {
             close(file.descriptor)
             unlink(file.path)
@@ -198,9 +198,10 @@ final class MessageBodyBuffer {
         }
     }
 
-    /// Writes `buffer`, which goes at `offset` in the file, and starts its write-back; each time
-    /// the file passes a multiple of ``syncStep`` octets, syncs what it holds (fdatasync).
-    private static func write(_ buffer: ByteBuffer, to descriptor: CInt, at offset: Int) throws {
+    /// Writes `buffer`, which goes at `offset` in the file, and starts its write-back; `syncing`
+    /// (on the thread pool, never on the event loop), each time the file passes a multiple of
+    /// ``syncStep`` octets, syncs what it holds (fdatasync).
+    private static func write(_ buffer: ByteBuffer, to descriptor: CInt, at offset: Int, syncing: Bool) throws {
         try buffer.withUnsafeReadableBytes { bytes in
             var done = 0
             while done < bytes.count {
@@ -218,7 +219,7 @@ final class MessageBodyBuffer {
         // for: on a disk with a volatile cache every fsync waits until the cache has written out
         // what the file holds, about 3 ms for 2 MB here. A failed sync fails the message: the
         // kernel reports a write-back error once, and the fsync at the end would miss it.
-        if (offset + buffer.readableBytes) / syncStep > offset / syncStep {
+        if syncing && (offset + buffer.readableBytes) / syncStep > offset / syncStep {
             while fdatasync(descriptor) != 0 {
                 guard errno == EINTR else { throw BodyBufferError.writeFailed }
             }
