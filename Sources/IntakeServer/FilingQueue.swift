@@ -50,12 +50,13 @@ final class FilingQueue: Service, Sendable {
     private struct State {
         var jobs: [Job] = []
         var unsynced: [CommittedBatch] = []
-        var syncThreadStopping = false
+        /// The sync and checkpoint threads are to end (the sync thread once it has synced what
+        /// is committed).
+        var helpersStopping = false
         var stopping = false
         var stopped = false
         /// The checkpoint thread copies, or has been asked to.
         var checkpointing = false
-        var checkpointThreadStopping = false
     }
 
     private let database: IntakeDatabase
@@ -174,11 +175,10 @@ final class FilingQueue: Service, Sendable {
                 checkpoint()
             }
             if state.withLock({ $0.stopped }) {
-                state.withLock { $0.syncThreadStopping = true }
+                state.withLock { $0.helpersStopping = true }
                 syncWake.signal()
-                syncThreadEnded.wait()
-                state.withLock { $0.checkpointThreadStopping = true }
                 checkpointWake.signal()
+                syncThreadEnded.wait()
                 checkpointThreadEnded.wait()
                 checkpoint()
                 return
@@ -211,7 +211,7 @@ final class FilingQueue: Service, Sendable {
             syncWake.wait()
             let (committed, stopping) = state.withLock { state in
                 defer { state.unsynced.removeAll() }
-                return (state.unsynced, state.syncThreadStopping)
+                return (state.unsynced, state.helpersStopping)
             }
             if !committed.isEmpty { syncAndAnswer(committed) }
             if stopping { return }
@@ -275,7 +275,7 @@ final class FilingQueue: Service, Sendable {
     private func checkpointLoop() {
         while true {
             checkpointWake.wait()
-            if state.withLock({ $0.checkpointThreadStopping }) { return }
+            if state.withLock({ $0.helpersStopping }) { return }
             checkpoint(timedBy: metrics.besideCheckpointDuration, database.checkpointBesideWriter)
             state.withLock { $0.checkpointing = false }
         }

@@ -63,10 +63,7 @@ public struct IntakeDatabase: Sendable {
             try Schema.migrator.migrate(pool)
             let rawFolder = RawMessageFolder(databasePath: path)
             try rawFolder.create()
-            let walFile = WALFile(databasePath: path)
-            // Opened now, before any commit that it syncs: the kernel reports a write-back error
-            // to the descriptors open when it happened.
-            try walFile.open()
+            let walFile = try WALFile(databasePath: path)
             var checkpointConnection: DatabaseQueue?
             if wal != nil {
                 var checkpointConfiguration = Configuration()

@@ -5,7 +5,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Synchronization
 
 /// The database's write-ahead log as a file of its own, for syncing it apart from the commits:
 /// a commit made with the writer at `synchronous=NORMAL` writes its frames into the WAL without
@@ -16,43 +15,33 @@ import Synchronization
 /// - SeeAlso: https://sqlite.org/pragma.html#pragma_synchronous, https://sqlite.org/wal.html
 final class WALFile: Sendable {
     let path: String
-    /// The descriptor; -1 before ``open()``. SQLite takes no locks on the WAL
-    /// file itself (its WAL locks are on the `-shm` file), so opening and closing this descriptor
-    /// releases none of SQLite's locks.
-    private let descriptor = Mutex<CInt>(-1)
+    /// The WAL's descriptor, open for the database's life: SQLite deletes the WAL only when its
+    /// last connection closes, and the writer's stays open as long as this. SQLite takes no locks
+    /// on the WAL file itself (its WAL locks are on the `-shm` file), so this descriptor releases
+    /// none of SQLite's locks when it closes.
+    private let descriptor: CInt
 
-    init(databasePath: String) {
+    /// Opens the WAL of the database at `databasePath`, which must exist (a connection in WAL
+    /// mode is open). Opened before any commit that it syncs: the kernel reports a write-back
+    /// error to the descriptors open when it happened.
+    init(databasePath: String) throws(StoreError) {
         path = databasePath + "-wal"
+        descriptor = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw Self.failure("open", path) }
     }
 
     deinit {
-        descriptor.withLock { if $0 >= 0 { close($0) } }
+        close(descriptor)
     }
 
-    /// Opens the WAL file, which must exist (a connection in WAL mode is open).
-    func open() throws(StoreError) {
-        try descriptor.withLock { (fd: inout CInt) throws(StoreError) in try reopen(&fd) }
-    }
-
-    /// Syncs the WAL's octets (fdatasync), opening the file again first if the one it had open
-    /// was deleted (SQLite deletes the WAL when its last connection closes).
+    /// Syncs the WAL's octets (fdatasync).
     func sync() throws(StoreError) {
-        try descriptor.withLock { (fd: inout CInt) throws(StoreError) in
-            var status = stat()
-            if fd < 0 || fstat(fd, &status) != 0 || status.st_nlink == 0 { try reopen(&fd) }
-            while fdatasync(fd) != 0 {
-                guard errno == EINTR else { throw failure("fdatasync") }
-            }
+        while fdatasync(descriptor) != 0 {
+            guard errno == EINTR else { throw Self.failure("fdatasync", path) }
         }
     }
 
-    private func reopen(_ fd: inout CInt) throws(StoreError) {
-        if fd >= 0 { close(fd) }
-        fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw failure("open") }
-    }
-
-    private func failure(_ operation: String) -> StoreError {
+    private static func failure(_ operation: String, _ path: String) -> StoreError {
         StoreError(
             code: .unavailable, message: "cannot sync the database's WAL \(path) (\(operation)): \(String(cString: strerror(errno)))",
             isSyncFailure: true)
