@@ -13,9 +13,12 @@
 #   the rounds; then a pass of each server rate-limited to RATE_FRACTION (50 %) of its median rate,
 #   RATE_SECONDS (15) long; intaked's pass runs longer where that holds fewer than RATE_MESSAGES
 #   (2,000) messages, up to RATE_SECONDS_MAX (60): its p99 then rests on the 20 slowest replies at
-#   least (2m at 58 msgs/s: 35 s, not 870 messages in 15 s, where 9 set the p99).
+#   least (2m at 58 msgs/s: 35 s, not 870 messages in 15 s, where 9 set the p99). intaked's pass
+#   runs RATE_PASSES (3) times in a row, and the goal's p99 is that of all their replies pooled,
+#   each pass's shown beside it: on a shared virtual machine one pass's p99 swings by a factor of 3
+#   or more with the host's disk and CPU (see README.md).
 # Overrides (environment): SIZES, SESSIONS, ROUNDS, PHASE_SECONDS, RATE_SECONDS, RATE_MESSAGES, RATE_SECONDS_MAX,
-# WARMUP_SECONDS, RATE_FRACTION,
+# RATE_PASSES, WARMUP_SECONDS, RATE_FRACTION,
 # INTAKED, INTAKECTL (binaries), BENCH_DIR (parent of the temporary data folder), PHASE_TIMEOUT.
 set -euo pipefail
 
@@ -32,6 +35,7 @@ PHASE_SECONDS=${PHASE_SECONDS:-5}
 RATE_SECONDS=${RATE_SECONDS:-15}
 RATE_MESSAGES=${RATE_MESSAGES:-2000}
 RATE_SECONDS_MAX=${RATE_SECONDS_MAX:-60}
+RATE_PASSES=${RATE_PASSES:-3}
 WARMUP_SECONDS=${WARMUP_SECONDS:-1}
 RATE_FRACTION=${RATE_FRACTION:-0.5}
 PHASE_TIMEOUT=${PHASE_TIMEOUT:-120}   # seconds; a phase that takes longer fails the run
@@ -76,12 +80,13 @@ print(json.dumps(out))
 EOF
 }
 
-# load SERVER SIZE SECONDS [RATE]: smtpload against SERVER (intaked|baseline); prints its result line
+# load SERVER SIZE SECONDS [RATE] [LATENCY_FILE]: smtpload against SERVER (intaked|baseline), appending
+# every reply's time to LATENCY_FILE if given; prints its result line
 load() {
-    local server=$1 size=$2 seconds=$3 rate=${4:-0} port=$INTAKE_PORT rcpt=$INTAKE_RCPT out
+    local server=$1 size=$2 seconds=$3 rate=${4:-0} latency=${5:-} port=$INTAKE_PORT rcpt=$INTAKE_RCPT out
     if [ "$server" = baseline ]; then port=$BASE_PORT; rcpt=$BASE_RCPT; fi
     if ! out=$(timeout "$PHASE_TIMEOUT" "$WORK/smtpload" -h "$HOST" -p "$port" -s "$SESSIONS" -d "$seconds" -R "$rate" \
-            -t "$WORK/messages/$size.eml" -f "$USER_EMAIL" -r "$rcpt" 2>"$WORK/load.err"); then
+            -t "$WORK/messages/$size.eml" -f "$USER_EMAIL" -r "$rcpt" ${latency:+-L "$latency"} 2>"$WORK/load.err"); then
         echo "smtpload against $server ($size) failed or timed out (${PHASE_TIMEOUT} s): $out" >&2
         head -20 "$WORK/load.err" >&2
         return 1
@@ -92,9 +97,12 @@ load() {
     echo "$out"
 }
 
-# measure SERVER PID SIZE KIND [RATE]: one phase; prints a line and appends a row to $WORK/results
+# measure SERVER PID SIZE KIND [RATE] [PASS]: one phase (PASS: which of intaked's rate-limited passes,
+# whose replies' times go to $WORK/latency-SIZE); prints a line and appends a row to $WORK/results
 measure() {
-    local server=$1 pid=$2 size=$3 kind=$4 rate=${5:-0} before after m_before="{}" m_after="{}" out hwm
+    local server=$1 pid=$2 size=$3 kind=$4 rate=${5:-0} pass=${6:-0} before after m_before="{}" m_after="{}" out hwm
+    local latency=""
+    [ "$pass" -gt 0 ] && latency="$WORK/latency-$size"
     reset_hwm "$pid"
     before=$(cpu_ticks "$pid")
     if [ "$server" = intaked ]; then m_before=$(metrics "$METRICS_PORT"); fi
@@ -105,14 +113,14 @@ measure() {
             seconds=$(python3 -c "import math; print(min($RATE_SECONDS_MAX, max($RATE_SECONDS, math.ceil($RATE_MESSAGES / $rate))))")
         fi
     fi
-    out=$(load "$server" "$size" "$seconds" "$rate")
+    out=$(load "$server" "$size" "$seconds" "$rate" "$latency")
     after=$(cpu_ticks "$pid")
     hwm=$(hwm_kib "$pid")
     if [ "$server" = intaked ]; then m_after=$(metrics "$METRICS_PORT"); fi
-    python3 - "$server" "$size" "$kind" "$rate" "$out" "$before" "$after" "$CLK_TCK" "$hwm" "$m_before" "$m_after" \
+    python3 - "$server" "$size" "$kind" "$rate" "$out" "$before" "$after" "$CLK_TCK" "$hwm" "$m_before" "$m_after" "$pass" \
         >>"$WORK/results" <<'EOF'
 import json, sys
-server, size, kind, rate, out, before, after, tck, hwm, mb, ma = sys.argv[1:]
+server, size, kind, rate, out, before, after, tck, hwm, mb, ma, rate_pass = sys.argv[1:]
 r = {k: float(v) for k, v in (f.split("=") for f in out.split())}
 n = r["messages"]
 cpu = (int(after) - int(before)) / int(tck)
@@ -141,7 +149,8 @@ row = dict(server=server, size=size, kind=kind, target=float(rate), messages=n, 
            sync_ms=d[f"{sname}_sum"] / scount * 1000 if scount else None, sync_p99_le=p99_bucket(sname),
            filing_p99_le=p99_bucket(fname), commit_p99_le=p99_bucket(cname),
            eod_p50_le=p99_bucket(ename, 0.5), eod_p99_le=p99_bucket(ename),
-           per_commit=fcount / ccount if ccount else None)
+           per_commit=fcount / ccount if ccount else None, rate_pass=int(rate_pass),
+           eod_buckets={k.rsplit("_", 1)[1]: v for k, v in d.items() if k.startswith(f"{ename}_bucket_")})
 print(json.dumps(row))
 extra = ""
 if row["filing_ms"] is not None:
@@ -149,7 +158,8 @@ if row["filing_ms"] is not None:
              f"filing {row['filing_ms']:.2f} ms mean, p99 <= {row['filing_p99_le']:g} ms; "
              f"commit {row['commit_ms']:.2f} ms mean, p99 <= {row['commit_p99_le']:g} ms; {row['per_commit']:.1f} msgs/commit"
              + (f"; WAL sync {row['sync_ms']:.2f} ms mean, p99 <= {row['sync_p99_le']:g} ms" if row["sync_ms"] is not None else ""))
-print(f"  {server:8} {size:>3} {kind:9} {int(n):6d} msgs in {r['seconds']:5.2f} s: {r['rate']:7.1f} msgs/s; "
+label = f"rate {rate_pass}" if int(rate_pass) else kind
+print(f"  {server:8} {size:>3} {label:9} {int(n):6d} msgs in {r['seconds']:5.2f} s: {r['rate']:7.1f} msgs/s; "
       f"CPU {row['cpu_per_1k']:6.2f} s/1k; end of data to 250 p50 {r['p50_ms']:7.2f} p99 {r['p99_ms']:7.2f} ms; "
       f"VmHWM {row['hwm_mib']:5.1f} MiB{extra}", file=sys.stderr)
 EOF
@@ -243,7 +253,11 @@ for size in $SIZES; do
         pid=$INTAKE_PID
         [ "$server" = baseline ] && pid=$BASE_PID
         target=$(python3 -c "print(f'{$(median_rate "$server" "$size") * $RATE_FRACTION:.1f}')")
-        measure "$server" "$pid" "$size" "rate" "$target"
+        if [ "$server" = intaked ]; then
+            for pass in $(seq "$RATE_PASSES"); do measure "$server" "$pid" "$size" "rate" "$target" "$pass"; done
+        else
+            measure "$server" "$pid" "$size" "rate" "$target"
+        fi
     done
 done
 
@@ -271,9 +285,9 @@ sys.exit(0 if ok else 1)
 EOF
 
 # --- summary (medians over the rounds) ---
-python3 - "$WORK/results" "$SIZES" "$RATE_FRACTION" "$WORK/sizes" <<'EOF'
+python3 - "$WORK/results" "$SIZES" "$RATE_FRACTION" "$WORK/sizes" "$WORK" <<'EOF'
 import json, statistics, sys
-path, sizes, fraction, size_file = sys.argv[1], sys.argv[2].split(), float(sys.argv[3]), sys.argv[4]
+path, sizes, fraction, size_file, work = sys.argv[1], sys.argv[2].split(), float(sys.argv[3]), sys.argv[4], sys.argv[5]
 octets = dict(l.split() for l in open(size_file))
 rows = [json.loads(l) for l in open(path)]
 def pick(server, size, kind):
@@ -306,24 +320,42 @@ for s in sizes:
                      f"mean, p99 <= {r['commit_p99_le']:g} ms, {r['per_commit']:.1f} msgs/commit"
                      + (f", WAL sync {r['sync_ms']:.2f} ms mean, p99 <= {r['sync_p99_le']:g} ms" if r.get("sync_ms") is not None else "")
                      ) if r["filing_ms"] else ""
-            print(f"  {s:>4} {server:8} target {r['target']:7.1f} msgs/s, got {r['rate']:7.1f}: p50 {r['p50']:7.2f} ms, "
+            label = f"{server} {r['rate_pass']}" if r.get("rate_pass") else server
+            print(f"  {s:>4} {label:10} target {r['target']:7.1f} msgs/s, got {r['rate']:7.1f}: p50 {r['p50']:7.2f} ms, "
                   f"p99 {r['p99']:7.2f} ms, max {r['max']:7.2f} ms{extra}")
-            if server == "intaked":
-                goal_p99.append((s, r["p99"]))
-                goal_server_p99.append((s, r["eod_p99_le"]))
+        if server == "intaked":
+            # All the passes' replies pooled: the client's times from the latency file, the server's
+            # histogram buckets summed.
+            passes = pick(server, s, "rate")
+            times = sorted(float(l) for l in open(f"{work}/latency-{s}"))
+            n = len(times)
+            quantile = lambda q: times[min(n - 1, int(q * (n - 1) + 0.5))]
+            buckets, count = {}, 0.0
+            for r in passes:
+                for le, v in r["eod_buckets"].items():
+                    buckets[le] = buckets.get(le, 0.0) + v
+            count = buckets.get("+Inf", 0.0)
+            bounds = sorted((float(le), v) for le, v in buckets.items() if le != "+Inf")
+            server_p99 = next((le * 1000 for le, v in bounds if v >= 0.99 * count), float("inf"))
+            each_client = "/".join(f"{r['p99']:.2f}" for r in passes)
+            each_server = "/".join(f"{r['eod_p99_le']:g}" for r in passes)
+            print(f"  {s:>4} intaked, {len(passes)} passes pooled: {n} replies: p50 {quantile(0.5):7.2f} ms, "
+                  f"p99 {quantile(0.99):7.2f} ms, max {times[-1]:7.2f} ms; server: p99 <= {server_p99:g} ms")
+            goal_p99.append((s, quantile(0.99), each_client))
+            goal_server_p99.append((s, server_p99, each_server))
 print()
 worst = min(goal_rate, key=lambda x: x[1])
 print(f"goal: >= 5x the baseline's msgs/s at every size: {'met' if worst[1] >= 5 else 'NOT met'} "
       f"({', '.join(f'{s} {x:.1f}x' for s, x in goal_rate)})")
 worst = max(goal_p99, key=lambda x: x[1])
-print(f"goal: p99 < 5 ms at {fraction:.0%} of intaked's max rate, client-side: {'met' if worst[1] < 5 else 'NOT met'} "
-      f"({', '.join(f'{s} {x:.2f} ms' for s, x in goal_p99)})")
+print(f"goal: p99 < 5 ms at {fraction:.0%} of intaked's max rate, client-side, passes pooled: {'met' if worst[1] < 5 else 'NOT met'} "
+      f"({', '.join(f'{s} {x:.2f} ms [passes {each}]' for s, x, each in goal_p99)})")
 # Client-side, the clock starts when the last octet is in the client's socket buffer; over loopback
 # the kernel's buffers take a 2 MB message at once, so that time includes the server reading all of
 # it. The server's own clock starts when it reads CRLF.CRLF.
 worst = max(goal_server_p99, key=lambda x: x[1])
-print(f"goal: p99 < 5 ms at {fraction:.0%} of intaked's max rate, server-side (histogram bucket bound): "
-      f"{'met' if worst[1] <= 5 else 'NOT met'} ({', '.join(f'{s} <= {x:g} ms' for s, x in goal_server_p99)})")
+print(f"goal: p99 < 5 ms at {fraction:.0%} of intaked's max rate, server-side (histogram bucket bound), passes pooled: "
+      f"{'met' if worst[1] <= 5 else 'NOT met'} ({', '.join(f'{s} <= {x:g} ms [passes {each}]' for s, x, each in goal_server_p99)})")
 if goal_rss is not None:
     print(f"goal: peak RSS < 64 MB with {20} 2 MB messages in flight: {'met' if goal_rss * 1048576 < 64e6 else 'NOT met'} "
           f"(VmHWM {goal_rss:.1f} MiB = {goal_rss * 1.048576:.1f} MB)")

@@ -8,12 +8,14 @@
  * times, for every message, the interval from sending the final "." to receiving the reply.
  *
  *   smtpload -p PORT -t TEMPLATE -f FROM -r RCPT [-h 127.0.0.1] [-s SESSIONS] [-d SECONDS]
- *            [-m MAX_MESSAGES] [-R RATE] [-i RUN_ID]
+ *            [-m MAX_MESSAGES] [-R RATE] [-i RUN_ID] [-L LATENCY_FILE]
  *
  * -d: sessions start no new message after SECONDS (default 5); -m: stop after this many messages
  * in all; -R: open loop at RATE messages/s in all (message k is not started before start + k/RATE),
  * default: closed loop, as fast as the server answers; -i: 8 hex digits that start every id
- * (default: from the clock and the process id).
+ * (default: from the clock and the process id); -L: once the sessions have ended, append every
+ * message's end-of-data-to-reply time to this file, in ms, one per line (so that several runs can
+ * be pooled).
  *
  * Prints one line: messages= errors= seconds= rate= p50_ms= p90_ms= p99_ms= max_ms=
  * Any reply other than the expected one (220, 250, 354, 250) is an error: it is printed to stderr,
@@ -42,6 +44,7 @@ static int port, sessions = 20;
 static double seconds = 5, rate = 0;
 static long max_messages = 0;
 static uint32_t run_id;
+static const char *latency_path;
 
 static char *body;         /* template: CRLF lines, dot-stuffed, ends with CRLF */
 static size_t body_len;
@@ -245,7 +248,7 @@ static void load_template(void) {
 int main(int argc, char **argv) {
     int opt;
     run_id = (uint32_t)(time(NULL) * 2654435761u) ^ (uint32_t)getpid() << 16 ^ (uint32_t)(now() * 1e6);
-    while ((opt = getopt(argc, argv, "h:p:s:d:m:R:t:f:r:i:")) != -1) {
+    while ((opt = getopt(argc, argv, "h:p:s:d:m:R:t:f:r:i:L:")) != -1) {
         switch (opt) {
         case 'h': host = optarg; break;
         case 'p': port = atoi(optarg); break;
@@ -257,8 +260,9 @@ int main(int argc, char **argv) {
         case 'f': from_addr = optarg; break;
         case 'r': rcpt_addr = optarg; break;
         case 'i': run_id = (uint32_t)strtoul(optarg, NULL, 16); break;
+        case 'L': latency_path = optarg; break;
         default:
-            fprintf(stderr, "usage: %s -p PORT -t TEMPLATE -f FROM -r RCPT [-h HOST] [-s N] [-d S] [-m N] [-R RATE] [-i HEX]\n", argv[0]);
+            fprintf(stderr, "usage: %s -p PORT -t TEMPLATE -f FROM -r RCPT [-h HOST] [-s N] [-d S] [-m N] [-R RATE] [-i HEX] [-L FILE]\n", argv[0]);
             return 2;
         }
     }
@@ -296,6 +300,12 @@ int main(int argc, char **argv) {
         k += ss[i].nlat;
     }
     qsort(all, n, sizeof *all, cmp_double);
+    if (latency_path) {
+        FILE *f = fopen(latency_path, "a");
+        if (!f) { perror(latency_path); return 2; }
+        for (size_t i = 0; i < n; i++) fprintf(f, "%.3f\n", all[i] * 1000);
+        if (fclose(f) != 0) { perror(latency_path); return 2; }
+    }
 #define PCT(p) (n ? all[(size_t)((double)(p) / 100.0 * (double)(n - 1) + 0.5)] * 1000 : 0.0)
     double elapsed = end - start_time;
     printf("messages=%zu errors=%ld seconds=%.3f rate=%.1f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f bytes=%zu\n",
