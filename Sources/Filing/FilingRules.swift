@@ -100,8 +100,14 @@ public enum FilingRules {
     /// The key that recognises the same message arriving again: its normalised Message-ID, else a
     /// hash of its content.
     public static func deduplicationKey(messageID: String?, content: some Collection<UInt8>) -> String {
-        if let messageID, !messageID.isEmpty { return "mid:" + normaliseMessageID(messageID) }
+        if let messageID, !messageID.isEmpty { return deduplicationKey(messageID: messageID) }
         return "sha256:" + SHA256.hex(content)
+    }
+
+    /// The deduplication key of a message whose Message-ID (not empty) is `messageID`: also how a
+    /// reply's In-Reply-To or References find the messages of its thread.
+    public static func deduplicationKey(messageID: String) -> String {
+        "mid:" + normaliseMessageID(messageID)
     }
 
     /// A Message-ID without brackets or spaces, its domain lowercased (RFC 5322 §3.6.4).

@@ -270,12 +270,14 @@ struct FilingApplier {
         return (db.lastInsertedRowID, "\(prefix)\(number)")
     }
 
-    /// Cases and opportunities that earlier messages of the thread are filed under.
+    /// Cases and opportunities that earlier messages of the thread are filed under. A message with
+    /// a Message-ID is stored under the deduplication key made of it, which finds it.
     private func threadRecords(_ messageIDs: [String], organisationID: Int64) throws -> [(type: String, id: Int64, label: String)] {
-        let normalised = messageIDs.map(FilingRules.normaliseMessageID)
-        let placeholders = Array(repeating: "?", count: normalised.count).joined(separator: ", ")
+        let keys = messageIDs.filter { !$0.isEmpty }.map { FilingRules.deduplicationKey(messageID: $0) }
+        guard !keys.isEmpty else { return [] }
+        let placeholders = Array(repeating: "?", count: keys.count).joined(separator: ", ")
         var arguments = StatementArguments([organisationID])
-        arguments += StatementArguments(normalised)
+        arguments += StatementArguments(keys)
         let rows = try Row.fetchAll(
             db.cachedStatement(
                 sql: """
@@ -283,7 +285,7 @@ struct FilingApplier {
                         CASE f.record_type WHEN 'case' THEN 'CS' || (SELECT number FROM case_record WHERE id = f.record_id)
                         ELSE 'CO' || (SELECT number FROM opportunity WHERE id = f.record_id) END AS label
                     FROM message m JOIN filing f ON f.message_id = m.id
-                    WHERE m.organisation_id = ? AND m.message_id_header IN (\(placeholders))
+                    WHERE m.organisation_id = ? AND m.deduplication_key IN (\(placeholders))
                         AND f.record_type IN ('case', 'opportunity')
                     ORDER BY f.record_type, f.record_id
                     """),

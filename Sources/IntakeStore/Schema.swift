@@ -176,6 +176,30 @@ enum Schema {
             // For the raw folder's sweep at start-up: which files a row names.
             try db.execute(sql: "CREATE INDEX message_raw_sha256 ON message(raw_sha256) WHERE raw_sha256 IS NOT NULL")
         }
+        migrator.registerMigration("v4 fewer b-trees written per message") { db in
+            // Every filed message writes a page of each b-tree it touches into the WAL, and a
+            // checkpoint writes it again. Two of those are redundant:
+            // - a thread's earlier messages are found by `deduplication_key` ('mid:' and the
+            //   normalised Message-ID, under the unique index), so this index served nothing;
+            // - message_user keyed by its primary key alone (WITHOUT ROWID) is one b-tree, not a
+            //   table and its primary key's index.
+            try db.execute(
+                sql: """
+                    DROP INDEX message_header_id;
+                    CREATE TABLE message_user_v4 (
+                        message_id INTEGER NOT NULL REFERENCES message(id) ON DELETE CASCADE,
+                        user_id INTEGER NOT NULL REFERENCES user(id) ON DELETE CASCADE,
+                        kind TEXT NOT NULL,
+                        received_at REAL NOT NULL,
+                        PRIMARY KEY (message_id, user_id, kind)
+                    ) WITHOUT ROWID;
+                    INSERT INTO message_user_v4 (message_id, user_id, kind, received_at)
+                        SELECT message_id, user_id, kind, received_at FROM message_user;
+                    DROP TABLE message_user;
+                    ALTER TABLE message_user_v4 RENAME TO message_user;
+                    """
+            )
+        }
         return migrator
     }
 }

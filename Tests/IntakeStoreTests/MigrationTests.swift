@@ -1,0 +1,50 @@
+import Foundation
+import GRDB
+import Testing
+
+@testable import IntakeStore
+
+/// Migrations run on a database that already holds messages, as an upgrade runs them.
+@Suite struct MigrationTests {
+    @Test func v4KeepsEveryDeliveryOfAMessageInOneBTreeAndDropsTheMessageIDIndex() throws {
+        let folder = NSTemporaryDirectory() + "intake-migration-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let queue = try DatabaseQueue(path: folder + "/intake.sqlite")
+        try Schema.migrator.migrate(queue, upTo: "v3 messages by raw file")
+        try queue.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO organisation (id, name, created_at) VALUES (1, 'Acme', 0);
+                    INSERT INTO user (id, organisation_id, email, name, token, created_at) VALUES
+                        (1, 1, 'ada@acme.example', 'Ada', 'tokenada', 0), (2, 1, 'bob@acme.example', 'Bob', 'tokenbob', 0);
+                    INSERT INTO message (id, organisation_id, deduplication_key, message_id_header, received_at, size, summary, raw)
+                        VALUES (1, 1, 'mid:one@acme.example', 'one@acme.example', 10, 3, '{}', x'616263'),
+                               (2, 1, 'mid:two@acme.example', 'two@acme.example', 20, 3, '{}', x'616263');
+                    INSERT INTO message_user (message_id, user_id, kind, received_at) VALUES
+                        (1, 1, 'note', 10), (1, 2, 'case', 11), (2, 1, 'note', 20);
+                    """)
+        }
+
+        try Schema.migrator.migrate(queue)
+
+        try queue.read { db in
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT message_id, user_id, kind, received_at FROM message_user ORDER BY message_id, user_id")
+            #expect(rows.map { [$0["message_id"], $0["user_id"]] as [Int64] } == [[1, 1], [1, 2], [2, 1]])
+            #expect(rows.map { $0["kind"] as String } == ["note", "case", "note"])
+            #expect(rows.map { $0["received_at"] as Double } == [10, 11, 20])
+            let definition = try String.fetchOne(db, sql: "SELECT sql FROM sqlite_schema WHERE name = 'message_user'") ?? ""
+            #expect(definition.hasSuffix("WITHOUT ROWID"))
+            let indexes = try String.fetchAll(
+                db, sql: "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name IN ('message', 'message_user')")
+            #expect(!indexes.contains("message_header_id"))
+            #expect(!indexes.contains { $0.hasPrefix("sqlite_autoindex_message_user") })
+            #expect(try Row.fetchAll(db, sql: "PRAGMA foreign_key_check").isEmpty)
+        }
+        // The primary key still refuses a second row for the same delivery.
+        try queue.write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO message_user (message_id, user_id, kind, received_at) VALUES (1, 1, 'note', 99)")
+            #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM message_user") == 3)
+        }
+    }
+}
