@@ -176,13 +176,20 @@ enum Schema {
             // For the raw folder's sweep at start-up: which files a row names.
             try db.execute(sql: "CREATE INDEX message_raw_sha256 ON message(raw_sha256) WHERE raw_sha256 IS NOT NULL")
         }
-        migrator.registerMigration("v4 fewer b-trees written per message") { db in
+        // Foreign keys checked row by row as message_user is copied (nothing refers to it), not
+        // over the whole database at the end, which takes long on a large one.
+        migrator.registerMigration("v4 fewer b-trees written per message", foreignKeyChecks: .immediate) { db in
             // Every filed message writes a page of each b-tree it touches into the WAL, and a
             // checkpoint writes it again. Two of those are redundant:
             // - a thread's earlier messages are found by `deduplication_key` ('mid:' and the
             //   normalised Message-ID, under the unique index), so this index served nothing;
             // - message_user keyed by its primary key alone (WITHOUT ROWID) is one b-tree, not a
             //   table and its primary key's index.
+            // The copy needs room before the old table's pages are freed: a database at its size
+            // cap (`database.max_size`) still migrates, and the cap holds again afterwards.
+            let cap = try Int.fetchOne(db, sql: "PRAGMA max_page_count") ?? 0
+            try db.execute(sql: "PRAGMA max_page_count = 4294967294")
+            defer { if cap > 0 { try? db.execute(sql: "PRAGMA max_page_count = \(cap)") } }
             try db.execute(
                 sql: """
                     DROP INDEX message_header_id;

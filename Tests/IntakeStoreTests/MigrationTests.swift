@@ -9,6 +9,7 @@ import Testing
     @Test func v4KeepsEveryDeliveryOfAMessageInOneBTreeAndDropsTheMessageIDIndex() throws {
         let folder = NSTemporaryDirectory() + "intake-migration-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let queue = try DatabaseQueue(path: folder + "/intake.sqlite")
         try Schema.migrator.migrate(queue, upTo: "v3 messages by raw file")
         try queue.write { db in
@@ -23,16 +24,32 @@ import Testing
                     INSERT INTO message_user (message_id, user_id, kind, received_at) VALUES
                         (1, 1, 'note', 10), (1, 2, 'case', 11), (2, 1, 'note', 20);
                     """)
+            // Enough deliveries that the copy needs more pages than the dropped index frees.
+            for id in 3...2000 {
+                try db.execute(
+                    sql: """
+                        INSERT INTO message (id, organisation_id, deduplication_key, message_id_header, received_at, size, summary, raw)
+                            VALUES (?, 1, ?, ?, ?, 3, '{}', x'616263')
+                        """, arguments: [id, "mid:\(id)@acme.example", "\(id)@acme.example", id])
+                try db.execute(
+                    sql: "INSERT INTO message_user (message_id, user_id, kind, received_at) VALUES (?, 1, 'note', ?), (?, 2, 'note', ?)",
+                    arguments: [id, id, id, id])
+            }
         }
+        // At its size cap, as `database.max_size` leaves a full database.
+        let pages = try queue.read { db in try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0 }
+        try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA max_page_count = \(pages)") }
 
         try Schema.migrator.migrate(queue)
 
         try queue.read { db in
             let rows = try Row.fetchAll(
                 db, sql: "SELECT message_id, user_id, kind, received_at FROM message_user ORDER BY message_id, user_id")
-            #expect(rows.map { [$0["message_id"], $0["user_id"]] as [Int64] } == [[1, 1], [1, 2], [2, 1]])
-            #expect(rows.map { $0["kind"] as String } == ["note", "case", "note"])
-            #expect(rows.map { $0["received_at"] as Double } == [10, 11, 20])
+            #expect(rows.count == 3 + 2 * 1998)
+            #expect(rows.prefix(3).map { [$0["message_id"], $0["user_id"]] as [Int64] } == [[1, 1], [1, 2], [2, 1]])
+            #expect(rows.prefix(3).map { $0["kind"] as String } == ["note", "case", "note"])
+            #expect(rows.prefix(3).map { $0["received_at"] as Double } == [10, 11, 20])
+            #expect(try Int.fetchOne(db, sql: "PRAGMA max_page_count") ?? 0 < 4_294_967_294)
             let definition = try String.fetchOne(db, sql: "SELECT sql FROM sqlite_schema WHERE name = 'message_user'") ?? ""
             #expect(definition.hasSuffix("WITHOUT ROWID"))
             let indexes = try String.fetchAll(
@@ -44,7 +61,7 @@ import Testing
         // The primary key still refuses a second row for the same delivery.
         try queue.write { db in
             try db.execute(sql: "INSERT OR IGNORE INTO message_user (message_id, user_id, kind, received_at) VALUES (1, 1, 'note', 99)")
-            #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM message_user") == 3)
+            #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM message_user") == 3 + 2 * 1998)
         }
     }
 }

@@ -36,6 +36,7 @@ RATE_SECONDS=${RATE_SECONDS:-15}
 RATE_MESSAGES=${RATE_MESSAGES:-2000}
 RATE_SECONDS_MAX=${RATE_SECONDS_MAX:-60}
 RATE_PASSES=${RATE_PASSES:-3}
+[ "$RATE_PASSES" -ge 1 ] || { echo "RATE_PASSES must be at least 1" >&2; exit 2; }
 WARMUP_SECONDS=${WARMUP_SECONDS:-1}
 RATE_FRACTION=${RATE_FRACTION:-0.5}
 PHASE_TIMEOUT=${PHASE_TIMEOUT:-120}   # seconds; a phase that takes longer fails the run
@@ -186,7 +187,7 @@ gcc -O2 -Wall -pthread -o "$WORK/smtpload" "$HERE/smtpload.c"
 echo "machine: $(nproc) cores, $(uname -r); data folder $WORK ($(df -T "$WORK" | awk 'NR==2 { print $2 }'))"
 echo "load: ${SESSIONS} sessions in parallel, connections reused, every message its own Message-ID;"
 echo "      per size: warm-up ${WARMUP_SECONDS} s, ${ROUNDS} rounds of ${PHASE_SECONDS} s per server, then ${RATE_FRACTION} of the max rate for ${RATE_SECONDS} s"
-echo "      (intaked's for ${RATE_MESSAGES} messages at least, up to ${RATE_SECONDS_MAX} s)"
+echo "      (intaked's for ${RATE_MESSAGES} messages at least, up to ${RATE_SECONDS_MAX} s, ${RATE_PASSES} times, the replies pooled)"
 echo "      load average now: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- intaked, delivery=filing (the default), with an organisation and a user ---
@@ -327,10 +328,10 @@ for s in sizes:
             # All the passes' replies pooled: the client's times from the latency file, the server's
             # histogram buckets summed.
             passes = pick(server, s, "rate")
-            times = sorted(float(l) for l in open(f"{work}/latency-{s}"))
+            times = sorted(float(l) for l in open(f"{work}/latency-{s}")) or [float("inf")]
             n = len(times)
             quantile = lambda q: times[min(n - 1, int(q * (n - 1) + 0.5))]
-            buckets, count = {}, 0.0
+            buckets = {}
             for r in passes:
                 for le, v in r["eod_buckets"].items():
                     buckets[le] = buckets.get(le, 0.0) + v

@@ -304,7 +304,7 @@ int main(int argc, char **argv) {
         FILE *f = fopen(latency_path, "a");
         if (!f) { perror(latency_path); return 2; }
         for (size_t i = 0; i < n; i++) fprintf(f, "%.3f\n", all[i] * 1000);
-        if (fclose(f) != 0) { perror(latency_path); return 2; }
+        if (ferror(f) | fclose(f)) { perror(latency_path); return 2; }
     }
 #define PCT(p) (n ? all[(size_t)((double)(p) / 100.0 * (double)(n - 1) + 0.5)] * 1000 : 0.0)
     double elapsed = end - start_time;
