@@ -97,17 +97,19 @@ public enum FilingRules {
         return String(format: "%04d-%02d-%02d", parts.year ?? 1970, parts.month ?? 1, parts.day ?? 1)
     }
 
-    /// The key that recognises the same message arriving again: its normalised Message-ID, else a
-    /// hash of its content.
+    /// The key that recognises the same message arriving again: its normalised Message-ID, else
+    /// (none, or one that normalises to nothing, such as `<\u{A0}>`) a hash of its content.
     public static func deduplicationKey(messageID: String?, content: some Collection<UInt8>) -> String {
-        if let messageID, !messageID.isEmpty { return deduplicationKey(messageID: messageID) }
+        if let messageID, let key = deduplicationKey(messageID: messageID) { return key }
         return "sha256:" + SHA256.hex(content)
     }
 
-    /// The deduplication key of a message whose Message-ID (not empty) is `messageID`: also how a
-    /// reply's In-Reply-To or References find the messages of its thread.
-    public static func deduplicationKey(messageID: String) -> String {
-        "mid:" + normaliseMessageID(messageID)
+    /// The deduplication key of a message whose Message-ID is `messageID`, or `nil` when that
+    /// normalises to nothing (such messages are keyed by their content): also how a reply's
+    /// In-Reply-To or References find the messages of its thread.
+    public static func deduplicationKey(messageID: String) -> String? {
+        let normalised = normaliseMessageID(messageID)
+        return normalised.isEmpty ? nil : "mid:" + normalised
     }
 
     /// A Message-ID without brackets or spaces, its domain lowercased (RFC 5322 §3.6.4).
@@ -115,6 +117,8 @@ public enum FilingRules {
         var text = id.trimmingWhiteSpace
         if text.hasPrefix("<") { text.removeFirst() }
         if text.hasSuffix(">") { text.removeLast() }
+        // No white space belongs inside the brackets either (§3.6.4's msg-id has none).
+        text = text.trimmingWhiteSpace
         guard let at = text.lastIndex(of: "@") else { return text }
         return text[..<at] + "@" + text[text.index(after: at)...].lowercased()
     }

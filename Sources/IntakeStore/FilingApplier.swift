@@ -273,7 +273,7 @@ struct FilingApplier {
     /// Cases and opportunities that earlier messages of the thread are filed under. A message with
     /// a Message-ID is stored under the deduplication key made of it, which finds it.
     private func threadRecords(_ messageIDs: [String], organisationID: Int64) throws -> [(type: String, id: Int64, label: String)] {
-        let keys = messageIDs.filter { !$0.isEmpty }.map { FilingRules.deduplicationKey(messageID: $0) }
+        let keys = messageIDs.compactMap { FilingRules.deduplicationKey(messageID: $0) }
         guard !keys.isEmpty else { return [] }
         let placeholders = Array(repeating: "?", count: keys.count).joined(separator: ", ")
         var arguments = StatementArguments([organisationID])

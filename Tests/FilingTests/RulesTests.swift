@@ -88,6 +88,12 @@ import Testing
         #expect(FilingRules.deduplicationKey(messageID: " Abc@example.com ", content: [3]) == "mid:Abc@example.com")
         let hashed = FilingRules.deduplicationKey(messageID: nil, content: Array("abc".utf8))
         #expect(hashed == "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        // A Message-ID that normalises to nothing would give every such message the one key
+        // "mid:", and all but the first would pass for duplicates: the content decides instead.
+        for empty in ["", "<>", "< >", "\u{A0}", "<\u{200B}>"] {
+            #expect(FilingRules.deduplicationKey(messageID: empty, content: Array("abc".utf8)) == hashed)
+            #expect(FilingRules.deduplicationKey(messageID: empty) == nil)
+        }
     }
 
     @Test(arguments: [("CS1001", "CS1001"), ("co42", "CO42"), ("XX1", nil), ("CS", nil), ("CSx1", nil)])
