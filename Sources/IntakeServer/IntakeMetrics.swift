@@ -30,9 +30,10 @@ struct IntakeMetrics: Sendable {
             .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5),
         ]
         factory.defaultDurationHistogramBuckets = buckets
-        // Fine steps below 10 ms, where the replies to most messages fall.
+        // Fine steps below 10 ms, where the replies to most messages fall, and 15 and 20 ms.
         factory.durationHistogramBuckets[SMTPMetrics.endOfDataToReplyLabel] =
-            [250, 500, 750, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000, 6000, 7000, 8000, 10_000].map(Duration.microseconds)
+            [250, 500, 750, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000, 6000, 7000, 8000, 10_000, 15_000, 20_000].map(
+                Duration.microseconds)
             + buckets.filter { $0 > .milliseconds(10) }
         smtp = SMTPMetrics(factory: factory)
         filingDuration = CoreMetrics.Timer(label: "filing_duration_seconds", factory: factory)
