@@ -26,7 +26,7 @@ final class WALFile: Sendable {
     /// error to the descriptors open when it happened.
     init(databasePath: String) throws(StoreError) {
         path = databasePath + "-wal"
-        descriptor = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw Self.failure("open", path) }
     }
 
