@@ -74,6 +74,7 @@ public enum DropboxToken {
 
     /// Whether `text` has a token's shape.
     public static func isWellFormed(_ text: String) -> Bool {
-        text.count == 16 && text.allSatisfy { alphabet.contains($0) }
+        // The alphabet is ASCII: its 16 characters are 16 octets, each a letter or a digit 2-7.
+        text.utf8.count == 16 && text.utf8.allSatisfy { (0x61...0x7A).contains($0) || (0x32...0x37).contains($0) }
     }
 }

@@ -66,7 +66,7 @@ public enum FilingRules {
 
     /// The subject without `Re:`, `Fwd:` and their translations, or `(no subject)`.
     public static func title(_ subject: String?) -> String {
-        var text = (subject ?? "").trimmingWhiteSpace
+        var text = (subject ?? "")[...].trimmingWhiteSpace
         let prefixes = ["re", "fw", "fwd", "aw", "wg", "tr", "rv", "sv", "vs", "antw", "odp", "pd", "res", "enc", "r", "i"]
         var changed = true
         while changed {
@@ -79,7 +79,7 @@ public enum FilingRules {
                 changed = true
             }
         }
-        return text.isEmpty ? "(no subject)" : text
+        return text.isEmpty ? "(no subject)" : String(text)
     }
 
     /// The text of a note: the subject and the body.
@@ -114,28 +114,43 @@ public enum FilingRules {
 
     /// A Message-ID without brackets or spaces, its domain lowercased (RFC 5322 §3.6.4).
     public static func normaliseMessageID(_ id: String) -> String {
-        var text = id.trimmingWhiteSpace
-        if text.hasPrefix("<") { text.removeFirst() }
-        if text.hasSuffix(">") { text.removeLast() }
+        var text = id[...].trimmingWhiteSpace
+        if text.first == "<" { text = text.dropFirst() }
+        if text.last == ">" { text = text.dropLast() }
         // No white space belongs inside the brackets either (§3.6.4's msg-id has none).
         text = text.trimmingWhiteSpace
-        guard let at = text.lastIndex(of: "@") else { return text }
-        return text[..<at] + "@" + text[text.index(after: at)...].lowercased()
+        guard let at = text.lastIndex(of: "@") else { return String(text) }
+        return String(text[...at]) + text[text.index(after: at)...].lowercased()
     }
 }
 
-extension StringProtocol {
+extension Substring {
     /// The text without the white space (Unicode's `White_Space`, line breaks included, and the
     /// zero width space, as Foundation has it) at either end: Foundation's
-    /// `trimmingCharacters(in: .whitespacesAndNewlines)`, without going through `NSString` (a test
-    /// compares them).
-    var trimmingWhiteSpace: String {
+    /// `trimmingCharacters(in: .whitespacesAndNewlines)`, without going through `NSString` and
+    /// without copying (a test compares them).
+    var trimmingWhiteSpace: Substring {
         let scalars = unicodeScalars
-        let isSpace = { (scalar: Unicode.Scalar) in scalar.properties.isWhitespace || scalar == "\u{200B}" }
-        guard let start = scalars.firstIndex(where: { !isSpace($0) }) else { return "" }
-        let end = scalars.lastIndex(where: { !isSpace($0) })!
-        var result = String.UnicodeScalarView()
-        result.append(contentsOf: scalars[start...end])
-        return String(result)
+        var start = scalars.startIndex
+        var end = scalars.endIndex
+        while start < end, Self.isWhiteSpace(scalars[start]) { scalars.formIndex(after: &start) }
+        while start < end {
+            let last = scalars.index(before: end)
+            guard Self.isWhiteSpace(scalars[last]) else { break }
+            end = last
+        }
+        return Substring(scalars[start..<end])
     }
+
+    /// Whether `scalar` is trimmed: ASCII is decided without Unicode's property tables.
+    @inline(__always)
+    private static func isWhiteSpace(_ scalar: Unicode.Scalar) -> Bool {
+        if scalar.isASCII { return scalar == " " || (0x09...0x0D).contains(scalar.value) }
+        return scalar.properties.isWhitespace || scalar == "\u{200B}"
+    }
+}
+
+extension String {
+    /// ``Substring/trimmingWhiteSpace`` as a string.
+    var trimmingWhiteSpace: String { String(self[...].trimmingWhiteSpace) }
 }

@@ -117,7 +117,8 @@ final class FilingQueue: Service, Sendable {
             await withGracefulShutdownHandler {
                 await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
                     Thread.detachNewThread { [self] in
-                        Thread.current.name = "intake-checkpoint"
+                        // Linux keeps a thread's name only if it fits in 15 octets.
+                        Thread.current.name = "intake-ckpt"
                         checkpointLoop()
                         checkpointThreadEnded.signal()
                     }
