@@ -61,7 +61,7 @@ let package = Package(
         .target(
             name: "IntakeStore",
             dependencies: [
-                "Filing", "MailParser", .product(name: "GRDB", package: "GRDB.swift"),
+                "Filing", "MailParser", "CSQLiteWALBuffer", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
             swiftSettings: strict
@@ -71,6 +71,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "CGlibcExtras"),
+        .target(name: "CSQLiteWALBuffer", linkerSettings: [.linkedLibrary("sqlite3")]),
         .target(
             name: "IntakeServer",
             dependencies: [
@@ -148,7 +149,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntakeStoreTests",
-            dependencies: ["IntakeStore", "Filing", "MailParser"],
+            dependencies: ["IntakeStore", "Filing", "MailParser", "CSQLiteWALBuffer"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,3 +1,5 @@
+import CSQLiteWALBuffer
+import GRDBSQLite
 import Filing
 import Foundation
 import GRDB
@@ -31,6 +33,11 @@ public struct IntakeDatabase: Sendable {
     /// pages, before it returns): the owner watches ``walPages`` and ``walFrames`` and calls
     /// ``checkpointBesideWriter()`` or ``checkpointNow()`` at moments of its choosing.
     public static func open(path: String, maxSize: Int = 0, ownerCheckpoints: Bool = false) throws(StoreError) -> IntakeDatabase {
+        // Each commit's WAL frames written with one call, not two per frame (`CSQLiteWALBuffer`).
+        let registered = intake_wal_buffer_register()
+        guard registered == SQLITE_OK else {
+            throw StoreError(DatabaseError(resultCode: ResultCode(rawValue: registered)), doing: "register the WAL write buffer")
+        }
         let wal = ownerCheckpoints ? WALMonitor() : nil
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
