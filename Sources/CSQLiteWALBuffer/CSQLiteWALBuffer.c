@@ -391,13 +391,15 @@ static size_t realOffset(void) {
     return (size + 15) & ~(size_t)15;
 }
 
-/// Opens the real file after the wrapper; on failure SQLite calls no xClose (pMethods is NULL),
-/// and the real file has cleaned up after itself.
-static int openReal(sqlite3_filename name, sqlite3_file *base, int flags, int *outFlags) {
+/// Clears the wrapper (`size` octets) and opens the real file after it. On failure SQLite calls no
+/// xClose (pMethods is NULL), and the real file has cleaned up after itself.
+static int openReal(sqlite3_filename name, sqlite3_file *base, size_t size, int flags, int *outFlags) {
+    memset(base, 0, size);
     sqlite3_file *real = (sqlite3_file *)((unsigned char *)base + realOffset());
     ((WALBufferFile *)base)->real = real;
     int result = realVFS->xOpen(realVFS, name, real, flags, outFlags);
     if (result == SQLITE_OK && real->pMethods == NULL) result = SQLITE_CANTOPEN;
+    if (result != SQLITE_OK) base->pMethods = NULL;
     return result;
 }
 
@@ -407,12 +409,8 @@ static int bufferOpen(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *bas
     (void)vfs;
     if ((flags & SQLITE_OPEN_MAIN_DB) && name != NULL) {
         DatabaseFile *file = (DatabaseFile *)base;
-        memset(file, 0, sizeof(*file));
-        int result = openReal(name, base, flags, outFlags);
-        if (result != SQLITE_OK) {
-            base->pMethods = NULL;
-            return result;
-        }
+        int result = openReal(name, base, sizeof(*file), flags, outFlags);
+        if (result != SQLITE_OK) return result;
         file->name = name;
         pthread_mutex_lock(&databasesLock);
         file->next = databases;
@@ -423,12 +421,8 @@ static int bufferOpen(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *bas
     }
     if ((flags & SQLITE_OPEN_WAL) && name != NULL) {
         WALBufferFile *file = (WALBufferFile *)base;
-        memset(file, 0, sizeof(*file));
-        int result = openReal(name, base, flags, outFlags);
-        if (result != SQLITE_OK) {
-            base->pMethods = NULL;
-            return result;
-        }
+        int result = openReal(name, base, sizeof(*file), flags, outFlags);
+        if (result != SQLITE_OK) return result;
         file->end = -1;
         sqlite3_filename databaseName = sqlite3_filename_database(name);
         pthread_mutex_lock(&databasesLock);
