@@ -24,7 +24,9 @@
 // missing. Kept frames are lost with the process, as frames written but not yet published would
 // be: the transaction never committed.
 //
-// Only when the file reports SQLITE_IOCAP_POWERSAFE_OVERWRITE (the unix VFS does, unless the
+// Frames wait only while the connection holds the write lock, as the database file's xShmLock shows
+// (in exclusive locking mode SQLite takes no such lock, and its WAL is written through), and only
+// when the file reports SQLITE_IOCAP_POWERSAFE_OVERWRITE (the unix VFS does, unless the
 // "psow=0" URI parameter says otherwise): without it SQLite pads a commit at FULL with copies of its
 // last frame up to a sector boundary, syncs in the middle of one, and the frame octets after the
 // sync would be the last write before publication; such files are written through.
@@ -83,6 +85,10 @@ typedef struct DatabaseFile {
     sqlite3_filename name;
     /// Its connection's WAL, while open.
     WALBufferFile *wal;
+    /// The connection holds the WAL index's write lock, as xShmLock has seen. Never set in
+    /// exclusive locking mode, where SQLite takes no WAL-index locks: its WAL is written through,
+    /// since the lock's release, where kept frames are dropped, cannot be seen.
+    int holdsWriteLock;
     /// The next open database file.
     struct DatabaseFile *next;
 } DatabaseFile;
@@ -97,6 +103,7 @@ static pthread_mutex_t databasesLock = PTHREAD_MUTEX_INITIALIZER;
 static DatabaseFile *databases;
 static _Thread_local long long writeCount;
 static _Thread_local long long octetCount;
+static _Thread_local long long barrierWriteCount;
 
 /// The real file after either wrapper (both begin with `base`, then `real`).
 static sqlite3_file *realFile(sqlite3_file *file) { return ((WALBufferFile *)file)->real; }
@@ -146,7 +153,8 @@ static int walWrite(sqlite3_file *base, const void *data, int amount, sqlite3_in
     int isHeader = amount == frameHeaderSize;
     int isCommitHeader = isHeader && (octets[4] | octets[5] | octets[6] | octets[7]) != 0;
     int completesCommit = file->commitHeaderWritten && isPageSize(amount) && offset == file->end;
-    int appends = offset == file->end && (isHeader || isPageSize(amount));
+    int appends = offset == file->end && (isHeader || isPageSize(amount)) && file->database != NULL
+        && file->database->holdsWriteLock;
     int result;
     if (appends && !file->writeThrough && file->buffer == NULL) {
         file->buffer = sqlite3_malloc(bufferCapacity);
@@ -337,11 +345,14 @@ static int databaseFileControl(sqlite3_file *base, int op, void *argument) {
 /// still keeps is dropped (see above).
 static int databaseShmLock(sqlite3_file *base, int offset, int count, int flags) {
     DatabaseFile *file = (DatabaseFile *)base;
-    if ((flags & SQLITE_SHM_UNLOCK) && (flags & SQLITE_SHM_EXCLUSIVE) && offset <= writeLock
-        && writeLock < offset + count && file->wal != NULL) {
-        discard(file->wal);
+    int coversWriteLock = (flags & SQLITE_SHM_EXCLUSIVE) && offset <= writeLock && writeLock < offset + count;
+    if (coversWriteLock && (flags & SQLITE_SHM_UNLOCK)) {
+        file->holdsWriteLock = 0;
+        if (file->wal != NULL) discard(file->wal);
     }
-    return forwardShmLock(base, offset, count, flags);
+    int result = forwardShmLock(base, offset, count, flags);
+    if (coversWriteLock && (flags & SQLITE_SHM_LOCK) && result == SQLITE_OK) file->holdsWriteLock = 1;
+    return result;
 }
 
 /// SQLite publishes a commit after a barrier: anything its WAL still keeps is written first. A
@@ -350,7 +361,10 @@ static int databaseShmLock(sqlite3_file *base, int offset, int count, int flags)
 /// WAL's next call.
 static void databaseShmBarrier(sqlite3_file *base) {
     DatabaseFile *file = (DatabaseFile *)base;
-    if (file->wal != NULL) (void)flush(file->wal);
+    if (file->wal != NULL && file->wal->length > 0) {
+        barrierWriteCount += 1;
+        (void)flush(file->wal);
+    }
     forwardShmBarrier(base);
 }
 
@@ -461,7 +475,8 @@ int intake_wal_buffer_register(void) {
     return registration;
 }
 
-void intake_wal_buffer_thread_counts(long long *writes, long long *octets) {
+void intake_wal_buffer_thread_counts(long long *writes, long long *octets, long long *barrierWrites) {
     *writes = writeCount;
     *octets = octetCount;
+    *barrierWrites = barrierWriteCount;
 }

@@ -11,7 +11,9 @@
 int intake_wal_buffer_register(void);
 
 /// The calls to the real VFS that wrote to write-ahead logs through this VFS on the calling thread,
-/// and the octets they wrote, since the thread started: for tests and measurements.
-void intake_wal_buffer_thread_counts(long long *writes, long long *octets);
+/// the octets they wrote, and the barriers before a publication that found frames still kept (a
+/// case the buffer does not expect: they are written then), since the thread started: for tests
+/// and measurements.
+void intake_wal_buffer_thread_counts(long long *writes, long long *octets, long long *barrierWrites);
 
 #endif
