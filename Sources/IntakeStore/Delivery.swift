@@ -31,6 +31,9 @@ public struct Delivery: Sendable {
     /// The parsed summary kept with the message, as JSON: made before the delivery queues for the
     /// database writer (it hashes the attachments), not inside the transaction.
     let summary: String
+    /// The Message-ID as the message and log rows keep it (``FilingRules/normaliseMessageID(_:)``),
+    /// made once, beside the summary.
+    let messageIDHeader: String?
 
     public init(
         smtpID: String, envelopeFrom: String, recipients: [Recipient], receivedAt: Date, raw: RawMessage, deduplicationKey: String,
@@ -45,6 +48,7 @@ public struct Delivery: Sendable {
         self.message = message
         self.dropboxDomains = dropboxDomains
         self.summary = MessageSummary(message).json
+        self.messageIDHeader = message.messageID.map(FilingRules.normaliseMessageID)
     }
 
     /// The same, from bytes.

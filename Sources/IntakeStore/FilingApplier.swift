@@ -342,7 +342,7 @@ struct FilingApplier {
                     received_at, size, summary, raw, raw_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, \(rawSQL), ?)
                 """,
             arguments: [
-                organisationID, delivery.deduplicationKey, message.messageID.map(FilingRules.normaliseMessageID), message.subject,
+                organisationID, delivery.deduplicationKey, delivery.messageIDHeader, message.subject,
                 message.from?.normalized, message.from?.name, now, delivery.raw.count, delivery.summary, rawValue, rawSHA256,
             ]
         )
@@ -365,7 +365,7 @@ struct FilingApplier {
                 """,
             arguments: [
                 now, delivery.smtpID, delivery.envelopeFrom, result.recipient, message.from?.normalized, message.subject,
-                message.messageID.map(FilingRules.normaliseMessageID), user?.organisationID, user?.id, kind?.rawValue,
+                delivery.messageIDHeader, user?.organisationID, user?.id, kind?.rawValue,
                 result.outcome.rawValue, result.reason, IntakeDatabase.encodeList(result.unresolvedReferences),
                 IntakeDatabase.encodeList(result.filed), messageRow,
             ]

@@ -17,6 +17,13 @@ import Testing
         return (writes, octets, barrierWrites)
     }
 
+    /// A new empty folder for a database of a test's own.
+    static func temporaryFolder() throws -> String {
+        let folder = NSTemporaryDirectory() + "intake-walbuffer-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        return folder
+    }
+
     /// A commit of 200 pages and more: without the buffer, two writes per page (its frame's header,
     /// then the page). With it, one write per 120 KiB of frames, and one more as slack: a frame
     /// part that does not fit starts the next buffer, so each runs a little short of 120 KiB. No
@@ -48,8 +55,7 @@ import Testing
     /// again through a new connection, which checks the database whole. Each commit's frames are
     /// written by its last page, not by the barrier before SQLite publishes it.
     @Test func everyCommitIsReadableAtOnceFromAnotherConnection() async throws {
-        let folder = NSTemporaryDirectory() + "intake-walbuffer-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try Self.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let path = folder + "/intake.sqlite"
         var sizes: [Int] = []
@@ -93,8 +99,7 @@ import Testing
     /// same offsets (the WAL was copied whole, so both begin at its start).
     @Test func framesOfATransactionThatRollsBackNeverReachTheFile() throws {
         #expect(intake_wal_buffer_register() == 0)
-        let folder = NSTemporaryDirectory() + "intake-walbuffer-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try Self.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let path = folder + "/intake.sqlite"
         let first = try DatabaseQueue(path: path)
