@@ -352,7 +352,11 @@ struct AdminCommandHandler: Sendable {
 
     private func messageObject(_ id: Int64) async throws -> JSONValue {
         let view = try await database.storedMessage(id)
-        let summary = (try? JSONDecoder().decode(JSONValue.self, from: Data(view.summaryJSON.utf8))) ?? .null
+        var summary = (try? JSONDecoder().decode(JSONValue.self, from: Data(view.summaryJSON.utf8))) ?? .null
+        if case .object(var members) = summary {
+            members["new_text"] = .string(view.newText)
+            summary = .object(members)
+        }
         return .object([
             "id": .int(view.id), "org": .optional(view.organisation), "received_at": Self.timestamp(view.receivedAt),
             "message_id": .optional(view.messageID), "from": .optional(view.from), "from_name": .optional(view.fromName),

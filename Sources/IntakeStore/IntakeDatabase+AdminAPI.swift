@@ -57,6 +57,9 @@ public struct StoredMessageView: Sendable, Hashable {
     public var size: Int
     /// The parsed summary kept with the message, as JSON.
     public var summaryJSON: String
+    /// The text the message adds to its thread (without quoted replies and signature), parsed
+    /// again from the raw message: the summary does not keep it.
+    public var newText: String
     public var users: [Recipient]
     /// The records it is filed under, as `type:id` (`contact:4`, `case:CS1001`).
     public var filed: [String]
@@ -232,13 +235,15 @@ extension IntakeDatabase {
 
     /// A stored message: its summary, the users whose dropboxes received it, where it is filed.
     public func storedMessage(_ id: Int64) async throws(StoreError) -> StoredMessageView {
-        try await read { db in
+        let rawFolder = self.rawFolder
+        var (view, raw) = try await read { db in
             guard
                 let row = try Row.fetchOne(
                     db,
                     sql: """
                         SELECT m.id, o.name AS organisation, m.received_at, m.message_id_header, m.from_address, m.from_name, m.subject,
-                            m.size, m.summary FROM message m LEFT JOIN organisation o ON o.id = m.organisation_id WHERE m.id = ?
+                            m.size, m.summary, m.raw, m.raw_sha256 FROM message m LEFT JOIN organisation o ON o.id = m.organisation_id
+                            WHERE m.id = ?
                         """,
                     arguments: [id]
                 )
@@ -251,12 +256,15 @@ extension IntakeDatabase {
                     """,
                 arguments: [id]
             ).map { StoredMessageView.Recipient(email: $0["email"], kind: $0["kind"], receivedAt: $0["received_at"]) }
-            return StoredMessageView(
+            let view = StoredMessageView(
                 id: row["id"], organisation: row["organisation"], receivedAt: row["received_at"], messageID: row["message_id_header"],
                 from: row["from_address"], fromName: row["from_name"], subject: row["subject"], size: row["size"],
-                summaryJSON: row["summary"], users: users, filed: try Self.filedLabels(db, message: id)
+                summaryJSON: row["summary"], newText: "", users: users, filed: try Self.filedLabels(db, message: id)
             )
+            return (view, try Self.raw(row, in: rawFolder))
         }
+        view.newText = MailMessage.parse(raw).newText
+        return view
     }
 
     /// Files a stored message by hand under a contact (a note by the user whose dropbox received
