@@ -316,7 +316,7 @@ struct FilingApplier {
 
     private func filedRecords(_ messageRow: Int64) throws -> [String] {
         try Row.fetchAll(
-            db.cachedStatement(sql: "SELECT record_type, record_id FROM filing WHERE message_id = ? ORDER BY rowid"),
+            db.cachedStatement(sql: "SELECT record_type, record_id FROM filing WHERE message_id = ? ORDER BY \(Schema.filingOrder)"),
             arguments: [messageRow]
         )
         .map { "\($0["record_type"] as String):\($0["record_id"] as Int64)" }

@@ -558,7 +558,7 @@ extension IntakeDatabase {
                 SELECT f.record_type, f.record_id,
                     CASE f.record_type WHEN 'case' THEN 'CS' || (SELECT number FROM case_record WHERE id = f.record_id)
                     WHEN 'opportunity' THEN 'CO' || (SELECT number FROM opportunity WHERE id = f.record_id) END AS label
-                FROM filing f WHERE f.message_id = ? ORDER BY f.rowid
+                FROM filing f WHERE f.message_id = ? ORDER BY \(Schema.filingOrder)
                 """,
             arguments: [id]
         ).map { "\($0["record_type"] as String):\(($0["label"] as String?) ?? String($0["record_id"] as Int64))" }

@@ -3,6 +3,12 @@ import GRDB
 /// The database schema, as migrations registered by name. A migration that has shipped is never
 /// edited: changes come as new migrations.
 enum Schema {
+    /// The order in which a message's `filing` rows are listed: cases, opportunities and tasks,
+    /// then contacts and companies, each by id.
+    static let filingOrder = """
+        CASE record_type WHEN 'case' THEN 0 WHEN 'opportunity' THEN 1 WHEN 'task' THEN 2 WHEN 'contact' THEN 3 ELSE 4 END, record_id
+        """
+
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1 organisations, users, records, messages") { db in
@@ -204,6 +210,29 @@ enum Schema {
                         SELECT message_id, user_id, kind, received_at FROM message_user;
                     DROP TABLE message_user;
                     ALTER TABLE message_user_v4 RENAME TO message_user;
+                    """
+            )
+        }
+        migrator.registerMigration("v5 filing keyed by its primary key", foreignKeyChecks: .immediate) { db in
+            // As message_user in v4: filing keyed by its primary key alone (WITHOUT ROWID) is one
+            // b-tree, not a table and its primary key's index, one page less in the WAL for every
+            // message filed. Its rows have no insertion order any more: readers list them in
+            // ``Schema/filingOrder``.
+            let cap = try Int.fetchOne(db, sql: "PRAGMA max_page_count") ?? 0
+            try db.execute(sql: "PRAGMA max_page_count = 4294967294")
+            defer { if cap > 0 { try? db.execute(sql: "PRAGMA max_page_count = \(cap)") } }
+            try db.execute(
+                sql: """
+                    CREATE TABLE filing_v5 (
+                        message_id INTEGER NOT NULL REFERENCES message(id) ON DELETE CASCADE,
+                        record_type TEXT NOT NULL,
+                        record_id INTEGER NOT NULL,
+                        PRIMARY KEY (message_id, record_type, record_id)
+                    ) WITHOUT ROWID;
+                    INSERT INTO filing_v5 (message_id, record_type, record_id) SELECT message_id, record_type, record_id FROM filing;
+                    DROP TABLE filing;
+                    ALTER TABLE filing_v5 RENAME TO filing;
+                    CREATE INDEX filing_record ON filing(record_type, record_id);
                     """
             )
         }

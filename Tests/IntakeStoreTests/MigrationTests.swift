@@ -6,12 +6,29 @@ import Testing
 
 /// Migrations run on a database that already holds messages, as an upgrade runs them.
 @Suite struct MigrationTests {
-    @Test func v4KeepsEveryDeliveryOfAMessageInOneBTreeAndDropsTheMessageIDIndex() throws {
+    /// A database in a folder of its own, migrated up to `migration`; the folder goes with `body`.
+    private func database(upTo migration: String, _ body: (DatabaseQueue) throws -> Void) throws {
         let folder = NSTemporaryDirectory() + "intake-migration-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let queue = try DatabaseQueue(path: folder + "/intake.sqlite")
-        try Schema.migrator.migrate(queue, upTo: "v3 messages by raw file")
+        try Schema.migrator.migrate(queue, upTo: migration)
+        try body(queue)
+    }
+
+    /// Caps the database at its size, as `database.max_size` leaves a full database, and runs
+    /// the remaining migrations.
+    private func migrateAtSizeCap(_ queue: DatabaseQueue) throws {
+        let pages = try queue.read { db in try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0 }
+        try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA max_page_count = \(pages)") }
+        try Schema.migrator.migrate(queue)
+    }
+
+    @Test func v4KeepsEveryDeliveryOfAMessageInOneBTreeAndDropsTheMessageIDIndex() throws {
+        try database(upTo: "v3 messages by raw file") { queue in try v4(queue) }
+    }
+
+    private func v4(_ queue: DatabaseQueue) throws {
         try queue.write { db in
             try db.execute(
                 sql: """
@@ -36,11 +53,7 @@ import Testing
                     arguments: [id, id, id, id])
             }
         }
-        // At its size cap, as `database.max_size` leaves a full database.
-        let pages = try queue.read { db in try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0 }
-        try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA max_page_count = \(pages)") }
-
-        try Schema.migrator.migrate(queue)
+        try migrateAtSizeCap(queue)
 
         try queue.read { db in
             let rows = try Row.fetchAll(
@@ -62,6 +75,42 @@ import Testing
         try queue.write { db in
             try db.execute(sql: "INSERT OR IGNORE INTO message_user (message_id, user_id, kind, received_at) VALUES (1, 1, 'note', 99)")
             #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM message_user") == 3 + 2 * 1998)
+        }
+    }
+
+    @Test func v5KeepsEveryFilingInOneBTree() throws {
+        try database(upTo: "v4 fewer b-trees written per message") { queue in
+            try queue.write { db in
+                try db.execute(sql: "INSERT INTO organisation (id, name, created_at) VALUES (1, 'Acme', 0)")
+                for id in 1...2000 {
+                    try db.execute(
+                        sql: """
+                            INSERT INTO message (id, organisation_id, deduplication_key, received_at, size, summary, raw)
+                                VALUES (?, 1, ?, ?, 3, '{}', x'616263')
+                            """, arguments: [id, "mid:\(id)@acme.example", id])
+                    try db.execute(
+                        sql: "INSERT INTO filing (message_id, record_type, record_id) VALUES (?, 'contact', ?), (?, 'company', 7)",
+                        arguments: [id, id % 50, id])
+                }
+                try db.execute(sql: "INSERT INTO filing (message_id, record_type, record_id) VALUES (1, 'case', 3)")
+            }
+            try migrateAtSizeCap(queue)
+            try queue.read { db in
+                #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM filing") == 2 * 2000 + 1)
+                // Records before people, whatever order they were filed in.
+                #expect(try IntakeDatabase.filedLabels(db, message: 1) == ["case:3", "contact:1", "company:7"])
+                let definition = try String.fetchOne(db, sql: "SELECT sql FROM sqlite_schema WHERE name = 'filing'") ?? ""
+                #expect(definition.hasSuffix("WITHOUT ROWID"))
+                let indexes = try String.fetchAll(db, sql: "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'filing'")
+                #expect(indexes == ["filing_record"])
+                #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM filing WHERE record_type = 'company' AND record_id = 7") == 2000)
+                #expect(try Row.fetchAll(db, sql: "PRAGMA foreign_key_check").isEmpty)
+            }
+            // The primary key still refuses a second row for the same filing.
+            try queue.write { db in
+                try db.execute(sql: "INSERT OR IGNORE INTO filing (message_id, record_type, record_id) VALUES (1, 'contact', 1)")
+                #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM filing") == 2 * 2000 + 1)
+            }
         }
     }
 }
