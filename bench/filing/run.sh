@@ -16,7 +16,9 @@
 #   least (2m at 58 msgs/s: 35 s, not 870 messages in 15 s, where 9 set the p99). intaked's pass
 #   runs RATE_PASSES (3) times in a row, and the goal's p99 is that of all their replies pooled,
 #   each pass's shown beside it: on a shared virtual machine one pass's p99 swings by a factor of 3
-#   or more with the host's disk and CPU (see README.md).
+#   or more with the host's disk and CPU (see README.md). Before each of those passes, syncfloor
+#   (a C group-commit loop that only writes and fdatasyncs) runs at the same rate for as long, in
+#   the same file system: the disk's own floor under a durable reply, its times pooled likewise.
 # Overrides (environment): SIZES, SESSIONS, ROUNDS, PHASE_SECONDS, RATE_SECONDS, RATE_MESSAGES, RATE_SECONDS_MAX,
 # RATE_PASSES, WARMUP_SECONDS, RATE_FRACTION,
 # INTAKED, INTAKECTL (binaries), BENCH_DIR (parent of the temporary data folder), PHASE_TIMEOUT.
@@ -166,6 +168,28 @@ print(f"  {server:8} {size:>3} {label:9} {int(n):6d} msgs in {r['seconds']:5.2f}
 EOF
 }
 
+# floor SIZE RATE PASS: syncfloor at RATE for as long as intaked's rate-limited pass, each message
+# its octets and 16 pages (a note appends 13 to 18 WAL frames besides a raw message kept in the
+# database), its times appended to $WORK/floor-SIZE; appends a row to $WORK/results
+floor() {
+    local size=$1 rate=$2 pass=$3 seconds octets out
+    seconds=$(python3 -c "import math; print(min($RATE_SECONDS_MAX, max($RATE_SECONDS, math.ceil($RATE_MESSAGES / $rate))))")
+    octets=$(awk -v s="$size" '$1 == s { print $2 }' "$WORK/sizes")
+    out=$("$WORK/syncfloor" -R "$rate" -d "$seconds" -b $((octets + 16 * 4096)) -f "$WORK" -L "$WORK/floor-$size")
+    python3 - "$size" "$rate" "$pass" "$out" >>"$WORK/results" <<'EOF'
+import json, sys
+size, rate, rate_pass, out = sys.argv[1:]
+r = {k: float(v) for k, v in (f.split("=") for f in out.split())}
+row = dict(server="floor", size=size, kind="rate", target=float(rate), rate_pass=int(rate_pass), messages=r["messages"],
+           rate=r["rate"], p50=r["p50_ms"], p99=r["p99_ms"], max=r["max_ms"], syncs=r["syncs"],
+           sync_p50=r["sync_p50_ms"], sync_p99=r["sync_p99_ms"], sync_max=r["sync_max_ms"])
+print(json.dumps(row))
+print(f"  {'floor':8} {size:>3} rate {rate_pass:3} {int(r['messages']):6d} msgs at {r['rate']:7.1f} msgs/s: arrival to synced "
+      f"p50 {r['p50_ms']:7.2f} p99 {r['p99_ms']:7.2f} max {r['max_ms']:7.2f} ms; {int(r['syncs'])} fdatasyncs, "
+      f"p50 {r['sync_p50_ms']:.2f} p99 {r['sync_p99_ms']:.2f} max {r['sync_max_ms']:.2f} ms", file=sys.stderr)
+EOF
+}
+
 median_rate() {  # median_rate SERVER SIZE: median msgs/s of the closed-loop rounds
     python3 - "$WORK/results" "$1" "$2" <<'EOF'
 import json, statistics, sys
@@ -183,6 +207,7 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
 fi
 [ -x "$INTAKED" ] || { echo "no binary at $INTAKED" >&2; exit 2; }
 gcc -O2 -Wall -pthread -o "$WORK/smtpload" "$HERE/smtpload.c"
+gcc -O2 -Wall -pthread -o "$WORK/syncfloor" "$HERE/syncfloor.c"
 
 echo "machine: $(nproc) cores, $(uname -r); data folder $WORK ($(df -T "$WORK" | awk 'NR==2 { print $2 }'))"
 echo "load: ${SESSIONS} sessions in parallel, connections reused, every message its own Message-ID;"
@@ -255,7 +280,10 @@ for size in $SIZES; do
         [ "$server" = baseline ] && pid=$BASE_PID
         target=$(python3 -c "print(f'{$(median_rate "$server" "$size") * $RATE_FRACTION:.1f}')")
         if [ "$server" = intaked ]; then
-            for pass in $(seq "$RATE_PASSES"); do measure "$server" "$pid" "$size" "rate" "$target" "$pass"; done
+            for pass in $(seq "$RATE_PASSES"); do
+                floor "$size" "$target" "$pass"
+                measure "$server" "$pid" "$size" "rate" "$target" "$pass"
+            done
         else
             measure "$server" "$pid" "$size" "rate" "$target"
         fi
@@ -299,7 +327,7 @@ print()
 print("summary: medians of the rounds (closed loop, 20 sessions); latency = end of data to 250, client-side")
 print(f"{'size':>4} {'octets':>8} | {'intaked msgs/s':>14} {'baseline':>9} {'ratio':>6} | {'CPU s/1k: intaked':>17} {'baseline':>9} {'ratio':>6} |"
       f" {'p50/p99 ms: intaked':>19} {'baseline':>17} | {'VmHWM MiB: intaked':>18} {'baseline':>8}")
-goal_rate, goal_p99, goal_server_p99, goal_rss = [], [], [], None
+goal_rate, goal_p99, goal_server_p99, goal_floor, goal_rss = [], [], [], [], None
 for s in sizes:
     i, b = med("intaked", s, "rate"), med("baseline", s, "rate")
     ic, bc = med("intaked", s, "cpu_per_1k"), med("baseline", s, "cpu_per_1k")
@@ -342,8 +370,16 @@ for s in sizes:
             each_server = "/".join(f"{r['eod_p99_le']:g}" for r in passes)
             print(f"  {s:>4} intaked, {len(passes)} passes pooled: {n} replies: p50 {quantile(0.5):7.2f} ms, "
                   f"p99 {quantile(0.99):7.2f} ms, max {times[-1]:7.2f} ms; server: p99 <= {server_p99:g} ms")
+            floors = pick("floor", s, "rate")
+            floor_times = sorted(float(l) for l in open(f"{work}/floor-{s}")) or [float("inf")]
+            fq = lambda q: floor_times[min(len(floor_times) - 1, int(q * (len(floor_times) - 1) + 0.5))]
+            each_floor = "/".join(f"{r['p99']:.2f}" for r in floors)
+            print(f"  {s:>4} disk floor (syncfloor), {len(floors)} passes pooled: p50 {fq(0.5):7.2f} ms, p99 {fq(0.99):7.2f} ms, "
+                  f"max {floor_times[-1]:7.2f} ms [passes {each_floor}]; slowest fdatasync of each pass "
+                  + "/".join(f"{r['sync_max']:.1f}" for r in floors) + " ms")
             goal_p99.append((s, quantile(0.99), each_client))
             goal_server_p99.append((s, server_p99, each_server))
+            goal_floor.append((s, fq(0.99), each_floor))
 print()
 worst = min(goal_rate, key=lambda x: x[1])
 print(f"goal: >= 5x the baseline's msgs/s at every size: {'met' if worst[1] >= 5 else 'NOT met'} "
@@ -357,6 +393,8 @@ print(f"goal: p99 < 5 ms at {fraction:.0%} of intaked's max rate, client-side, p
 worst = max(goal_server_p99, key=lambda x: x[1])
 print(f"goal: p99 < 5 ms at {fraction:.0%} of intaked's max rate, server-side (histogram bucket bound), passes pooled: "
       f"{'met' if worst[1] <= 5 else 'NOT met'} ({', '.join(f'{s} <= {x:g} ms [passes {each}]' for s, x, each in goal_server_p99)})")
+print(f"  beside it, the disk's floor at the same rates (syncfloor: write and fdatasync only, passes pooled): "
+      f"{', '.join(f'{s} {x:.2f} ms [passes {each}]' for s, x, each in goal_floor)}")
 if goal_rss is not None:
     print(f"goal: peak RSS < 64 MB with {20} 2 MB messages in flight: {'met' if goal_rss * 1048576 < 64e6 else 'NOT met'} "
           f"(VmHWM {goal_rss:.1f} MiB = {goal_rss * 1.048576:.1f} MB)")
