@@ -353,8 +353,8 @@ struct AdminCommandHandler: Sendable {
     private func messageObject(_ id: Int64) async throws -> JSONValue {
         let view = try await database.storedMessage(id)
         var summary = (try? JSONDecoder().decode(JSONValue.self, from: Data(view.summaryJSON.utf8))) ?? .null
-        if case .object(var members) = summary {
-            members["new_text"] = .string(view.newText)
+        if case .object(var members) = summary, let newText = view.newText {
+            members["new_text"] = .string(newText)
             summary = .object(members)
         }
         return .object([

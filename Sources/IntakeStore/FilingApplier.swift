@@ -87,7 +87,7 @@ struct FilingApplier {
                 recipient: recipient, outcome: .duplicate,
                 reason: credited
                     ? "already filed from this dropbox" : "already filed from a colleague's dropbox; credited to this user too",
-                refusal: nil, filed: try filedRecords(existing), unresolvedReferences: []
+                refusal: nil, filed: try IntakeDatabase.filedLabels(db, message: existing), unresolvedReferences: []
             )
         }
 
@@ -147,11 +147,11 @@ struct FilingApplier {
 
         let messageRow = try storeMessage(organisationID: user.organisationID)
         try credit(messageRow, user: user, kind: kind)
-        var filed: [String] = []
+        var filed: [(type: String, id: Int64, label: String)] = []
         for (type, id, label) in attached {
             try fileUnder(messageRow, type: type, id: id)
             for contact in contacts { try link(contact.id, to: type, id: id) }
-            filed.append("\(type):\(label)")
+            filed.append((type, id, label))
         }
         switch kind {
         case .note:
@@ -168,7 +168,7 @@ struct FilingApplier {
                 let (id, label) = try createRecord(type: type, title: intent.title, user: user)
                 try fileUnder(messageRow, type: type, id: id)
                 for contact in contacts { try link(contact.id, to: type, id: id) }
-                filed.append("\(type):\(label)")
+                filed.append((type, id, label))
             }
         case .task, .taskToday, .taskTomorrow:
             try db.executeCached(
@@ -178,20 +178,25 @@ struct FilingApplier {
             let id = db.lastInsertedRowID
             try fileUnder(messageRow, type: "task", id: id)
             for contact in contacts { try link(contact.id, to: "task", id: id) }
-            filed.append("task:\(id)")
+            filed.append(("task", id, String(id)))
         }
         for contact in contacts {
             try fileUnder(messageRow, type: "contact", id: contact.id)
-            filed.append("contact:\(contact.id)")
+            filed.append(("contact", contact.id, String(contact.id)))
             if let company = contact.companyID {
                 try fileUnder(messageRow, type: "company", id: company)
-                if !filed.contains("company:\(company)") { filed.append("company:\(company)") }
+                if !filed.contains(where: { $0.type == "company" && $0.id == company }) {
+                    filed.append(("company", company, String(company)))
+                }
             }
         }
+        // Listed as `message show` lists them (``Schema/filingOrder``), so that a duplicate's log
+        // row names them as the original's does.
+        filed.sort { (Schema.filingRank($0.type), $0.id) < (Schema.filingRank($1.type), $1.id) }
         return RecipientResult(
             recipient: recipient, outcome: .filed,
             reason: unresolved.isEmpty ? nil : "unknown reference \(unresolved.joined(separator: ", "))",
-            refusal: nil, filed: filed, unresolvedReferences: unresolved
+            refusal: nil, filed: filed.map { "\($0.type):\($0.label)" }, unresolvedReferences: unresolved
         )
     }
 
@@ -312,14 +317,6 @@ struct FilingApplier {
             sql: "INSERT OR IGNORE INTO message_user (message_id, user_id, kind, received_at) VALUES (?, ?, ?, ?)",
             arguments: [messageRow, user.id, kind.rawValue, now]
         )
-    }
-
-    private func filedRecords(_ messageRow: Int64) throws -> [String] {
-        try Row.fetchAll(
-            db.cachedStatement(sql: "SELECT record_type, record_id FROM filing WHERE message_id = ? ORDER BY \(Schema.filingOrder)"),
-            arguments: [messageRow]
-        )
-        .map { "\($0["record_type"] as String):\($0["record_id"] as Int64)" }
     }
 
     // MARK: Message and log

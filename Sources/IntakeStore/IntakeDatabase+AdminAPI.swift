@@ -58,10 +58,12 @@ public struct StoredMessageView: Sendable, Hashable {
     /// The parsed summary kept with the message, as JSON.
     public var summaryJSON: String
     /// The text the message adds to its thread (without quoted replies and signature), parsed
-    /// again from the raw message: the summary does not keep it.
-    public var newText: String
+    /// again from the raw message (the summary no longer keeps it; older rows' summaries still
+    /// do); `nil` when the raw message cannot be read.
+    public var newText: String?
     public var users: [Recipient]
-    /// The records it is filed under, as `type:id` (`contact:4`, `case:CS1001`).
+    /// The records it is filed under, as `type:id` (`case:CS1001`, `contact:4`), in
+    /// ``Schema/filingOrder``.
     public var filed: [String]
 }
 
@@ -233,17 +235,20 @@ extension IntakeDatabase {
 
     // MARK: Messages
 
-    /// A stored message: its summary, the users whose dropboxes received it, where it is filed.
+    /// A stored message: its summary, the users whose dropboxes received it, where it is filed,
+    /// and its new text, parsed again from the raw message when that can be read.
     public func storedMessage(_ id: Int64) async throws(StoreError) -> StoredMessageView {
         let rawFolder = self.rawFolder
-        var (view, raw) = try await read { db in
+        // The raw message in the database comes with the row; one kept as a file is read after
+        // the transaction, not under its snapshot.
+        let (found, rawInDatabase, rawFile) = try await read { db in
             guard
                 let row = try Row.fetchOne(
                     db,
                     sql: """
                         SELECT m.id, o.name AS organisation, m.received_at, m.message_id_header, m.from_address, m.from_name, m.subject,
-                            m.size, m.summary, m.raw, m.raw_sha256 FROM message m LEFT JOIN organisation o ON o.id = m.organisation_id
-                            WHERE m.id = ?
+                            m.size, m.summary, m.raw_sha256, CASE WHEN m.raw_sha256 IS NULL THEN m.raw END AS raw
+                            FROM message m LEFT JOIN organisation o ON o.id = m.organisation_id WHERE m.id = ?
                         """,
                     arguments: [id]
                 )
@@ -259,11 +264,16 @@ extension IntakeDatabase {
             let view = StoredMessageView(
                 id: row["id"], organisation: row["organisation"], receivedAt: row["received_at"], messageID: row["message_id_header"],
                 from: row["from_address"], fromName: row["from_name"], subject: row["subject"], size: row["size"],
-                summaryJSON: row["summary"], newText: "", users: users, filed: try Self.filedLabels(db, message: id)
+                summaryJSON: row["summary"], newText: nil, users: users, filed: try Self.filedLabels(db, message: id)
             )
-            return (view, try Self.raw(row, in: rawFolder))
+            let file = (row["raw_sha256"] as String?).map { (sha256: $0, size: row["size"] as Int) }
+            return (view, (row["raw"] as Data?).map { [UInt8]($0) }, file)
         }
-        view.newText = MailMessage.parse(raw).newText
+        var view = found
+        // A raw file that cannot be read (a database restored beside another raw folder) leaves
+        // the new text out; the rest still shows.
+        let raw = try? rawInDatabase ?? rawFile.flatMap { file in try rawFolder?.contents(file.sha256, size: file.size) }
+        view.newText = raw.map { MailMessage.parse($0).newText }
         return view
     }
 

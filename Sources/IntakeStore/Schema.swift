@@ -3,11 +3,20 @@ import GRDB
 /// The database schema, as migrations registered by name. A migration that has shipped is never
 /// edited: changes come as new migrations.
 enum Schema {
-    /// The order in which a message's `filing` rows are listed: cases, opportunities and tasks,
-    /// then contacts and companies, each by id.
-    static let filingOrder = """
-        CASE record_type WHEN 'case' THEN 0 WHEN 'opportunity' THEN 1 WHEN 'task' THEN 2 WHEN 'contact' THEN 3 ELSE 4 END, record_id
-        """
+    /// The kinds of record a message is filed under, in the order its filings are listed.
+    static let filingTypes = ["case", "opportunity", "task", "contact", "company"]
+
+    /// Where `type` comes in ``filingTypes``; an unknown type last.
+    static func filingRank(_ type: String) -> Int {
+        filingTypes.firstIndex(of: type) ?? filingTypes.count
+    }
+
+    /// The order in which a message's `filing` rows are listed, as SQL: cases, opportunities and
+    /// tasks, then contacts and companies, each by id.
+    static let filingOrder =
+        "CASE record_type "
+        + filingTypes.enumerated().map { "WHEN '\($0.element)' THEN \($0.offset) " }.joined()
+        + "ELSE \(filingTypes.count) END, record_id"
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -218,24 +227,36 @@ enum Schema {
             // b-tree, not a table and its primary key's index, one page less in the WAL for every
             // message filed. Its rows have no insertion order any more: readers list them in
             // ``Schema/filingOrder``.
-            let cap = try Int.fetchOne(db, sql: "PRAGMA max_page_count") ?? 0
-            try db.execute(sql: "PRAGMA max_page_count = 4294967294")
-            defer { if cap > 0 { try? db.execute(sql: "PRAGMA max_page_count = \(cap)") } }
-            try db.execute(
-                sql: """
-                    CREATE TABLE filing_v5 (
-                        message_id INTEGER NOT NULL REFERENCES message(id) ON DELETE CASCADE,
-                        record_type TEXT NOT NULL,
-                        record_id INTEGER NOT NULL,
-                        PRIMARY KEY (message_id, record_type, record_id)
-                    ) WITHOUT ROWID;
-                    INSERT INTO filing_v5 (message_id, record_type, record_id) SELECT message_id, record_type, record_id FROM filing;
-                    DROP TABLE filing;
-                    ALTER TABLE filing_v5 RENAME TO filing;
-                    CREATE INDEX filing_record ON filing(record_type, record_id);
-                    """
-            )
+            // A filing whose message is gone (deleted with foreign keys off, as the sqlite3 shell
+            // has them) is not copied: it would stop the upgrade.
+            try withoutSizeCap(db) {
+                try db.execute(
+                    sql: """
+                        CREATE TABLE filing_v5 (
+                            message_id INTEGER NOT NULL REFERENCES message(id) ON DELETE CASCADE,
+                            record_type TEXT NOT NULL,
+                            record_id INTEGER NOT NULL,
+                            PRIMARY KEY (message_id, record_type, record_id)
+                        ) WITHOUT ROWID;
+                        INSERT INTO filing_v5 (message_id, record_type, record_id)
+                            SELECT message_id, record_type, record_id FROM filing WHERE message_id IN (SELECT id FROM message);
+                        DROP TABLE filing;
+                        ALTER TABLE filing_v5 RENAME TO filing;
+                        CREATE INDEX filing_record ON filing(record_type, record_id);
+                        """
+                )
+            }
         }
         return migrator
+    }
+
+    /// Runs `body` with the database's size cap lifted and puts the cap back after it: a
+    /// migration that copies a table needs room before the old table's pages are freed, and a
+    /// database at its cap (`database.max_size`) still migrates.
+    private static func withoutSizeCap(_ db: Database, _ body: () throws -> Void) throws {
+        let cap = try Int.fetchOne(db, sql: "PRAGMA max_page_count") ?? 0
+        try db.execute(sql: "PRAGMA max_page_count = 4294967294")
+        defer { if cap > 0 { try? db.execute(sql: "PRAGMA max_page_count = \(cap)") } }
+        try body()
     }
 }

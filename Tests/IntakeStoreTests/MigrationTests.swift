@@ -94,6 +94,12 @@ import Testing
                 }
                 try db.execute(sql: "INSERT INTO filing (message_id, record_type, record_id) VALUES (1, 'case', 3)")
             }
+            // A filing whose message was deleted with foreign keys off, as the sqlite3 shell has them.
+            try queue.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA foreign_keys = OFF")
+                try db.execute(sql: "INSERT INTO filing (message_id, record_type, record_id) VALUES (9999, 'contact', 1)")
+                try db.execute(sql: "PRAGMA foreign_keys = ON")
+            }
             try migrateAtSizeCap(queue)
             try queue.read { db in
                 #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM filing") == 2 * 2000 + 1)
@@ -105,6 +111,7 @@ import Testing
                 #expect(indexes == ["filing_record"])
                 #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM filing WHERE record_type = 'company' AND record_id = 7") == 2000)
                 #expect(try Row.fetchAll(db, sql: "PRAGMA foreign_key_check").isEmpty)
+                #expect(try Int.fetchOne(db, sql: "PRAGMA max_page_count") ?? 0 < 4_294_967_294)
             }
             // The primary key still refuses a second row for the same filing.
             try queue.write { db in

@@ -194,4 +194,35 @@ import Testing
         #expect(try await database.contacts(organisation: "acme").map(\.emails) == [["jo@client.example"]])
         #expect(try await database.messageLog(organisation: nil).count == 1)
     }
+
+    /// `message show` parses the raw message again for its new text, and still shows the rest
+    /// when the raw file cannot be read.
+    @Test func aStoredMessageShowsItsNewTextWhileItsRawMessageCanBeRead() async throws {
+        let database = try Self.database()
+        _ = try await database.createOrganisation(name: "acme")
+        let alice = try await database.createUser(organisation: "acme", email: "alice@acme.example", name: "Alice")
+        let text = "From: alice@acme.example\r\nTo: jo@client.example\r\nSubject: kept\r\nMessage-ID: <kept@x>\r\n\r\nSee you soon.\r\n"
+        let rawFolder = try #require(database.rawFolder)
+        let sha256 = MailParser.SHA256.hex(Array(text.utf8))
+        let path = NSTemporaryDirectory() + "intake-raw-\(UUID().uuidString.prefix(8))"
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        try rawFolder.keep(path, sha256: sha256)
+        var delivery = Self.delivery(text, to: alice)
+        delivery.raw = .kept(sha256: sha256, size: text.utf8.count)
+        #expect((try? await database.file([delivery])[0].get())?.map(\.outcome) == [.filed])
+        let id = try #require(try await database.messageLog(organisation: nil).first?.storedMessage)
+
+        let shown = try await database.storedMessage(id)
+        #expect(shown.newText == "See you soon.")
+        #expect(!shown.summaryJSON.contains("new_text"))
+        #expect(shown.filed == ["contact:1", "company:1"])
+        // The log row lists them in the same order.
+        #expect(try await database.messageLog(organisation: nil).first?.filed == shown.filed)
+
+        try FileManager.default.removeItem(atPath: rawFolder.file(sha256))
+        let withoutRaw = try await database.storedMessage(id)
+        #expect(withoutRaw.newText == nil)
+        #expect(withoutRaw.subject == "kept")
+        #expect(withoutRaw.filed == ["contact:1", "company:1"])
+    }
 }
