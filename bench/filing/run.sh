@@ -14,11 +14,12 @@
 #   RATE_SECONDS (15) long; intaked's pass runs longer where that holds fewer than RATE_MESSAGES
 #   (2,000) messages, up to RATE_SECONDS_MAX (60): its p99 then rests on the 20 slowest replies at
 #   least (2m at 58 msgs/s: 35 s, not 870 messages in 15 s, where 9 set the p99). intaked's pass
-#   runs RATE_PASSES (3) times in a row, and the goal's p99 is that of all their replies pooled,
-#   each pass's shown beside it: on a shared virtual machine one pass's p99 swings by a factor of 3
-#   or more with the host's disk and CPU (see README.md). Before each of those passes, syncfloor
-#   (a C group-commit loop that only writes and fdatasyncs) runs at the same rate for as long, in
-#   the same file system: the disk's own floor under a durable reply, its times pooled likewise.
+#   runs RATE_PASSES (3) times, each after a floor pass (below), and the goal's p99 is that of all
+#   their replies pooled, each pass's shown beside it: on a shared virtual machine one pass's p99
+#   swings by a factor of 3 or more with the host's disk and CPU (see README.md). Before each of
+#   those passes, syncfloor (a C group-commit loop that only writes and fdatasyncs) runs at the
+#   same rate for as long, in the same file system, intaked idle meanwhile: the disk's own floor
+#   under a durable reply, by the client's clock, its times pooled likewise.
 # Overrides (environment): SIZES, SESSIONS, ROUNDS, PHASE_SECONDS, RATE_SECONDS, RATE_MESSAGES, RATE_SECONDS_MAX,
 # RATE_PASSES, WARMUP_SECONDS, RATE_FRACTION,
 # INTAKED, INTAKECTL (binaries), BENCH_DIR (parent of the temporary data folder), PHASE_TIMEOUT.
@@ -100,6 +101,11 @@ load() {
     echo "$out"
 }
 
+# rate_seconds RATE: how long intaked's rate-limited pass (and the floor's beside it) runs at RATE
+rate_seconds() {
+    python3 -c "import math; print(min($RATE_SECONDS_MAX, max($RATE_SECONDS, math.ceil($RATE_MESSAGES / $1))))"
+}
+
 # measure SERVER PID SIZE KIND [RATE] [PASS]: one phase (PASS: which of intaked's rate-limited passes,
 # whose replies' times go to $WORK/latency-SIZE); prints a line and appends a row to $WORK/results
 measure() {
@@ -113,7 +119,7 @@ measure() {
     if [ "$kind" = rate ]; then
         seconds=$RATE_SECONDS
         if [ "$server" = intaked ]; then
-            seconds=$(python3 -c "import math; print(min($RATE_SECONDS_MAX, max($RATE_SECONDS, math.ceil($RATE_MESSAGES / $rate))))")
+            seconds=$(rate_seconds "$rate")
         fi
     fi
     out=$(load "$server" "$size" "$seconds" "$rate" "$latency")
@@ -173,9 +179,14 @@ EOF
 # database), its times appended to $WORK/floor-SIZE; appends a row to $WORK/results
 floor() {
     local size=$1 rate=$2 pass=$3 seconds octets out
-    seconds=$(python3 -c "import math; print(min($RATE_SECONDS_MAX, max($RATE_SECONDS, math.ceil($RATE_MESSAGES / $rate))))")
+    seconds=$(rate_seconds "$rate")
     octets=$(awk -v s="$size" '$1 == s { print $2 }' "$WORK/sizes")
-    out=$("$WORK/syncfloor" -R "$rate" -d "$seconds" -b $((octets + 16 * 4096)) -f "$WORK" -L "$WORK/floor-$size")
+    [ -n "$octets" ] || { echo "no size for $size in $WORK/sizes" >&2; return 1; }
+    if ! out=$(timeout "$PHASE_TIMEOUT" "$WORK/syncfloor" -R "$rate" -d "$seconds" -b $((octets + 16 * 4096)) -f "$WORK" \
+            -L "$WORK/floor-$size"); then
+        echo "syncfloor ($size) failed or timed out (${PHASE_TIMEOUT} s): $out" >&2
+        return 1
+    fi
     python3 - "$size" "$rate" "$pass" "$out" >>"$WORK/results" <<'EOF'
 import json, sys
 size, rate, rate_pass, out = sys.argv[1:]
@@ -321,6 +332,9 @@ octets = dict(l.split() for l in open(size_file))
 rows = [json.loads(l) for l in open(path)]
 def pick(server, size, kind):
     return [r for r in rows if r["server"] == server and r["size"] == size and r["kind"] == kind]
+def pooled(path):  # the times in a latency file, sorted, and their quantile function (nearest rank)
+    times = sorted(float(l) for l in open(path)) or [float("inf")]
+    return times, lambda q: times[min(len(times) - 1, int(q * (len(times) - 1) + 0.5))]
 def med(server, size, key):
     return statistics.median(r[key] for r in pick(server, size, "max"))
 print()
@@ -356,9 +370,8 @@ for s in sizes:
             # All the passes' replies pooled: the client's times from the latency file, the server's
             # histogram buckets summed.
             passes = pick(server, s, "rate")
-            times = sorted(float(l) for l in open(f"{work}/latency-{s}")) or [float("inf")]
+            times, quantile = pooled(f"{work}/latency-{s}")
             n = len(times)
-            quantile = lambda q: times[min(n - 1, int(q * (n - 1) + 0.5))]
             buckets = {}
             for r in passes:
                 for le, v in r["eod_buckets"].items():
@@ -371,8 +384,7 @@ for s in sizes:
             print(f"  {s:>4} intaked, {len(passes)} passes pooled: {n} replies: p50 {quantile(0.5):7.2f} ms, "
                   f"p99 {quantile(0.99):7.2f} ms, max {times[-1]:7.2f} ms; server: p99 <= {server_p99:g} ms")
             floors = pick("floor", s, "rate")
-            floor_times = sorted(float(l) for l in open(f"{work}/floor-{s}")) or [float("inf")]
-            fq = lambda q: floor_times[min(len(floor_times) - 1, int(q * (len(floor_times) - 1) + 0.5))]
+            floor_times, fq = pooled(f"{work}/floor-{s}")
             each_floor = "/".join(f"{r['p99']:.2f}" for r in floors)
             print(f"  {s:>4} disk floor (syncfloor), {len(floors)} passes pooled: p50 {fq(0.5):7.2f} ms, p99 {fq(0.99):7.2f} ms, "
                   f"max {floor_times[-1]:7.2f} ms [passes {each_floor}]; slowest fdatasync of each pass "

@@ -36,6 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 #define MARKER "@@@@@@@UNIQUE-ID@@@@@@@@"
 #define MARKER_LEN 24
 
@@ -56,11 +58,6 @@ static atomic_long total_done, total_errors;
 static double start_time, deadline;
 static pthread_barrier_t ready, go;
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 struct session {
     int index, fd;
@@ -129,13 +126,6 @@ static int command(struct session *s, const char *line, int expect, const char *
     return 0;
 }
 
-static void sleep_until(double t) {
-    double d = t - now();
-    if (d <= 0) return;
-    struct timespec ts = {(time_t)d, (long)((d - (time_t)d) * 1e9)};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
-}
-
 static void *run_session(void *arg) {
     struct session *s = arg;
     char mail[1024], rcpt[1024], id[MARKER_LEN + 1];
@@ -200,11 +190,6 @@ static void *run_session(void *arg) {
     else command(s, "QUIT\r\n", 221, "QUIT");
     close(s->fd);
     return NULL;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 /* Reads the template, turns bare LF into CRLF, dot-stuffs, and finds the markers. */
@@ -299,14 +284,12 @@ int main(int argc, char **argv) {
         memcpy(all + k, ss[i].lat, ss[i].nlat * sizeof *all);
         k += ss[i].nlat;
     }
-    qsort(all, n, sizeof *all, cmp_double);
-    if (latency_path) {
-        FILE *f = fopen(latency_path, "a");
-        if (!f) { perror(latency_path); return 2; }
-        for (size_t i = 0; i < n; i++) fprintf(f, "%.3f\n", all[i] * 1000);
-        if (ferror(f) | fclose(f)) { perror(latency_path); return 2; }
+    qsort(all, n, sizeof *all, compare_doubles);
+    if (latency_path && append_latencies(latency_path, all, n) != 0) {
+        perror(latency_path);
+        return 2;
     }
-#define PCT(p) (n ? all[(size_t)((double)(p) / 100.0 * (double)(n - 1) + 0.5)] * 1000 : 0.0)
+#define PCT(p) percentile_ms(all, n, p)
     double elapsed = end - start_time;
     printf("messages=%zu errors=%ld seconds=%.3f rate=%.1f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f bytes=%zu\n",
            n, atomic_load(&total_errors), elapsed, elapsed > 0 ? n / elapsed : 0.0, PCT(50), PCT(90), PCT(99),

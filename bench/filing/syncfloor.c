@@ -1,13 +1,12 @@
 /*
  * syncfloor: the disk's own floor under a durable reply (see README.md beside this file).
  *
- * Messages "arrive" open loop at RATE per second, as smtpload -R sends them; one thread makes them
- * durable as a group commit does, with no other work: it takes every message that has arrived,
- * writes BYTES octets for each (up to 256 messages, and 64 MiB, a batch) at the end of what it wrote before (in a file written through once
- * beforehand, so that later writes overwrite allocated blocks, as a WAL that has started over
- * does), calls fdatasync, and counts each message's time from its arrival to the sync's return.
- * No server that syncs before it replies can answer sooner on the same disk, so intaked's
- * end-of-data-to-250 times are read beside these, measured in the same run.
+ * Messages "arrive" open loop at RATE per second, as smtpload -R sends them; one thread makes
+ * them durable as a group commit does, with no other work: it takes every message that has
+ * arrived (up to 256, and 64 MiB, at a time), writes BYTES octets for each after what it wrote
+ * before, in FOLDER/syncfloor.data (64 MiB written through when the file is first made, and kept
+ * for the next runs, so that writes overwrite allocated blocks as in a WAL that has started
+ * over), calls fdatasync, and counts each message's time from its arrival to the sync's return.
  *
  *   syncfloor -R RATE -d SECONDS -b BYTES -f FOLDER [-L LATENCY_FILE]
  *
@@ -18,36 +17,29 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#define FILE_SIZE (64L << 20)
-#define MAX_BATCH 256
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#include "bench.h"
 
-static double rate, duration;
+#define FILE_SIZE (64L << 20)
+#define MAX_BATCH 256L
+
 static long bytes_per_message, total, max_batch;
 static int fd;
 static double *arrived, *latency, *sync_times;
-static atomic_long published;
 static long syncs;
 static unsigned char *buffer;
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int by_value(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+/* How many messages have arrived; the committer waits on `arrival` while it has taken them all. */
+static long published;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t arrival = PTHREAD_COND_INITIALIZER;
 
 static void fail(const char *what) {
     fprintf(stderr, "syncfloor: %s: %s\n", what, strerror(errno));
@@ -72,13 +64,11 @@ static void *committer(void *unused) {
     long done = 0;
     off_t offset = 0;
     while (done < total) {
-        long ready = atomic_load(&published);
-        if (ready == done) {
-            struct timespec pause = {0, 20000};
-            nanosleep(&pause, NULL);
-            continue;
-        }
-        long batch = MIN(ready - done, max_batch);
+        pthread_mutex_lock(&lock);
+        while (published == done) pthread_cond_wait(&arrival, &lock);
+        long ready = published;
+        pthread_mutex_unlock(&lock);
+        long batch = ready - done < max_batch ? ready - done : max_batch;
         size_t length = (size_t)(bytes_per_message * batch);
         if (offset + (off_t)length > FILE_SIZE) offset = 0;
         write_all(buffer, length, offset);
@@ -93,10 +83,9 @@ static void *committer(void *unused) {
     return NULL;
 }
 
-#define PCT(a, n, p) ((n) ? (a)[(size_t)((double)(p) / 100.0 * (double)((n) - 1) + 0.5)] * 1000 : 0.0)
-
 int main(int argc, char **argv) {
     const char *folder = NULL, *latency_path = NULL;
+    double rate = 0, duration = 0;
     int opt;
     while ((opt = getopt(argc, argv, "R:d:b:f:L:")) != -1) {
         switch (opt) {
@@ -108,21 +97,29 @@ int main(int argc, char **argv) {
         default: return 2;
         }
     }
-    if (rate <= 0 || duration <= 0 || bytes_per_message <= 0 || bytes_per_message > FILE_SIZE || !folder) {
+    if (!isfinite(rate) || !isfinite(duration) || rate <= 0 || duration <= 0 || rate * duration > 1e8 ||
+        bytes_per_message <= 0 || bytes_per_message > FILE_SIZE || !folder) {
         fprintf(stderr, "usage: syncfloor -R RATE -d SECONDS -b BYTES (at most %ld) -f FOLDER [-L FILE]\n", FILE_SIZE);
         return 2;
     }
-    max_batch = MIN(MAX_BATCH, FILE_SIZE / bytes_per_message);
+    max_batch = FILE_SIZE / bytes_per_message < MAX_BATCH ? FILE_SIZE / bytes_per_message : MAX_BATCH;
+
     char path[4096];
-    snprintf(path, sizeof path, "%s/syncfloor.%d", folder, (int)getpid());
-    fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0600);
+    snprintf(path, sizeof path, "%s/syncfloor.data", folder);
+    fd = open(path, O_CREAT | O_RDWR, 0600);
     if (fd < 0) fail(path);
+    struct stat st;
+    if (fstat(fd, &st) != 0) fail(path);
+    if (st.st_size < FILE_SIZE) {
+        unsigned char *zeros = calloc(1, 1 << 20);
+        if (!zeros) fail("calloc");
+        for (off_t at = 0; at < FILE_SIZE; at += 1 << 20) write_all(zeros, 1 << 20, at);
+        if (fsync(fd) != 0) fail("fsync");
+        free(zeros);
+    }
     buffer = malloc((size_t)(bytes_per_message * max_batch));
-    unsigned char *zeros = calloc(1, 1 << 20);
-    if (!buffer || !zeros) fail("malloc");
+    if (!buffer) fail("malloc");
     memset(buffer, 'x', (size_t)(bytes_per_message * max_batch));
-    for (off_t at = 0; at < FILE_SIZE; at += 1 << 20) write_all(zeros, 1 << 20, at);
-    if (fsync(fd) != 0) fail("fsync");
 
     total = (long)(rate * duration);
     arrived = calloc((size_t)total + 1, sizeof *arrived);
@@ -134,30 +131,25 @@ int main(int argc, char **argv) {
     if (pthread_create(&thread, NULL, committer, NULL) != 0) fail("pthread_create");
     double start = now();
     for (long i = 0; i < total; i++) {
-        double due = start + (double)i / rate, wait;
-        while ((wait = due - now()) > 0) {
-            struct timespec pause = {0, (long)(wait * 1e9 / 2) + 1000};
-            nanosleep(&pause, NULL);
-        }
+        sleep_until(start + (double)i / rate);
+        pthread_mutex_lock(&lock);
         arrived[i] = now();
-        atomic_store(&published, i + 1);
+        published = i + 1;
+        pthread_cond_signal(&arrival);
+        pthread_mutex_unlock(&lock);
     }
     pthread_join(thread, NULL);
     double elapsed = now() - start;
-    unlink(path);
+    close(fd);
 
-    if (latency_path) {
-        FILE *f = fopen(latency_path, "a");
-        if (!f) fail(latency_path);
-        for (long i = 0; i < total; i++) fprintf(f, "%.3f\n", latency[i] * 1000);
-        if (ferror(f) | fclose(f)) fail(latency_path);
-    }
-    qsort(latency, (size_t)total, sizeof *latency, by_value);
-    qsort(sync_times, (size_t)syncs, sizeof *sync_times, by_value);
+    if (latency_path && append_latencies(latency_path, latency, (size_t)total) != 0) fail(latency_path);
+    qsort(latency, (size_t)total, sizeof *latency, compare_doubles);
+    qsort(sync_times, (size_t)syncs, sizeof *sync_times, compare_doubles);
+    size_t n = (size_t)total, m = (size_t)syncs;
     printf("messages=%ld seconds=%.3f rate=%.1f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f syncs=%ld "
            "sync_p50_ms=%.3f sync_p99_ms=%.3f sync_max_ms=%.3f\n",
-           total, elapsed, (double)total / elapsed, PCT(latency, total, 50), PCT(latency, total, 90),
-           PCT(latency, total, 99), total ? latency[total - 1] * 1000 : 0.0, syncs, PCT(sync_times, syncs, 50),
-           PCT(sync_times, syncs, 99), syncs ? sync_times[syncs - 1] * 1000 : 0.0);
+           total, elapsed, (double)total / elapsed, percentile_ms(latency, n, 50), percentile_ms(latency, n, 90),
+           percentile_ms(latency, n, 99), percentile_ms(latency, n, 100), syncs, percentile_ms(sync_times, m, 50),
+           percentile_ms(sync_times, m, 99), percentile_ms(sync_times, m, 100));
     return 0;
 }
