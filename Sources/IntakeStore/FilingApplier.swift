@@ -110,7 +110,9 @@ struct FilingApplier {
                 db.cachedStatement(sql: "SELECT id FROM \(table) WHERE organisation_id = ? AND number = ?"),
                 arguments: [user.organisationID, tag.number]
             ) {
-                attached.append((tag.kind == .case ? "case" : "opportunity", id, tag.description))
+                // `#CS1001` and `#CS01001` name one record: it is listed once.
+                let type = tag.kind == .case ? "case" : "opportunity"
+                if !attached.contains(where: { $0.type == type && $0.id == id }) { attached.append((type, id, tag.description)) }
             } else {
                 unresolved.append(tag.description)
             }

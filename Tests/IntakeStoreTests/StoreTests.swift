@@ -225,4 +225,22 @@ import Testing
         #expect(withoutRaw.subject == "kept")
         #expect(withoutRaw.filed == ["contact:1", "company:1"])
     }
+
+    /// Two spellings of one reference tag attach the message to the record once, and its log row
+    /// names the record once.
+    @Test func twoSpellingsOfOneTagNameTheRecordOnce() async throws {
+        let database = try Self.database()
+        _ = try await database.createOrganisation(name: "acme")
+        let alice = try await database.createUser(organisation: "acme", email: "alice@acme.example", name: "Alice")
+        let opening = "From: alice@acme.example\r\nTo: jo@client.example\r\nSubject: Broken pump\r\nMessage-ID: <c1@x>\r\n\r\nIt leaks.\r\n"
+        let created = await database.file([Self.delivery(opening, to: alice, kind: .case)])
+        #expect((try? created[0].get())?.first?.filed.first == "case:CS1001")
+        let followUp =
+            "From: alice@acme.example\r\nTo: jo@client.example\r\nSubject: Pump #CS1001\r\nMessage-ID: <c2@x>\r\n\r\nSee #CS01001.\r\n"
+        let results = await database.file([Self.delivery(followUp, to: alice, id: "smtp2")])
+        let filed = try #require(try results[0].get().first?.filed)
+        #expect(filed.filter { $0.hasPrefix("case:") } == ["case:CS1001"])
+        let id = try #require(try await database.messageLog(organisation: nil).first?.storedMessage)
+        #expect(try await database.storedMessage(id).filed == filed)
+    }
 }

@@ -1,6 +1,7 @@
 /*
  * Helpers shared by the filing benchmark's C programs (smtpload.c, syncfloor.c): a monotonic
- * clock, sleeping until a moment, sorting times, their percentiles, and the latency file.
+ * clock, sleeping until a moment, sorting times, their percentiles, and the latency file. The
+ * including file defines _GNU_SOURCE (or the POSIX macros) first, for clock_gettime and nanosleep.
  */
 #ifndef INTAKE_BENCH_H
 #define INTAKE_BENCH_H

@@ -58,7 +58,6 @@ static atomic_long total_done, total_errors;
 static double start_time, deadline;
 static pthread_barrier_t ready, go;
 
-
 struct session {
     int index, fd;
     char buf[8192];
