@@ -64,17 +64,17 @@ public struct DropboxAddress: Sendable, Hashable {
 
 /// The secret part of a user's dropbox addresses: 16 characters of lowercase base32 (80 random bits).
 public enum DropboxToken {
-    private static let alphabet = Array("abcdefghijklmnopqrstuvwxyz234567")
+    /// The 32 octets a token is made of (ASCII: each character is one octet).
+    private static let alphabet = Array("abcdefghijklmnopqrstuvwxyz234567".utf8)
 
     /// A new random token.
     public static func generate() -> String {
         var generator = SystemRandomNumberGenerator()
-        return String((0..<16).map { _ in alphabet[Int(generator.next(upperBound: UInt8(32)))] })
+        return String(decoding: (0..<16).map { _ in alphabet[Int(generator.next(upperBound: UInt8(32)))] }, as: UTF8.self)
     }
 
     /// Whether `text` has a token's shape.
     public static func isWellFormed(_ text: String) -> Bool {
-        // The alphabet is ASCII: its 16 characters are 16 octets, each a letter or a digit 2-7.
-        text.utf8.count == 16 && text.utf8.allSatisfy { (0x61...0x7A).contains($0) || (0x32...0x37).contains($0) }
+        text.utf8.count == 16 && text.utf8.allSatisfy(alphabet.contains)
     }
 }

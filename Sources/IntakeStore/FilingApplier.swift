@@ -7,6 +7,10 @@ import MailParser
 /// references and threads, contacts and companies, notes, cases, opportunities and tasks, and the
 /// message log. Everything it writes commits together or not at all.
 struct FilingApplier {
+    /// A record a message is filed under: its `filing` row's type and id, and the label its log
+    /// row shows (`CS1001` for a case, else the id).
+    typealias FiledRecord = (type: String, id: Int64, label: String)
+
     let db: Database
     let delivery: Delivery
     /// Where users and organisation contexts come from (confirmed for this transaction).
@@ -102,7 +106,7 @@ struct FilingApplier {
         }
 
         // References and threads name the records the message belongs to.
-        var attached: [(type: String, id: Int64, label: String)] = []
+        var attached: [FiledRecord] = []
         var unresolved: [String] = []
         for tag in intent.referenceTags {
             let table = tag.kind == .case ? "case_record" : "opportunity"
@@ -111,8 +115,7 @@ struct FilingApplier {
                 arguments: [user.organisationID, tag.number]
             ) {
                 // `#CS1001` and `#CS01001` name one record: it is listed once.
-                let type = tag.kind == .case ? "case" : "opportunity"
-                if !attached.contains(where: { $0.type == type && $0.id == id }) { attached.append((type, id, tag.description)) }
+                Self.addOnce((tag.kind == .case ? "case" : "opportunity", id, tag.description), to: &attached)
             } else {
                 unresolved.append(tag.description)
             }
@@ -149,7 +152,7 @@ struct FilingApplier {
 
         let messageRow = try storeMessage(organisationID: user.organisationID)
         try credit(messageRow, user: user, kind: kind)
-        var filed: [(type: String, id: Int64, label: String)] = []
+        var filed: [FiledRecord] = []
         for (type, id, label) in attached {
             try fileUnder(messageRow, type: type, id: id)
             for contact in contacts { try link(contact.id, to: type, id: id) }
@@ -187,9 +190,7 @@ struct FilingApplier {
             filed.append(("contact", contact.id, String(contact.id)))
             if let company = contact.companyID {
                 try fileUnder(messageRow, type: "company", id: company)
-                if !filed.contains(where: { $0.type == "company" && $0.id == company }) {
-                    filed.append(("company", company, String(company)))
-                }
+                Self.addOnce(("company", company, String(company)), to: &filed)
             }
         }
         // Listed as `message show` lists them (``Schema/filingOrder``), so that a duplicate's log
@@ -279,7 +280,7 @@ struct FilingApplier {
 
     /// Cases and opportunities that earlier messages of the thread are filed under. A message with
     /// a Message-ID is stored under the deduplication key made of it, which finds it.
-    private func threadRecords(_ messageIDs: [String], organisationID: Int64) throws -> [(type: String, id: Int64, label: String)] {
+    private func threadRecords(_ messageIDs: [String], organisationID: Int64) throws -> [FiledRecord] {
         let keys = messageIDs.compactMap { FilingRules.deduplicationKey(messageID: $0) }
         guard !keys.isEmpty else { return [] }
         let placeholders = Array(repeating: "?", count: keys.count).joined(separator: ", ")
@@ -299,6 +300,11 @@ struct FilingApplier {
             arguments: arguments
         )
         return rows.map { ($0["record_type"], $0["record_id"], $0["label"]) }
+    }
+
+    /// Appends `record` to `records` unless they already name its record (the same type and id).
+    private static func addOnce(_ record: FiledRecord, to records: inout [FiledRecord]) {
+        if !records.contains(where: { $0.type == record.type && $0.id == record.id }) { records.append(record) }
     }
 
     private func fileUnder(_ messageRow: Int64, type: String, id: Int64) throws {
