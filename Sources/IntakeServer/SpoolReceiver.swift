@@ -93,10 +93,3 @@ struct DiscardReceiver: SMTPMessageReceiver {
         .accepted(id: message.id, text: "message discarded (benchmark delivery)")
     }
 }
-
-extension SMTPReply {
-    /// Not enough room to keep the message (disk or database full): the sender retries later.
-    static let noStorage = SMTPReply(452, EnhancedStatusCode(4, 3, 1), "not enough storage to keep the message; try again later")
-    /// Keeping the message failed: the sender retries later.
-    static let storageFailed = SMTPReply(451, EnhancedStatusCode(4, 3, 0), "could not store the message; try again later")
-}

@@ -292,7 +292,7 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         if let error = error as? DatabaseError {
             switch error.resultCode {
             case .SQLITE_FULL:
-                self.init(code: .full, message: "the database is full (\(what))")
+                self.init(code: .full, message: "the database or its disk is full (\(what))")
             case .SQLITE_CONSTRAINT:
                 self.init(code: .conflict, message: error.message ?? "constraint failed")
             case .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_IOERR, .SQLITE_CANTOPEN, .SQLITE_READONLY:

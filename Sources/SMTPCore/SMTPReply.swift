@@ -59,3 +59,12 @@ extension String {
         split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
     }
 }
+
+extension SMTPReply {
+    /// Not enough room to keep the message (the disk, a quota or the database is full): the sender
+    /// retries later (RFC 5321 §4.2.3, 452; RFC 3463 §3.4, X.3.1 mail system full).
+    public static let noStorage = SMTPReply(452, EnhancedStatusCode(4, 3, 1), "not enough storage to keep the message; try again later")
+    /// Keeping the message failed for another reason: the sender retries later (RFC 5321 §4.2.3,
+    /// 451; RFC 3463 §3.4, X.3.0 other or undefined mail system status).
+    public static let storageFailed = SMTPReply(451, EnhancedStatusCode(4, 3, 0), "could not store the message; try again later")
+}

@@ -38,7 +38,7 @@ final class MessageBodyBuffer {
     private var spillSize: Int
     /// A write to the file is running on the thread pool; the file is not closed under it.
     private var spillInFlight = false
-    /// The running write's end (it never fails: a failure is kept in ``failed``).
+    /// The running write's end (it never fails: a failure is kept in ``failure``).
     private var pendingSpill: EventLoopFuture<Void>?
     private var discarded = false
     private let directory: String
@@ -50,7 +50,9 @@ final class MessageBodyBuffer {
     /// The receiver's observer of what goes to the file.
     private var observer: (any MessageContentObserver)?
     private(set) var size = 0
-    private(set) var failed = false
+    /// Why the file failed, once a write to it has; the content is then lost.
+    private(set) var failure: (any Error)?
+    var failed: Bool { failure != nil }
 
     init(
         threshold: Int, directory: String, threadPool: NIOThreadPool, eventLoop: any EventLoop, allocator: ByteBufferAllocator,
@@ -121,16 +123,16 @@ final class MessageBodyBuffer {
         }.flatMapErrorThrowing { error in
             self.spillInFlight = false
             self.file = nil
-            self.failed = true
+            self.failure = error
             throw error
         }.nonisolated()
     }
 
     /// The whole content, once the data has ended.
     func finish() -> EventLoopFuture<MessageContent> {
-        guard !failed else {
+        if let failure {
             // Part of the content never reached the file.
-            return eventLoop.makeFailedFuture(BodyBufferError.writeFailed)
+            return eventLoop.makeFailedFuture(failure)
         }
         guard file != nil || spillInFlight else {
             return eventLoop.makeSucceededFuture(.memory(memory))
@@ -139,7 +141,8 @@ final class MessageBodyBuffer {
         let running = spillInFlight ? pendingSpill ?? eventLoop.makeSucceededVoidFuture() : eventLoop.makeSucceededVoidFuture()
         return running.assumeIsolated().flatMapThrowing { () -> MessageContent in
             // Part of the content never reached the file.
-            guard !self.failed, let (descriptor, path) = self.file else { throw BodyBufferError.writeFailed }
+            if let failure = self.failure { throw failure }
+            guard let (descriptor, path) = self.file else { throw BodyBufferError.contentLost }
             self.file = nil
             // The last piece is written here, on the event loop: at most one piece, written to the
             // page cache and not synced (the fsync at the end of data follows), where a hop to the
@@ -149,7 +152,7 @@ final class MessageBodyBuffer {
                     self.memory, into: (descriptor, path), at: size - self.memory.readableBytes, syncing: false,
                     digest: &self.digest, observer: &self.observer)
             } catch {
-                self.failed = true
+                self.failure = error
                 throw error
             }
             close(descriptor)
@@ -208,7 +211,7 @@ final class MessageBodyBuffer {
                 let written = Glibc.write(descriptor, bytes.baseAddress! + done, bytes.count - done)
                 if written < 0 {
                     if errno == EINTR { continue }
-                    throw BodyBufferError.writeFailed
+                    throw BodyBufferError.writeFailed(errno: errno)
                 }
                 done += written
             }
@@ -221,13 +224,34 @@ final class MessageBodyBuffer {
         // kernel reports a write-back error once, and the fsync at the end would miss it.
         if syncing && (offset + buffer.readableBytes) / syncStep > offset / syncStep {
             while fdatasync(descriptor) != 0 {
-                guard errno == EINTR else { throw BodyBufferError.writeFailed }
+                guard errno == EINTR else { throw BodyBufferError.writeFailed(errno: errno) }
             }
         }
     }
 }
 
-enum BodyBufferError: Error {
+/// Why a message's content could not be kept in its file.
+enum BodyBufferError: Error, CustomStringConvertible {
+    /// The file could not be created.
     case createFailed(errno: CInt)
-    case writeFailed
+    /// A write or sync of the file failed, with this `errno`.
+    case writeFailed(errno: CInt)
+    /// The file is gone before the end of data: part of the content never reached it.
+    case contentLost
+
+    /// Whether the disk (or a quota) is full.
+    var isOutOfSpace: Bool {
+        switch self {
+        case .createFailed(let code), .writeFailed(let code): return code == ENOSPC || code == EDQUOT
+        case .contentLost: return false
+        }
+    }
+
+    var description: String {
+        switch self {
+        case .createFailed(let code): return "cannot create the message's file: \(String(cString: strerror(code)))"
+        case .writeFailed(let code): return "cannot write the message's file: \(String(cString: strerror(code)))"
+        case .contentLost: return "part of the message never reached its file"
+        }
+    }
 }

@@ -255,8 +255,8 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
                 promise.completeWith(delivered.futureResult.map { ($0, content) })
             case .failure(let error):
                 self.logger.error("could not keep the message data", metadata: ["error": "\(error)"])
-                promise.succeed(
-                    (.rejected(SMTPReply(451, EnhancedStatusCode(4, 3, 0), "could not store the message; try again later")), nil))
+                let outOfSpace = (error as? BodyBufferError)?.isOutOfSpace ?? false
+                promise.succeed((.rejected(outOfSpace ? .noStorage : .storageFailed), nil))
             }
         }
         wait(for: promise.futureResult, context: context) { result, content in

@@ -18,16 +18,17 @@ struct CRMFixture {
 
     static let organisation = "harbourview"
 
-    /// Creates the organisation and users, then starts the daemon on the same database.
+    /// Creates the organisation and users, then starts the daemon on the same database, in `folder`
+    /// (an empty folder) or a new temporary one.
     static func start(
         users: [(email: String, name: String, timeZone: String)] = [
             ("bob.carter@harbourview.example", "Bob Carter", "Europe/London"),
             ("sarah.okafor@harbourview.example", "Sarah Okafor", "Europe/Amsterdam"),
         ],
         internalDomains: [String] = ["harbourview.example"],
-        settings: [String: String] = [:]
+        settings: [String: String] = [:],
+        folder: String = Daemon.temporaryDirectory("intake-crm")
     ) async throws -> CRMFixture {
-        let folder = Daemon.temporaryDirectory("intake-crm")
         let database = try IntakeDatabase.open(path: folder + "/intake.sqlite")
         _ = try await database.createOrganisation(name: organisation, internalDomains: internalDomains)
         var records: [String: UserRecord] = [:]
