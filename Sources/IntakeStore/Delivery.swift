@@ -34,6 +34,10 @@ public struct Delivery: Sendable {
     /// The Message-ID as the message and log rows keep it (``FilingRules/normaliseMessageID(_:)``),
     /// made once, beside the summary.
     let messageIDHeader: String?
+    /// The cases and opportunities a message filed again (``IntakeDatabase/reprocess(message:dropboxDomains:)``)
+    /// stays under: it is attached to them as to those its reference tags name, and opens no other
+    /// case or opportunity. None for mail as it arrives.
+    var recordsKept: [FilingApplier.FiledRecord] = []
 
     public init(
         smtpID: String, envelopeFrom: String, recipients: [Recipient], receivedAt: Date, raw: RawMessage, deduplicationKey: String,

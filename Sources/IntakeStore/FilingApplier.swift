@@ -105,8 +105,9 @@ struct FilingApplier {
             )
         }
 
-        // References and threads name the records the message belongs to.
-        var attached: [FiledRecord] = []
+        // References and threads name the records the message belongs to, as do the records a
+        // message filed again stays under.
+        var attached = delivery.recordsKept
         var unresolved: [String] = []
         for tag in intent.referenceTags {
             let table = tag.kind == .case ? "case_record" : "opportunity"
@@ -289,13 +290,11 @@ struct FilingApplier {
         let rows = try Row.fetchAll(
             db.cachedStatement(
                 sql: """
-                    SELECT DISTINCT f.record_type, f.record_id,
-                        CASE f.record_type WHEN 'case' THEN 'CS' || (SELECT number FROM case_record WHERE id = f.record_id)
-                        ELSE 'CO' || (SELECT number FROM opportunity WHERE id = f.record_id) END AS label
+                    SELECT DISTINCT record_type, record_id, \(Schema.recordLabel) AS label
                     FROM message m JOIN filing f ON f.message_id = m.id
                     WHERE m.organisation_id = ? AND m.deduplication_key IN (\(placeholders))
-                        AND f.record_type IN ('case', 'opportunity')
-                    ORDER BY f.record_type, f.record_id
+                        AND record_type IN ('case', 'opportunity')
+                    ORDER BY record_type, record_id
                     """),
             arguments: arguments
         )

@@ -361,8 +361,9 @@ extension IntakeDatabase {
     /// Runs the filing rules again on a kept message, for the users whose dropboxes received it
     /// (with their current settings, senders, exclusions and contacts): its notes, tasks and
     /// filings are replaced by what the rules decide now, in one transaction. A message filed
-    /// under a case or an opportunity is refused (`conflict`): filing it again would open a second
-    /// record. When the rules now refuse the message for every user, nothing changes (`invalid`).
+    /// under cases or opportunities stays under them, and opens no new one: they keep their
+    /// numbers and what they hold, and the contacts the rules find now are linked to them too.
+    /// When the rules now refuse the message for every user, nothing changes (`invalid`).
     public func reprocess(message id: Int64, dropboxDomains: [String]) async throws(StoreError) -> ReprocessResult {
         struct Source: Sendable {
             var raw: [UInt8]
@@ -372,7 +373,6 @@ extension IntakeDatabase {
             var receivedAt: Double
             var smtpID: String?
             var envelopeFrom: String?
-            var caseFilings: [String]
         }
         let rawFolder = self.rawFolder
         let source = try await read { db in
@@ -384,18 +384,11 @@ extension IntakeDatabase {
             return Source(
                 raw: try Self.raw(row, in: rawFolder), rawSHA256: row["raw_sha256"], organisationID: row["organisation_id"],
                 deduplicationKey: row["deduplication_key"],
-                receivedAt: row["received_at"], smtpID: log?["smtp_id"], envelopeFrom: log?["envelope_from"],
-                caseFilings: try Self.filedLabels(db, message: id).filter { $0.hasPrefix("case:") || $0.hasPrefix("opportunity:") }
+                receivedAt: row["received_at"], smtpID: log?["smtp_id"], envelopeFrom: log?["envelope_from"]
             )
         }
         guard source.organisationID != nil else {
             throw StoreError(code: .invalid, message: "message \(id) was sent to postmaster: no user's rules apply; use message.assign")
-        }
-        guard source.caseFilings.isEmpty else {
-            throw StoreError(
-                code: .conflict,
-                message: "message \(id) is filed under \(source.caseFilings.joined(separator: ", ")); reprocessing would open it again; "
-                    + "file it elsewhere with message.assign")
         }
         let parsed = MailMessage.parse(source.raw)
         let domain = dropboxDomains.first ?? "dropbox.localhost"
@@ -418,19 +411,21 @@ extension IntakeDatabase {
                 throw StoreError(code: .invalid, message: "no user of message \(id) is left to file it for; use message.assign")
             }
             let logRows = try Int64.fetchAll(db, sql: "SELECT id FROM message_log WHERE message_id = ?", arguments: [id])
+            let recordsKept = try Self.filedRecords(db, message: id).filter { $0.type == "case" || $0.type == "opportunity" }
             try db.execute(
                 sql: "DELETE FROM record_contact WHERE record_type = 'task' AND record_id IN (SELECT id FROM task WHERE message_id = ?)",
                 arguments: [id])
             try db.execute(sql: "DELETE FROM task WHERE message_id = ?", arguments: [id])
             try db.execute(sql: "DELETE FROM note WHERE message_id = ?", arguments: [id])
             try db.execute(sql: "DELETE FROM message WHERE id = ?", arguments: [id])
-            let delivery = Delivery(
+            var delivery = Delivery(
                 smtpID: source.smtpID ?? "reprocess-\(id)", envelopeFrom: source.envelopeFrom ?? "<>", recipients: recipients,
                 receivedAt: Date(timeIntervalSince1970: source.receivedAt),
                 raw: source.rawSHA256.map { .kept(sha256: $0, size: source.raw.count) } ?? .bytes(Data(source.raw)),
                 deduplicationKey: source.deduplicationKey,
                 message: parsed, dropboxDomains: Set(dropboxDomains)
             )
+            delivery.recordsKept = recordsKept
             let results = try Self.file(delivery, in: db, directory: directory)
             guard results.contains(where: \.accepted) else {
                 let reason = results.compactMap(\.reason).first ?? "refused"
@@ -562,16 +557,17 @@ extension IntakeDatabase {
 
     /// Where a message is filed, as `type:id`, cases and opportunities by reference.
     static func filedLabels(_ db: Database, message id: Int64) throws -> [String] {
+        try filedRecords(db, message: id).map { "\($0.type):\($0.label)" }
+    }
+
+    /// The records a message is filed under, in ``Schema/filingOrder``.
+    static func filedRecords(_ db: Database, message id: Int64) throws -> [FilingApplier.FiledRecord] {
         try Row.fetchAll(
             db,
-            sql: """
-                SELECT f.record_type, f.record_id,
-                    CASE f.record_type WHEN 'case' THEN 'CS' || (SELECT number FROM case_record WHERE id = f.record_id)
-                    WHEN 'opportunity' THEN 'CO' || (SELECT number FROM opportunity WHERE id = f.record_id) END AS label
-                FROM filing f WHERE f.message_id = ? ORDER BY \(Schema.filingOrder)
-                """,
+            sql:
+                "SELECT record_type, record_id, \(Schema.recordLabel) AS label FROM filing WHERE message_id = ? ORDER BY \(Schema.filingOrder)",
             arguments: [id]
-        ).map { "\($0["record_type"] as String):\(($0["label"] as String?) ?? String($0["record_id"] as Int64))" }
+        ).map { ($0["record_type"], $0["record_id"], $0["label"]) }
     }
 
     /// The note text the filing rules give a message for its author; without an author, the

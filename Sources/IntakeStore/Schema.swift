@@ -18,6 +18,14 @@ enum Schema {
         + filingTypes.enumerated().map { "WHEN '\($0.element)' THEN \($0.offset) " }.joined()
         + "ELSE \(filingTypes.count) END, record_id"
 
+    /// A `filing` row's record as its log row and `message show` name it, as SQL over the row's
+    /// `record_type` and `record_id`: `CS1001` for a case, `CO1001` for an opportunity, else (and
+    /// for a case or opportunity whose row is gone) the id. Never NULL.
+    static let recordLabel = """
+        COALESCE(CASE record_type WHEN 'case' THEN 'CS' || (SELECT number FROM case_record WHERE id = record_id)
+        WHEN 'opportunity' THEN 'CO' || (SELECT number FROM opportunity WHERE id = record_id) END, CAST(record_id AS TEXT))
+        """
+
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1 organisations, users, records, messages") { db in

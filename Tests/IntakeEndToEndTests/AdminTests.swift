@@ -244,7 +244,7 @@ import Testing
         #expect(try admin.items("message.list", ["org": "acme", "outcome": "unmatched"]).map { $0["subject"] } == ["First"])
         #expect(try admin.error("message.assign", ["message": second, "contact": 1])?.code == .conflict)
 
-        // Assign to a case; a message filed under a case is not reprocessed.
+        // Assign to a case; reprocessed, a message filed under a case stays under it.
         #expect(
             try admin.send(
                 mail(from: from, to: Self.jane, subject: "Broken"), from: Self.alice, to: [alice["addresses"]!["case"]!.stringValue!]
@@ -253,10 +253,18 @@ import Testing
         let assignedToCase = try admin.result("message.assign", ["message": second, "case": "CS1001"])
         #expect(assignedToCase["filed"]?.strings.contains("case:CS1001") == true)
         #expect(try admin.result("case.show", ["case": "CS1001"])["messages"]?.arrayValue?.contains(second) == true)
-        #expect(try admin.error("message.reprocess", ["message": second])?.code == .conflict)
-        #expect(try admin.error("message.assign", ["message": second])?.code == .invalid)
-        #expect(try admin.error("message.assign", ["message": second, "contact": 1, "case": "CS1001"])?.code == .invalid)
-        #expect(try admin.error("message.assign", ["message": second, "opportunity": "CO1001"])?.code == .notFound)
+        let secondAgain = try #require(try admin.result("message.reprocess", ["message": second])["message"])
+        #expect(try admin.result("message.show", ["message": secondAgain])["filed"]?.strings.contains("case:CS1001") == true)
+        #expect(try admin.result("case.show", ["case": "CS1001"])["messages"]?.arrayValue?.contains(secondAgain) == true)
+        // The message that opened the case, reprocessed, opens no second one.
+        let opening = try #require(try admin.items("message.list", ["org": "acme"]).first { $0["kind"] == "case" }?["message"])
+        let openingAgain = try #require(try admin.result("message.reprocess", ["message": opening])["message"])
+        #expect(try admin.result("message.show", ["message": openingAgain])["filed"]?.strings == ["case:CS1001", "contact:1", "company:1"])
+        #expect(try admin.items("case.list", ["org": "acme"]).map { $0["ref"] } == ["CS1001"])
+        #expect(try admin.result("case.show", ["case": "CS1001"])["messages"]?.arrayValue?.count == 2)
+        #expect(try admin.error("message.assign", ["message": secondAgain])?.code == .invalid)
+        #expect(try admin.error("message.assign", ["message": secondAgain, "contact": 1, "case": "CS1001"])?.code == .invalid)
+        #expect(try admin.error("message.assign", ["message": secondAgain, "opportunity": "CO1001"])?.code == .notFound)
         await admin.stop()
     }
 
