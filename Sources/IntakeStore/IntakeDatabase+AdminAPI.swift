@@ -342,7 +342,8 @@ extension IntakeDatabase {
                     arguments: [primary.type, primary.id, id]
                 )
             }
-            for row in try Row.fetchAll(db, sql: "SELECT id, outcome, filed FROM message_log WHERE message_id = ?", arguments: [id]) {
+            for row in try Row.fetchAll(db, sql: "SELECT id, outcome, reason, filed FROM message_log WHERE message_id = ?", arguments: [id])
+            {
                 let outcome: String = row["outcome"]
                 let filed = Self.decodeList(row["filed"]) + added.map(\.label).filter { !Self.decodeList(row["filed"]).contains($0) }
                 let becomesFiled = outcome == MessageOutcome.unmatched.rawValue || outcome == MessageOutcome.automated.rawValue

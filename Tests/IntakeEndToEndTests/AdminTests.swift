@@ -253,6 +253,9 @@ import Testing
         let assignedToCase = try admin.result("message.assign", ["message": second, "case": "CS1001"])
         #expect(assignedToCase["filed"]?.strings.contains("case:CS1001") == true)
         #expect(try admin.result("case.show", ["case": "CS1001"])["messages"]?.arrayValue?.contains(second) == true)
+        // Its log row keeps its reason through a second assignment.
+        let secondLog = try admin.items("message.list", ["org": "acme"]).first { $0["message"] == second }
+        #expect(secondLog?["reason"] == "filed by hand (message.assign)")
         let secondAgain = try #require(try admin.result("message.reprocess", ["message": second])["message"])
         #expect(try admin.result("message.show", ["message": secondAgain])["filed"]?.strings.contains("case:CS1001") == true)
         #expect(try admin.result("case.show", ["case": "CS1001"])["messages"]?.arrayValue?.contains(secondAgain) == true)
