@@ -255,6 +255,24 @@ enum Schema {
                 )
             }
         }
+        migrator.registerMigration("v6 rows found by their message") { db in
+            // Reprocessing a message deletes it, its notes and its tasks and points its log rows
+            // at the message filed again, and each deletion of a message makes SQLite look for
+            // the rows these three tables have naming it (ON DELETE SET NULL). Without an index
+            // each is a scan of its whole table under the write lock, while every SMTP commit
+            // waits: 0.23 s at 74,000 messages, against 0.5 ms with them. Messages are numbered in
+            // order, so a message filed adds to the last page of each, shared by the messages of
+            // one commit. Partial: refused deliveries and notes of no message have no message id.
+            try withoutSizeCap(db) {
+                try db.execute(
+                    sql: """
+                        CREATE INDEX message_log_message ON message_log(message_id) WHERE message_id IS NOT NULL;
+                        CREATE INDEX note_message ON note(message_id) WHERE message_id IS NOT NULL;
+                        CREATE INDEX task_message ON task(message_id) WHERE message_id IS NOT NULL;
+                        """
+                )
+            }
+        }
         return migrator
     }
 

@@ -120,4 +120,50 @@ import Testing
             }
         }
     }
+
+    @Test func v6FindsTheLogRowsNotesAndTasksOfAMessageByIndex() throws {
+        try database(upTo: "v5 filing keyed by its primary key") { queue in
+            try queue.write { db in
+                try db.execute(sql: "INSERT INTO organisation (id, name, created_at) VALUES (1, 'Acme', 0)")
+                try db.execute(sql: "INSERT INTO contact (id, organisation_id, name, created_at) VALUES (1, 1, 'Jane', 0)")
+                for id in 1...1000 {
+                    try db.execute(
+                        sql: """
+                            INSERT INTO message (id, organisation_id, deduplication_key, received_at, size, summary, raw)
+                                VALUES (?, 1, ?, ?, 3, '{}', x'616263')
+                            """, arguments: [id, "mid:\(id)@acme.example", id])
+                    // A refused delivery's log row names no message.
+                    try db.execute(
+                        sql: """
+                            INSERT INTO message_log (received_at, smtp_id, envelope_from, recipient, outcome, message_id)
+                                VALUES (?, 's', 'a@acme.example', 'd@dropbox.localhost', 'filed', ?),
+                                    (?, 's', 'a@acme.example', 'd@dropbox.localhost', 'refused', NULL)
+                            """, arguments: [id, id, id])
+                    try db.execute(
+                        sql: "INSERT INTO note (organisation_id, contact_id, message_id, text, created_at) VALUES (1, 1, ?, 'n', 0)",
+                        arguments: [id])
+                    if id % 10 == 0 {
+                        try db.execute(
+                            sql: "INSERT INTO task (organisation_id, title, message_id, created_at) VALUES (1, 't', ?, 0)", arguments: [id])
+                    }
+                }
+            }
+            try migrateAtSizeCap(queue)
+            try queue.write { db in
+                for (table, index) in [("message_log", "message_log_message"), ("note", "note_message"), ("task", "task_message")] {
+                    let plan = try Row.fetchAll(
+                        db, sql: "EXPLAIN QUERY PLAN SELECT id FROM \(table) WHERE message_id = ?", arguments: [500]
+                    )
+                    .map { $0["detail"] as String }.joined(separator: "; ")
+                    #expect(plan.contains("INDEX \(index)"), "\(table): \(plan)")
+                }
+                // Deleting a message still leaves its rows naming no message.
+                try db.execute(sql: "DELETE FROM message WHERE id = 500")
+                #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM message_log WHERE message_id IS NULL") == 1001)
+                #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM note WHERE message_id IS NULL") == 1)
+                #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM task WHERE message_id IS NULL") == 1)
+                #expect(try Int.fetchOne(db, sql: "PRAGMA max_page_count") ?? 0 < 4_294_967_294)
+            }
+        }
+    }
 }
