@@ -150,7 +150,7 @@ struct FilingReceiver: SMTPMessageReceiver {
             return .success(.file(path: path, size: size))
         } catch {
             logger.error("cannot keep the message's file", metadata: ["smtp.message.id": "\(id)", "error": "\(error)"])
-            return .failure(Refusal(result: .rejected(error.isOutOfSpace ? SMTPReply.noStorage : SMTPReply.storageFailed)))
+            return .failure(Refusal(result: .rejected(.storageFailure(outOfSpace: error.isOutOfSpace))))
         }
     }
 
@@ -243,7 +243,7 @@ struct FilingReceiver: SMTPMessageReceiver {
             return Self.reply(results, id: message.id)
         case .failure(let error):
             logger.error("could not file the message", metadata: ["smtp.message.id": "\(message.id)", "error": "\(error)"])
-            return .rejected(error.code == .full ? SMTPReply.noStorage : SMTPReply.storageFailed)
+            return .rejected(.storageFailure(outOfSpace: error.code == .full))
         }
     }
 

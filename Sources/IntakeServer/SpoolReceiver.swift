@@ -73,8 +73,8 @@ struct SpoolReceiver: SMTPMessageReceiver {
                 }
             }
             return .accepted(id: message.id, text: "message kept")
-        } catch let failure as DurableFiles.Failure where failure.isOutOfSpace {
-            return .rejected(.noStorage)
+        } catch let failure as DurableFiles.Failure {
+            return .rejected(.storageFailure(outOfSpace: failure.isOutOfSpace))
         } catch {
             return .rejected(.storageFailed)
         }

@@ -98,10 +98,12 @@ struct FilingApplier {
         if intent.automated {
             let messageRow = try storeMessage(organisationID: user.organisationID)
             try credit(messageRow, user: user, kind: kind)
+            // Filed again, it stays under the records it was assigned to by hand.
+            for (type, id, _) in delivery.recordsKept { try fileUnder(messageRow, type: type, id: id) }
             return RecipientResult(
                 recipient: recipient, outcome: .automated,
                 reason: "an automated message (auto-reply, bulk or delivery report); kept, not filed",
-                refusal: nil, filed: [], unresolvedReferences: []
+                refusal: nil, filed: delivery.recordsKept.map { "\($0.type):\($0.label)" }, unresolvedReferences: []
             )
         }
 
@@ -266,7 +268,9 @@ struct FilingApplier {
 
     private func createRecord(type: String, title: String, user: DropboxUser) throws -> (Int64, String) {
         let (table, counter, prefix) =
-            type == "case" ? ("case_record", "next_case_number", "CS") : ("opportunity", "next_opportunity_number", "CO")
+            type == "case"
+            ? ("case_record", "next_case_number", ReferenceTag.Kind.case.rawValue)
+            : ("opportunity", "next_opportunity_number", ReferenceTag.Kind.opportunity.rawValue)
         guard
             let number = try Int64.fetchOne(
                 db.cachedStatement(sql: "SELECT \(counter) FROM organisation WHERE id = ?"), arguments: [user.organisationID])

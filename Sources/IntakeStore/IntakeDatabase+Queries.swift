@@ -1,4 +1,5 @@
 import Foundation
+import Filing
 import GRDB
 
 /// A contact as the admin API shows it.
@@ -144,7 +145,9 @@ extension IntakeDatabase {
     /// Cases or opportunities (`type`) with their contacts and messages, as the admin API shows
     /// them; `where` filters the record table `r`.
     static func recordViews(_ db: Database, type: String, where condition: String, arguments: StatementArguments) throws -> [RecordView] {
-        let (table, prefix, state) = type == "opportunity" ? ("opportunity", "CO", "stage") : ("case_record", "CS", "status")
+        let (table, prefix, state) =
+            type == "opportunity"
+            ? ("opportunity", ReferenceTag.Kind.opportunity.rawValue, "stage") : ("case_record", ReferenceTag.Kind.case.rawValue, "status")
         return try Row.fetchAll(
             db,
             sql: """

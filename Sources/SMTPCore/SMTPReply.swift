@@ -67,4 +67,8 @@ extension SMTPReply {
     /// Keeping the message failed for another reason: the sender retries later (RFC 5321 §4.2.3,
     /// 451; RFC 3463 §3.4, X.3.0 other or undefined mail system status).
     public static let storageFailed = SMTPReply(451, EnhancedStatusCode(4, 3, 0), "could not store the message; try again later")
+
+    /// The reply to a failure to keep the message: ``noStorage`` when it failed for want of room,
+    /// else ``storageFailed``.
+    public static func storageFailure(outOfSpace: Bool) -> SMTPReply { outOfSpace ? .noStorage : .storageFailed }
 }

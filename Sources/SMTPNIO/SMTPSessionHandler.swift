@@ -256,7 +256,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
             case .failure(let error):
                 self.logger.error("could not keep the message data", metadata: ["error": "\(error)"])
                 let outOfSpace = (error as? BodyBufferError)?.isOutOfSpace ?? false
-                promise.succeed((.rejected(outOfSpace ? .noStorage : .storageFailed), nil))
+                promise.succeed((.rejected(.storageFailure(outOfSpace: outOfSpace)), nil))
             }
         }
         wait(for: promise.futureResult, context: context) { result, content in

@@ -44,6 +44,8 @@ struct FullDiskTests {
         let sentLarge = try crm.send(large, to: [crm.dropbox(Self.bob)])
         #expect(sentLarge.code == 452)
         #expect(sentLarge.text.hasPrefix("4.3.1"), "\(sentLarge.text)")
+        // Nothing of it is left in the temporary folders.
+        #expect(crm.daemon.temporaryFiles().isEmpty)
         #expect(crm.daemon.isRunning)
 
         // Nothing of the refused messages: as many messages, notes and log rows as 250s.
