@@ -24,6 +24,19 @@ import Testing
         try Schema.migrator.migrate(queue)
     }
 
+    /// The organisation Acme (id 1) and a message of its own for each of `ids`, received at that
+    /// second, with a Message-ID made of it.
+    private func insertMessages(_ ids: ClosedRange<Int>, in db: Database) throws {
+        try db.execute(sql: "INSERT INTO organisation (id, name, created_at) VALUES (1, 'Acme', 0)")
+        for id in ids {
+            try db.execute(
+                sql: """
+                    INSERT INTO message (id, organisation_id, deduplication_key, received_at, size, summary, raw)
+                        VALUES (?, 1, ?, ?, 3, '{}', x'616263')
+                    """, arguments: [id, "mid:\(id)@acme.example", id])
+        }
+    }
+
     @Test func v4KeepsEveryDeliveryOfAMessageInOneBTreeAndDropsTheMessageIDIndex() throws {
         try database(upTo: "v3 messages by raw file") { queue in try v4(queue) }
     }
@@ -81,13 +94,8 @@ import Testing
     @Test func v5KeepsEveryFilingInOneBTree() throws {
         try database(upTo: "v4 fewer b-trees written per message") { queue in
             try queue.write { db in
-                try db.execute(sql: "INSERT INTO organisation (id, name, created_at) VALUES (1, 'Acme', 0)")
+                try insertMessages(1...2000, in: db)
                 for id in 1...2000 {
-                    try db.execute(
-                        sql: """
-                            INSERT INTO message (id, organisation_id, deduplication_key, received_at, size, summary, raw)
-                                VALUES (?, 1, ?, ?, 3, '{}', x'616263')
-                            """, arguments: [id, "mid:\(id)@acme.example", id])
                     try db.execute(
                         sql: "INSERT INTO filing (message_id, record_type, record_id) VALUES (?, 'contact', ?), (?, 'company', 7)",
                         arguments: [id, id % 50, id])
@@ -124,14 +132,9 @@ import Testing
     @Test func v6FindsTheLogRowsNotesAndTasksOfAMessageByIndex() throws {
         try database(upTo: "v5 filing keyed by its primary key") { queue in
             try queue.write { db in
-                try db.execute(sql: "INSERT INTO organisation (id, name, created_at) VALUES (1, 'Acme', 0)")
+                try insertMessages(1...1000, in: db)
                 try db.execute(sql: "INSERT INTO contact (id, organisation_id, name, created_at) VALUES (1, 1, 'Jane', 0)")
                 for id in 1...1000 {
-                    try db.execute(
-                        sql: """
-                            INSERT INTO message (id, organisation_id, deduplication_key, received_at, size, summary, raw)
-                                VALUES (?, 1, ?, ?, 3, '{}', x'616263')
-                            """, arguments: [id, "mid:\(id)@acme.example", id])
                     // A refused delivery's log row names no message.
                     try db.execute(
                         sql: """
