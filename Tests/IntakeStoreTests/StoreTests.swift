@@ -243,4 +243,23 @@ import Testing
         let id = try #require(try await database.messageLog(organisation: nil).first?.storedMessage)
         #expect(try await database.storedMessage(id).filed == filed)
     }
+
+    /// `Message-ID: <>` names no message: the message and its log row keep none, and a second
+    /// message with the same empty Message-ID is not its duplicate (both are keyed by content).
+    @Test func anEmptyMessageIDIsKeptAsNone() async throws {
+        let database = try Self.database()
+        _ = try await database.createOrganisation(name: "acme")
+        let alice = try await database.createUser(organisation: "acme", email: "alice@acme.example", name: "Alice")
+        for (index, body) in ["First.", "Second."].enumerated() {
+            let text = "From: alice@acme.example\r\nTo: jo@client.example\r\nSubject: Hi\r\nMessage-ID: <>\r\n\r\n\(body)\r\n"
+            let results = await database.file([Self.delivery(text, to: alice, id: "smtp\(index)")])
+            #expect(try results[0].get().first?.outcome == .filed)
+        }
+        let headers = try await database.read { db in
+            try Row.fetchAll(db, sql: "SELECT message_id_header FROM message UNION ALL SELECT message_id_header FROM message_log")
+                .map { $0["message_id_header"] as String? }
+        }
+        #expect(headers == [nil, nil, nil, nil])
+        #expect(try await database.messageLog(organisation: nil).allSatisfy { $0.messageID == nil })
+    }
 }
