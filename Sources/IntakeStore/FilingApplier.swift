@@ -11,6 +11,9 @@ struct FilingApplier {
     /// row shows (`CS1001` for a case, else the id).
     typealias FiledRecord = (type: String, id: Int64, label: String)
 
+    /// Records as a log row and `message show` list them: `type:label` (`case:CS1001`, `contact:4`).
+    static func labels(_ records: [FiledRecord]) -> [String] { records.map { "\($0.type):\($0.label)" } }
+
     let db: Database
     let delivery: Delivery
     /// Where users and organisation contexts come from (confirmed for this transaction).
@@ -103,7 +106,7 @@ struct FilingApplier {
             return RecipientResult(
                 recipient: recipient, outcome: .automated,
                 reason: "an automated message (auto-reply, bulk or delivery report); kept, not filed",
-                refusal: nil, filed: delivery.recordsKept.map { "\($0.type):\($0.label)" }, unresolvedReferences: []
+                refusal: nil, filed: Self.labels(delivery.recordsKept), unresolvedReferences: []
             )
         }
 
@@ -202,7 +205,7 @@ struct FilingApplier {
         return RecipientResult(
             recipient: recipient, outcome: .filed,
             reason: unresolved.isEmpty ? nil : "unknown reference \(unresolved.joined(separator: ", "))",
-            refusal: nil, filed: filed.map { "\($0.type):\($0.label)" }, unresolvedReferences: unresolved
+            refusal: nil, filed: Self.labels(filed), unresolvedReferences: unresolved
         )
     }
 

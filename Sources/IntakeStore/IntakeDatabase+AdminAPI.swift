@@ -558,7 +558,7 @@ extension IntakeDatabase {
 
     /// Where a message is filed, as `type:id`, cases and opportunities by reference.
     static func filedLabels(_ db: Database, message id: Int64) throws -> [String] {
-        try filedRecords(db, message: id).map { "\($0.type):\($0.label)" }
+        FilingApplier.labels(try filedRecords(db, message: id))
     }
 
     /// The records a message is filed under, in ``Schema/filingOrder``.

@@ -265,9 +265,9 @@ enum Schema {
             // each is a scan of its whole table under the write lock, while every SMTP commit
             // waits. At 74,000 messages, finding a message's log rows and notes and deleting it
             // took 0.23 s, and 0.5 ms with them; `intakectl message reprocess` took 0.19-0.23 s,
-            // and 0.02-0.03 s with them. Messages are numbered in
-            // order, so a message filed adds to the last page of each, shared by the messages of
-            // one commit. Partial: refused deliveries and notes of no message have no message id.
+            // and 0.02-0.03 s with them. Messages are numbered in order, so a message filed adds
+            // to the last page of each, shared by the messages of one commit. Partial: refused
+            // deliveries and notes of no message have no message id.
             try withoutSizeCap(db) {
                 try db.execute(
                     sql: """
