@@ -19,10 +19,12 @@
 // commit, since a commit writes everything before it is published.
 //
 // A failed write of kept frames fails the SQLite call that made it, and every later call on that
-// WAL fails too (SQLITE_IOERR_WRITE) until the write lock is released: SQLite, once told that
-// spilled frames were written, would otherwise commit a transaction some of whose frames are
-// missing. Kept frames are lost with the process, as frames written but not yet published would
-// be: the transaction never committed.
+// WAL fails the same way until the write lock is released: SQLite, once told that spilled frames
+// were written, would otherwise commit a transaction some of whose frames are missing. The failure
+// is SQLITE_FULL when the disk is full (as the unix VFS reports `ENOSPC`), so that the caller can
+// tell it from a broken disk, whichever call met it (a read of a spilled page, a sync), else
+// SQLITE_IOERR_WRITE. Kept frames are lost with the process, as frames written but not yet
+// published would be: the transaction never committed.
 //
 // Frames wait only while the connection holds the write lock, as the database file's xShmLock shows
 // (in exclusive locking mode SQLite takes no such lock, and its WAL is written through), and only
@@ -71,7 +73,8 @@ typedef struct WALBufferFile {
     /// The last write was the header of a commit frame: the page that follows completes the
     /// transaction's frames.
     int commitHeaderWritten;
-    /// Kept frames could not be written: every call fails until the write lock is released.
+    /// Kept frames could not be written: the result every call returns until the write lock is
+    /// released (SQLITE_FULL or SQLITE_IOERR_WRITE); 0 while none failed.
     int failed;
     /// Everything is written at once (see above).
     int writeThrough;
@@ -117,22 +120,21 @@ static int writeToFile(WALBufferFile *file, const void *data, int amount, sqlite
 /// Writes what the buffer holds; on failure, the WAL fails every call until the write lock is
 /// released.
 static int flush(WALBufferFile *file) {
-    if (file->failed) return SQLITE_IOERR_WRITE;
+    if (file->failed) return file->failed;
     if (file->length == 0) return SQLITE_OK;
     int result = writeToFile(file, file->buffer, file->length, file->start);
     file->length = 0;
     if (result != SQLITE_OK) {
         file->end = -1;
-        file->failed = 1;
+        file->failed = result == SQLITE_FULL ? SQLITE_FULL : SQLITE_IOERR_WRITE;
+        result = file->failed;
     }
     return result;
 }
 
-/// `flush` before a call that is not a write: a failure is reported as a failed write.
-static int flushBefore(sqlite3_file *base) {
-    int result = flush((WALBufferFile *)base);
-    return result == SQLITE_OK ? SQLITE_OK : SQLITE_IOERR_WRITE;
-}
+/// `flush` before a call that is not a write: a failure is reported as a failed write, or as a
+/// full disk.
+static int flushBefore(sqlite3_file *base) { return flush((WALBufferFile *)base); }
 
 /// Forgets what the buffer holds, and any failure to write it: frames of a transaction that
 /// ended without committing them. `end` stays: the next transaction's frames begin where the first
@@ -148,7 +150,7 @@ static int isPageSize(int amount) { return amount >= 512 && amount <= 65536 && (
 
 static int walWrite(sqlite3_file *base, const void *data, int amount, sqlite3_int64 offset) {
     WALBufferFile *file = (WALBufferFile *)base;
-    if (file->failed) return SQLITE_IOERR_WRITE;
+    if (file->failed) return file->failed;
     const unsigned char *octets = data;
     int isHeader = amount == frameHeaderSize;
     int isCommitHeader = isHeader && (octets[4] | octets[5] | octets[6] | octets[7]) != 0;

@@ -130,4 +130,62 @@ import Testing
         #expect(integrity == "ok")
         #expect(sum == 465)
     }
+
+    /// A transaction that spills frames and reads one of them back, on a file system with room for
+    /// the WAL's header and no more: the read writes the kept frames first, meets `ENOSPC`, and
+    /// fails as a full disk (SQLITE_FULL, the filing path's 452), not as a broken one; so does the
+    /// rest of the transaction. Mounting a small `tmpfs` needs root.
+    @Test(.enabled(if: getuid() == 0, "mounting a small tmpfs needs root"))
+    func keptFramesMeetingAFullDiskFailAsFull() throws {
+        #expect(intake_wal_buffer_register() == 0)
+        let folder = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try #require(Self.run("/bin/mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", folder) == 0)
+        defer { _ = Self.run("/bin/umount", "--lazy", folder) }
+        let database = try DatabaseQueue(path: folder + "/intake.sqlite")
+        try database.writeWithoutTransaction { db in
+            try db.execute(
+                sql: """
+                    PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = 10;
+                    CREATE TABLE spilled (id INTEGER PRIMARY KEY, data BLOB);
+                    PRAGMA wal_checkpoint(TRUNCATE);
+                    """)
+        }
+        // Fill the file system, then free two blocks: the WAL's header and its first frame.
+        let filler = folder + "/filler"
+        let descriptor = open(filler, O_WRONLY | O_CREAT, 0o600)
+        try #require(descriptor >= 0)
+        let block = [UInt8](repeating: 0, count: 4096)
+        var filled = 0
+        while block.withUnsafeBytes({ write(descriptor, $0.baseAddress, 4096) }) == 4096 { filled += 4096 }
+        #expect(errno == ENOSPC)
+        #expect(ftruncate(descriptor, off_t(filled - 2 * 4096)) == 0)
+        close(descriptor)
+
+        var failure: DatabaseError?
+        do {
+            try database.writeWithoutTransaction { db in
+                try db.inTransaction {
+                    // 16 pages of their own, more than the page cache holds: spilled, and kept.
+                    for id in 1...16 { try db.execute(sql: "INSERT INTO spilled VALUES (?, randomblob(3500))", arguments: [id]) }
+                    _ = try Data.fetchOne(db, sql: "SELECT data FROM spilled WHERE id = 1")
+                    return .commit
+                }
+            }
+        } catch let error as DatabaseError {
+            failure = error
+        }
+        #expect(failure?.resultCode == .SQLITE_FULL, "\(String(describing: failure))")
+        try database.close()
+    }
+
+    /// Runs a program and returns its exit status.
+    static func run(_ path: String, _ arguments: String...) -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        do { try process.run() } catch { return -1 }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
 }
