@@ -122,6 +122,12 @@ final class MessageBodyBuffer {
             if self.discarded { self.removeFile() }
         }.flatMapErrorThrowing { error in
             self.spillInFlight = false
+            // A write that ran and failed has closed and removed the file (`take`); one that never
+            // ran (the thread pool has stopped, at shutdown) leaves it to be closed here.
+            if error is NIOThreadPoolError.ThreadPoolInactive, let (descriptor, path) = existing {
+                close(descriptor)
+                unlink(path)
+            }
             self.file = nil
             self.failure = error
             throw error
