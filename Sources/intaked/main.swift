@@ -13,8 +13,9 @@ struct Intaked: AsyncParsableCommand {
         abstract: "Intake: the email dropbox daemon. Receives mail for the dropbox domains over SMTP.",
         discussion: """
             Runs with no configuration at all: SMTP on 127.0.0.1:2525, data in ./intake-data.
-            Every setting can come from a YAML file (--config or INTAKE_CONFIG), an environment
-            variable (INTAKE_ + the key in upper case, dots as underscores: INTAKE_SMTP_PORT), or
+
+            Every setting can come from a YAML file (--config or INTAKE_CONFIG), an environment \
+            variable (INTAKE_ + the key in upper case, dots as underscores: INTAKE_SMTP_PORT), or \
             --set KEY=VALUE; the README lists every key.
             """
     )
