@@ -345,7 +345,8 @@ extension IntakeDatabase {
             for row in try Row.fetchAll(db, sql: "SELECT id, outcome, reason, filed FROM message_log WHERE message_id = ?", arguments: [id])
             {
                 let outcome: String = row["outcome"]
-                let filed = Self.decodeList(row["filed"]) + added.map(\.label).filter { !Self.decodeList(row["filed"]).contains($0) }
+                let before = Self.decodeList(row["filed"])
+                let filed = before + added.map(\.label).filter { !before.contains($0) }
                 let becomesFiled = outcome == MessageOutcome.unmatched.rawValue || outcome == MessageOutcome.automated.rawValue
                 try db.execute(
                     sql: "UPDATE message_log SET filed = ?, outcome = ?, reason = ? WHERE id = ?",
