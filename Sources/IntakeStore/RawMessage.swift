@@ -50,17 +50,17 @@ public enum RawMessage: Sendable {
             buffer.append(contentsOf: repeatElement(0, count: size - buffer.count))
         }
         guard size > 0 else { return }
-        let descriptor = try open(path)
+        let descriptor = try openForReading(path)
         defer { close(descriptor) }
         try buffer.withUnsafeMutableBytes { bytes in
-            try read(descriptor, into: bytes.baseAddress!, count: size, path: path, offset: 0)
+            try readExactly(descriptor, into: bytes.baseAddress!, count: size, path: path, offset: 0)
         }
     }
 
     /// Copies the file into the BLOB column `column` of row `row` of `table`, which must already
     /// hold a zero-filled BLOB of the file's size (`zeroblob(size)`).
     static func copy(file path: String, size: Int, into db: Database, table: String, column: String, row: Int64) throws {
-        let descriptor = try open(path)
+        let descriptor = try openForReading(path)
         defer { close(descriptor) }
         var blob: OpaquePointer?
         let opened = sqlite3_blob_open(db.sqliteConnection, "main", table, column, row, 1, &blob)
@@ -73,7 +73,7 @@ public enum RawMessage: Sendable {
         var offset = 0
         while offset < size {
             let piece = min(buffer.count, size - offset)
-            try read(descriptor, into: buffer.baseAddress!, count: piece, path: path, offset: offset)
+            try readExactly(descriptor, into: buffer.baseAddress!, count: piece, path: path, offset: offset)
             let written = sqlite3_blob_write(blob, buffer.baseAddress, Int32(piece), Int32(offset))
             guard written == SQLITE_OK else {
                 throw DatabaseError(
@@ -83,8 +83,8 @@ public enum RawMessage: Sendable {
         }
     }
 
-    private static func open(_ path: String) throws -> CInt {
-        let descriptor = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+    private static func openForReading(_ path: String) throws -> CInt {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
             throw StoreError(code: .unavailable, message: "cannot open the received message \(path): \(String(cString: strerror(errno)))")
         }
@@ -92,10 +92,11 @@ public enum RawMessage: Sendable {
     }
 
     /// Reads exactly `count` octets (the file's octets from `offset` on) into `buffer`.
-    private static func read(_ descriptor: CInt, into buffer: UnsafeMutableRawPointer, count: Int, path: String, offset: Int) throws {
+    private static func readExactly(_ descriptor: CInt, into buffer: UnsafeMutableRawPointer, count: Int, path: String, offset: Int) throws
+    {
         var done = 0
         while done < count {
-            let got = Glibc.read(descriptor, buffer + done, count - done)
+            let got = systemRead(descriptor, buffer + done, count - done)
             if got < 0, errno == EINTR { continue }
             guard got > 0 else {
                 let reason = got == 0 ? "it ended early" : String(cString: strerror(errno))
@@ -105,4 +106,9 @@ public enum RawMessage: Sendable {
             done += got
         }
     }
+}
+
+/// The C library's read(2), which ``RawMessage``'s own `read` methods hide inside the type.
+private func systemRead(_ descriptor: CInt, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
+    read(descriptor, buffer, count)
 }

@@ -188,14 +188,14 @@ final class MessageBodyBuffer {
         return (descriptor, path)
     }
 
-    /// Writes `piece` at `offset` in `file` (``write(_:to:at:syncing:)``) and adds it to the
+    /// Writes `piece` at `offset` in `file` (``writePiece(_:to:at:syncing:)``) and adds it to the
     /// digest and the observer. On a failed write the file is closed and removed.
     private static func take(
         _ piece: ByteBuffer, into file: (descriptor: CInt, path: String), at offset: Int, syncing: Bool, digest: inout SHA256,
         observer: inout (any MessageContentObserver)?
     ) throws {
         do {
-            try write(piece, to: file.descriptor, at: offset, syncing: syncing)
+            try writePiece(piece, to: file.descriptor, at: offset, syncing: syncing)
         } catch {
             close(file.descriptor)
             unlink(file.path)
@@ -210,11 +210,11 @@ final class MessageBodyBuffer {
     /// Writes `buffer`, which goes at `offset` in the file, and starts its write-back; `syncing`
     /// (on the thread pool, never on the event loop), each time the file passes a multiple of
     /// ``syncStep`` octets, syncs what it holds (fdatasync).
-    private static func write(_ buffer: ByteBuffer, to descriptor: CInt, at offset: Int, syncing: Bool) throws {
+    private static func writePiece(_ buffer: ByteBuffer, to descriptor: CInt, at offset: Int, syncing: Bool) throws {
         try buffer.withUnsafeReadableBytes { bytes in
             var done = 0
             while done < bytes.count {
-                let written = Glibc.write(descriptor, bytes.baseAddress! + done, bytes.count - done)
+                let written = write(descriptor, bytes.baseAddress! + done, bytes.count - done)
                 if written < 0 {
                     if errno == EINTR { continue }
                     throw BodyBufferError.writeFailed(errno: errno)
