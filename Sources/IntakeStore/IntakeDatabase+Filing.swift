@@ -1,3 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Filing
 import GRDB
 
@@ -49,11 +56,28 @@ extension IntakeDatabase {
     ) -> [Result<[RecipientResult], StoreError>] {
         switch filed {
         case .success(let filed):
+            standingFull.set(nil)
             return removeUnnamedRawFiles(deliveries, filed)
         case .failure(let error):
             removeRawFiles(ofRolledBack: deliveries, error)
-            return Self.allFailed(deliveries, error)
+            var failure = StoreError(error, doing: "commit")
+            if failure.code == .full {
+                failure.message = "\(fullReason()) (commit)"
+                standingFull.set(fullReason())
+            }
+            return deliveries.map { _ in .failure(failure) }
         }
+    }
+
+    /// Why SQLite found the database full: its size cap when one is set and the file system
+    /// still has room (16 MiB or more free), else either.
+    func fullReason() -> String {
+        guard maxSize > 0, let folder = rawFolder?.path else { return "the database or its disk is full" }
+        var stats = statvfs()
+        guard statvfs(folder, &stats) == 0, Int(stats.f_bavail) * Int(stats.f_frsize) >= 16 << 20 else {
+            return "the database or its disk is full"
+        }
+        return "the database has reached its size cap, database.max_size (\(maxSize) octets)"
     }
 
     /// Makes every commit that ended before this call durable: syncs the WAL file (fdatasync).
@@ -87,12 +111,6 @@ extension IntakeDatabase {
     ) -> [Result<[RecipientResult], StoreError>] {
         for (delivery, outcome) in zip(deliveries, filed) where !outcome.storedRaw { removeKeptFile(of: delivery) }
         return filed.map(\.result)
-    }
-
-    /// The commit failed: every delivery of the batch fails with it.
-    private static func allFailed(_ deliveries: [Delivery], _ error: any Error) -> [Result<[RecipientResult], StoreError>] {
-        let failure = StoreError(error, doing: "commit")
-        return deliveries.map { _ in .failure(failure) }
     }
 
     /// The body of the group-commit transaction.

@@ -3,6 +3,7 @@ import GRDBSQLite
 import Filing
 import Foundation
 import GRDB
+import Synchronization
 
 /// The SQLite database behind Intake: one `Sendable` value around a GRDB `DatabaseWriter`, with
 /// methods named for what they do. SQLite runs in WAL mode with `synchronous=FULL`, so a committed
@@ -23,6 +24,10 @@ public struct IntakeDatabase: Sendable {
     let walFile: WALFile
     /// Dropbox users and organisations kept in memory between two changes.
     public let directory = DropboxDirectory()
+    /// The size cap (`database.max_size`), in octets; 0 for none.
+    let maxSize: Int
+    /// Why the last filing commit failed as full, until one succeeds (``writeProblem()``).
+    let standingFull = StandingFailure()
 
     /// Opens (creating if needed) the database at `path` and migrates it. With `maxSize` > 0 the
     /// file may not grow past that many octets (SQLite's `max_page_count`): writes then fail as
@@ -83,19 +88,22 @@ public struct IntakeDatabase: Sendable {
             }
             return IntakeDatabase(
                 writer: pool, wal: wal, checkpointConnection: checkpointConnection, rawFolder: rawFolder,
-                walFile: walFile)
+                walFile: walFile, maxSize: maxSize)
         } catch {
             throw StoreError(error, doing: "open the database \(path)")
         }
     }
 
-    init(writer: any DatabaseWriter, wal: WALMonitor?, checkpointConnection: DatabaseQueue?, rawFolder: RawMessageFolder?, walFile: WALFile)
-    {
+    init(
+        writer: any DatabaseWriter, wal: WALMonitor?, checkpointConnection: DatabaseQueue?, rawFolder: RawMessageFolder?,
+        walFile: WALFile, maxSize: Int
+    ) {
         self.writer = writer
         self.wal = wal
         self.checkpointConnection = checkpointConnection
         self.rawFolder = rawFolder
         self.walFile = walFile
+        self.maxSize = maxSize
     }
 
     /// Runs `body` in one write transaction. The ``directory`` forgets what it holds inside the
@@ -132,17 +140,19 @@ public struct IntakeDatabase: Sendable {
     }
 
     /// `nil` when the database takes writes; else why not. Rewrites the header's user_version
-    /// with its own value, a real write through the WAL that changes nothing.
+    /// with its own value, a real write through the WAL that changes nothing. That write needs no
+    /// room, so a database that refuses messages as full (at `database.max_size`, or on a full
+    /// disk) is reported by its last filing commit, until one succeeds.
     public func writeProblem() async -> String? {
         do {
             try await writer.write { db in
                 let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
                 try db.execute(sql: "PRAGMA user_version = \(version)")
             }
-            return nil
         } catch {
             return "\(StoreError(error, doing: "write"))"
         }
+        return standingFull.reason.map { "full: \($0); messages are refused with 452 until there is room" }
     }
 
     /// The database's size in octets (pages in use times the page size).
@@ -308,4 +318,15 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(code.rawValue): \(message)" }
+}
+
+/// A failure that stands until the next success: why the last filing commit failed as full.
+final class StandingFailure: Sendable {
+    private let state = Mutex<String?>(nil)
+
+    /// The reason, while the failure stands.
+    var reason: String? { state.withLock { $0 } }
+
+    /// Records a failure, or with `nil` a success.
+    func set(_ reason: String?) { state.withLock { $0 = reason } }
 }

@@ -91,10 +91,14 @@ import Testing
     }
 
     /// At `database.max_size` a message gets 452 4.3.1 with nothing of it kept (no rows, no raw
-    /// file), and once there is room the same message is filed.
+    /// file), the log and `/healthz` name the size cap, and once there is room the same message is
+    /// filed.
     @Test func aFullDatabaseGets452WithNothingPartialAndRecoversWithRoom() async throws {
         // Every message over 4 KiB is kept as a file; its note holds the 40 KB body.
-        let crm = try await CRMFixture.start(settings: ["database.max_size": "262144", "smtp.memory_threshold": "4096"])
+        let crm = try await CRMFixture.start(
+            settings: ["database.max_size": "262144", "smtp.memory_threshold": "4096", "metrics.port": "0"])
+        let port = try #require(ObservabilityTests.httpPort(crm.daemon))
+        #expect(try ObservabilityTests.get(port, "/healthz").0 == 200)
         let rawFolder = try #require(crm.database.rawFolder)
         var refused: String?
         var filed = 0
@@ -122,6 +126,11 @@ import Testing
         }
         #expect(try rawFiles(rawFolder.path) == named)
         #expect(named.count == filed)
+        // The health check's own write needs no room: the refused commit makes it fail.
+        let (status, body) = try ObservabilityTests.get(port, "/healthz")
+        #expect(status == 503)
+        #expect(body.contains("database.max_size (262144 octets)"), "\(body)")
+        #expect(crm.daemon.logText.contains("the database has reached its size cap, database.max_size"), "\(crm.daemon.logText)")
         // With room, the same message is filed.
         let roomy = try await crm.restarted(settings: ["smtp.memory_threshold": "4096"])
         #expect(try roomy.send(message, to: [roomy.dropbox(Self.bob)]).code == 250)
