@@ -78,24 +78,28 @@ struct FilingApplier {
         case .success(let value): intent = value
         }
 
-        // The same message again: filed once, credited to every user whose dropbox received it.
+        // The same message again at a dropbox of the same kind: filed once, credited to every user
+        // whose dropbox received it. At a dropbox of another kind (a note, then a case) it is filed
+        // for that kind too, under the message stored the first time.
         if let existing = try Int64.fetchOne(
             db.cachedStatement(sql: "SELECT id FROM message WHERE organisation_id = ? AND deduplication_key = ?"),
             arguments: [user.organisationID, delivery.deduplicationKey]
         ) {
             storedMessage[user.organisationID] = existing
-            let credited =
-                try Bool.fetchOne(
-                    db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM message_user WHERE message_id = ? AND user_id = ?)"),
-                    arguments: [existing, user.id]
-                ) ?? false
-            if !credited { try credit(existing, user: user, kind: kind) }
-            return RecipientResult(
-                recipient: recipient, outcome: .duplicate,
-                reason: credited
-                    ? "already filed from this dropbox" : "already filed from a colleague's dropbox; credited to this user too",
-                refusal: nil, filed: try IntakeDatabase.filedLabels(db, message: existing), unresolvedReferences: []
+            let creditedUsers = try Int64.fetchAll(
+                db.cachedStatement(sql: "SELECT user_id FROM message_user WHERE message_id = ? AND kind = ?"),
+                arguments: [existing, kind.rawValue]
             )
+            if !creditedUsers.isEmpty {
+                let credited = creditedUsers.contains(user.id)
+                if !credited { try credit(existing, user: user, kind: kind) }
+                return RecipientResult(
+                    recipient: recipient, outcome: .duplicate,
+                    reason: credited
+                        ? "already filed from this dropbox" : "already filed from a colleague's dropbox; credited to this user too",
+                    refusal: nil, filed: try IntakeDatabase.filedLabels(db, message: existing), unresolvedReferences: []
+                )
+            }
         }
 
         if intent.automated {
@@ -126,8 +130,9 @@ struct FilingApplier {
                 unresolved.append(tag.description)
             }
         }
-        if attached.isEmpty && !intent.threadMessageIDs.isEmpty {
-            attached = try threadRecords(intent.threadMessageIDs, organisationID: user.organisationID)
+        // A reply in a case's thread stays under the case, whatever else it names.
+        for record in try threadRecords(intent.threadMessageIDs, organisationID: user.organisationID) {
+            Self.addOnce(record, to: &attached)
         }
 
         // Contacts: matched on any of their addresses, created when missing (and allowed).

@@ -266,6 +266,53 @@ import Testing
         await crm.stop()
     }
 
+    /// A reply in a case's thread that also carries an opportunity's tag is filed under both,
+    /// and sent to the case address it opens no second case.
+    @Test func aReplyInACaseThreadStaysUnderTheCaseWhateverTagItCarries() async throws {
+        let crm = try await CRMFixture.start()
+        let customer = "jane.fenwick@fenwick-logistics.example"
+        let first = "<chairs-broken@fenwick-logistics.example>"
+        #expect(
+            try crm.send(mail(to: customer, subject: "Broken chair legs", messageID: first), to: [crm.dropbox(Self.bob, .case)]).code == 250
+        )
+        #expect(try crm.send(mail(to: customer, subject: "Chairs for Leeds"), to: [crm.dropbox(Self.bob, .opportunity)]).code == 250)
+        let reply = mail(
+            to: customer, subject: "Re: Broken chair legs", extraHeaders: ["In-Reply-To: \(first)", "References: \(first)"],
+            body: "Replacement legs are in the Leeds order, #CO1001.\n")
+        #expect(try crm.send(reply, to: [crm.dropbox(Self.bob, .case)]).code == 250)
+        let cases = try await crm.database.records(organisation: CRMFixture.organisation, opportunities: false)
+        #expect(cases.map(\.ref) == ["CS1001"])
+        #expect(cases.first?.messages.count == 2)
+        let opportunities = try await crm.database.records(organisation: CRMFixture.organisation, opportunities: true)
+        #expect(opportunities.first?.messages.count == 2)
+        #expect(try await crm.log().first?.filed.prefix(2) == ["case:CS1001", "opportunity:CO1001"])
+        await crm.stop()
+    }
+
+    /// One message to a user's note and case addresses files a note and opens a case; the same
+    /// message later at the task address makes a task too; sent again, each is a duplicate.
+    @Test func oneMessageAtSeveralKindsOfDropboxIsFiledForEachKindOnce() async throws {
+        let crm = try await CRMFixture.start()
+        let message = mail(to: "jane.fenwick@fenwick-logistics.example", subject: "Broken chair legs")
+        let noteAndCase = [crm.dropbox(Self.bob), crm.dropbox(Self.bob, .case)]
+        #expect(try crm.send(message, to: noteAndCase).code == 250)
+        #expect(try crm.send(message, to: [crm.dropbox(Self.bob, .task)]).code == 250)
+        #expect(try crm.send(message, to: noteAndCase + [crm.dropbox(Self.bob, .task)]).code == 250)
+        #expect(try await crm.database.storedMessageCount() == 1)
+        #expect(try await crm.database.notes(organisation: CRMFixture.organisation).count == 1)
+        let cases = try await crm.database.records(organisation: CRMFixture.organisation, opportunities: false)
+        #expect(cases.map(\.ref) == ["CS1001"])
+        let log = try await crm.log()
+        #expect(log.map(\.outcome) == ["duplicate", "duplicate", "duplicate", "filed", "filed", "filed"])
+        #expect(log[0].reason == "already filed from this dropbox")
+        #expect(log[3].filed.contains { $0.hasPrefix("task:") })
+        #expect(log[4].filed.contains("case:CS1001"))
+        #expect(log[5].filed == ["contact:1", "company:1"])
+        // A duplicate's row names everything the message is filed under.
+        #expect(log[0].filed.contains("case:CS1001") && log[0].filed.contains { $0.hasPrefix("task:") })
+        await crm.stop()
+    }
+
     @Test func referenceTagsUpdateRecordsAndUnknownTagsAreLogged() async throws {
         let crm = try await CRMFixture.start()
         let customer = "jane.fenwick@fenwick-logistics.example"
