@@ -62,18 +62,21 @@ public struct MessageDataReader: Sendable {
         while true {
             let found = buffer.withUnsafeReadableBytes { CommandLineReader.findCRLF(in: $0) }
             guard let (end, bare) = found else {
-                if inOverlongLine || buffer.readableBytes >= maxLineLength {
+                // Without its LF the line is at least one octet longer than what is here; a
+                // leading dot added for transparency does not count (RFC 5321 §4.5.3.1.6).
+                let stuffed = buffer.readableBytesView.first == UInt8(ascii: ".") ? 1 : 0
+                if inOverlongLine || buffer.readableBytes >= maxLineLength + stuffed {
                     noteViolation(.lineTooLong)
                     inOverlongLine = true
                     let keep = buffer.readableBytesView.last == UInt8(ascii: "\r") ? 1 : 0
-                    buffer.moveReaderIndex(forwardBy: buffer.readableBytes - keep)
+                    dropOverlong(buffer.readableBytes - keep, from: &buffer)
                 }
                 return nil
             }
             let length = end + 1
             if inOverlongLine {
                 inOverlongLine = false
-                buffer.moveReaderIndex(forwardBy: length)
+                dropOverlong(length, from: &buffer)
                 continue
             }
             let view = buffer.readableBytesView
@@ -85,9 +88,9 @@ public struct MessageDataReader: Sendable {
                 return .end(result)
             }
             if bare { noteViolation(.bareLineEnding) }
-            if length > maxLineLength { noteViolation(.lineTooLong) }
-            if inHeaderSection { noteHeaderLine(view.prefix(length)) }
             let stuffed = first == UInt8(ascii: ".") ? 1 : 0
+            if length - stuffed > maxLineLength { noteViolation(.lineTooLong) }
+            if inHeaderSection { noteHeaderLine(view.prefix(length)) }
             summary.size += length - stuffed
             if summary.size > maxMessageSize { noteViolation(.messageTooLarge) }
             guard summary.violation == nil else {
@@ -119,6 +122,14 @@ public struct MessageDataReader: Sendable {
             }
             return run
         }
+    }
+
+    /// Drops `count` octets of a line over the limit; they count towards the message's size, so
+    /// that a message too large is refused as such, not for its long line.
+    private mutating func dropOverlong(_ count: Int, from buffer: inout ByteBuffer) {
+        buffer.moveReaderIndex(forwardBy: count)
+        summary.size += count
+        if summary.size > maxMessageSize { noteViolation(.messageTooLarge) }
     }
 
     private mutating func noteViolation(_ violation: MessageDataSummary.Violation) {

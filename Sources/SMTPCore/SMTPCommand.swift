@@ -83,7 +83,13 @@ extension SMTPCommand {
 
         switch verb {
         case "EHLO", "HELO":
-            let name = String(decoding: argument, as: UTF8.self).trimmingSpaces()
+            // A domain or an address literal (RFC 5321 §4.1.1.1), echoed in the reply and in the
+            // Received field: no control characters, and UTF-8 if not ASCII (RFC 6531 §3.7.1).
+            guard let name = String(validating: argument, as: UTF8.self)?.trimmingSpaces(),
+                !name.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) })
+            else {
+                throw SMTPCommandError(.syntax("\(verb) needs your host name in plain text: \(verb) client.example"))
+            }
             guard !name.isEmpty else { throw SMTPCommandError(.syntax("\(verb) needs your host name: \(verb) client.example")) }
             return verb == "EHLO" ? .ehlo(name) : .helo(name)
         case "MAIL":
@@ -97,9 +103,14 @@ extension SMTPCommand {
             guard !hasArgument else { throw SMTPCommandError(.syntax("RSET takes no argument")) }
             return .rset
         case "NOOP": return .noop
-        case "QUIT": return .quit
+        case "QUIT":
+            guard !hasArgument else { throw SMTPCommandError(.syntax("QUIT takes no argument")) }
+            return .quit
         case "HELP": return .help
-        case "VRFY": return .vrfy
+        case "VRFY":
+            // `"VRFY" SP String` (RFC 5321 §4.1.1.6); the answer is 252 whatever it names.
+            guard hasArgument else { throw SMTPCommandError(.syntax("VRFY needs an address: VRFY user@example.org")) }
+            return .vrfy
         case "EXPN": return .expn
         case "STARTTLS":
             guard !hasArgument else { throw SMTPCommandError(.syntax("STARTTLS takes no argument")) }
@@ -119,6 +130,11 @@ extension SMTPCommand {
             argument, keyword: "FROM:", usage: "Syntax: MAIL FROM:<address> [SIZE=n] [BODY=8BITMIME] [SMTPUTF8]",
             badAddress: EnhancedStatusCode(5, 1, 7), role: "sender"
         )
+        // `Reverse-path [SP Mail-parameters]` (RFC 5321 §4.1.1.2): a parameter starts after a space.
+        if let first = rest.first, first != UInt8(ascii: " ") {
+            throw SMTPCommandError(
+                .syntax("Syntax: MAIL FROM:<address> [SIZE=n] [BODY=8BITMIME] [SMTPUTF8], a space before each parameter"))
+        }
         let parameters = try parseMailParameters(rest)
         let reversePath: ReversePath
         switch path {
@@ -196,10 +212,11 @@ extension SMTPCommand {
             seen[keyword] = value
             switch (keyword, value) {
             case ("SIZE", let value?):
-                guard let size = Int(value), size >= 0, value.utf8.allSatisfy({ (48...57).contains($0) }) else {
+                // `1*20DIGIT` (RFC 1870 §3): a number too large for an Int is over any limit.
+                guard (1...20).contains(value.utf8.count), value.utf8.allSatisfy({ (48...57).contains($0) }) else {
                     throw SMTPCommandError(.syntax("SIZE must be a number of octets"))
                 }
-                parameters.size = size
+                parameters.size = Int(value) ?? Int.max
             case ("BODY", let value?):
                 guard let body = BodyType(rawValue: value.uppercased()) else {
                     throw SMTPCommandError(.syntax("BODY must be 7BIT or 8BITMIME"))

@@ -28,6 +28,10 @@ private func mailbox(_ local: String, _ domain: String, quoted: Bool = false, li
         .init(line: "EHLO", expected: .error(501, "5.5.4")),
         .init(line: "EHLO   ", expected: .error(501, "5.5.4")),
         .init(line: "HELO", expected: .error(501, "5.5.4")),
+        .init(line: "EHLO bücher.example", expected: .command(.ehlo("bücher.example"))),
+        .init(line: "EHLO a\u{1B}[31mred", expected: .error(501, "5.5.4")),
+        .init(line: "EHLO evil\u{0}name", expected: .error(501, "5.5.4")),
+        .init(line: "HELO tab\u{7F}", expected: .error(501, "5.5.4")),
         // MAIL (RFC 5321 §4.1.1.2, §4.1.2)
         .init(line: "MAIL FROM:<a@b.example>", expected: .command(.mail(.mailbox(mailbox("a", "b.example")), MailParameters()))),
         .init(line: "mail from:<a@b.example>", expected: .command(.mail(.mailbox(mailbox("a", "b.example")), MailParameters()))),
@@ -85,6 +89,13 @@ private func mailbox(_ local: String, _ domain: String, quoted: Bool = false, li
             line: "MAIL FROM:<a@\(Array(repeating: "label", count: 50).joined(separator: ".")).example>",
             expected: .error(501, "5.1.7")
         ),
+        .init(line: "MAIL FROM:<a@b.example>SIZE=10", expected: .error(501, "5.5.4")),
+        // `1*20DIGIT` (RFC 1870): valid, and over any limit.
+        .init(
+            line: "MAIL FROM:<a@b.example> SIZE=99999999999999999999",
+            expected: .command(.mail(.mailbox(mailbox("a", "b.example")), MailParameters(size: Int.max)))
+        ),
+        .init(line: "MAIL FROM:<a@b.example> SIZE=999999999999999999999", expected: .error(501, "5.5.4")),
         .init(line: "MAIL FROM:<a@b.example> SIZE=abc", expected: .error(501, "5.5.4")),
         .init(line: "MAIL FROM:<a@b.example> SIZE=-1", expected: .error(501, "5.5.4")),
         .init(line: "MAIL FROM:<a@b.example> SIZE", expected: .error(501, "5.5.4")),
@@ -125,6 +136,9 @@ private func mailbox(_ local: String, _ domain: String, quoted: Bool = false, li
         .init(line: "NOOP", expected: .command(.noop)),
         .init(line: "NOOP anything at all", expected: .command(.noop)),
         .init(line: "QUIT", expected: .command(.quit)),
+        .init(line: "QUIT now", expected: .error(501, "5.5.4")),
+        .init(line: "VRFY", expected: .error(501, "5.5.4")),
+        .init(line: "VRFY  ", expected: .error(501, "5.5.4")),
         .init(line: "HELP", expected: .command(.help)),
         .init(line: "HELP MAIL", expected: .command(.help)),
         .init(line: "VRFY alice", expected: .command(.vrfy)),
@@ -158,6 +172,18 @@ private func mailbox(_ local: String, _ domain: String, quoted: Bool = false, li
         case (.error(let code, let enhanced, _), .success(let command)):
             Issue.record("expected \(code) \(enhanced), got \(command)")
         }
+    }
+
+    /// A host name that is not UTF-8 is refused, not echoed with replacement characters.
+    @Test func aHostNameThatIsNotUTF8IsRefused() {
+        let result = Result { () throws(SMTPCommandError) -> SMTPCommand in
+            try SMTPCommand.parse(Array("HELO ".utf8) + [0xFF, 0xFE])
+        }
+        guard case .failure(let error) = result else {
+            Issue.record("expected 501, got \(result)")
+            return
+        }
+        #expect(error.reply.code == 501)
     }
 
     @Test func replyWireFormat() {

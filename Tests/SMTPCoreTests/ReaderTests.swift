@@ -96,6 +96,43 @@ import Testing
         #expect(read(big + ".\r\n", maxSize: 2000).end?.violation == nil)
     }
 
+    /// Frames `pieces` arriving one after another; the summary at the end, if reached.
+    private func readInPieces(_ pieces: [String], maxLine: Int = 1000, maxSize: Int = 1 << 20) -> MessageDataSummary? {
+        var reader = MessageDataReader(maxLineLength: maxLine, maxMessageSize: maxSize)
+        var buffer = ByteBuffer()
+        for piece in pieces {
+            buffer.writeString(piece)
+            while let frame = reader.next(from: &buffer) { if case .end(let summary) = frame { return summary } }
+        }
+        return nil
+    }
+
+    /// The dot added for transparency does not count towards the line limit (RFC 5321
+    /// §4.5.3.1.6): a line of 1,000 octets with its CRLF is 1,001 on the wire when it starts with
+    /// a dot, whole or in pieces.
+    @Test func aStuffedDotDoesNotCountTowardsTheLineLimit() {
+        // The line without its LF, so that its end arrives in the next piece.
+        let stuffed = "." + String(repeating: "z", count: 998) + "\r"
+        let result = read("Subject: x\r\n\r\n" + stuffed + "\n.\r\n")
+        #expect(result.end != nil && result.end?.violation == nil)
+        #expect(result.content.hasSuffix("\r\n" + String(repeating: "z", count: 998) + "\r\n"))
+        let whole = readInPieces(["Subject: x\r\n\r\n", stuffed, "\n.\r\n"])
+        #expect(whole != nil && whole?.violation == nil)
+        #expect(read("Subject: x\r\n\r\n." + stuffed + "\n.\r\n").end?.violation == .lineTooLong)
+        #expect(readInPieces(["Subject: x\r\n\r\n", "." + stuffed, "\n.\r\n"])?.violation == .lineTooLong)
+    }
+
+    /// A message over the size limit is refused as too large even when one line of it is over
+    /// the line limit, whole or in pieces: the dropped octets count towards its size.
+    @Test func anOverlongLineStillCountsTowardsTheSize() {
+        let line = String(repeating: "a", count: 10_000) + "\r\n"
+        #expect(read(line + ".\r\n", maxSize: 5_000).end?.violation == .messageTooLarge)
+        #expect(
+            readInPieces([String(line.prefix(3_000)), String(line.dropFirst(3_000)), ".\r\n"], maxSize: 5_000)?.violation
+                == .messageTooLarge)
+        #expect(read(line + ".\r\n", maxSize: 20_000).end?.violation == .lineTooLong)
+    }
+
     @Test func countsReceivedFieldsInTheHeaderOnly() {
         let message = "Received: from a\r\nRECEIVED: from b\r\nSubject: x\r\n\r\nReceived: in the body\r\n.\r\n"
         #expect(read(message).end?.receivedHeaderCount == 2)
