@@ -37,6 +37,9 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
     private var peerAddress = "unknown"
     private var dataStarted = ContinuousClock.now
     private var tlsPending = false
+    /// The client has shut down its side of the connection (a TCP half-close): what it sent is
+    /// answered, then the session closes.
+    private var inputClosed = false
 
     /// Most bytes buffered from the client while the session waits, before it stops reading.
     private static let inputHighWater = 64 * 1024
@@ -90,6 +93,9 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
                 perform(action, context: context)
                 flushOutput(context: context)
             }
+        } else if let event = event as? ChannelEvent, event == .inputClosed {
+            inputClosed = true
+            processInput(context: context)
         } else if event is SMTPShutdownEvent {
             if let action = machine.shutdownRequested() {
                 perform(action, context: context)
@@ -131,6 +137,18 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
         }
         if !busy { flushOutput(context: context) }
         if input.readableBytes == 0 || input.readerIndex > 64 * 1024 { input.discardReadBytes() }
+        if inputClosed && !busy && !closing { closeAfterReplies(context: context) }
+    }
+
+    /// After a half-close, once every command that arrived is answered: nothing more can come,
+    /// so the session ends with what it has written (an unfinished message is dropped, as at a
+    /// lost connection).
+    private func closeAfterReplies(context: ChannelHandlerContext) {
+        closing = true
+        logger.debug("client closed its side; closing")
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
     }
 
     private func handle(_ frame: SMTPFrame, context: ChannelHandlerContext) {

@@ -98,6 +98,12 @@ final class RawSMTPClient {
         }
     }
 
+    /// Shuts down the sending side only (a TCP half-close): the server sees the end of its input
+    /// and can still reply.
+    func shutdownSending() {
+        shutdown(descriptor, Int32(SHUT_WR))
+    }
+
     /// Closes the connection abruptly.
     func abort() {
         var linger = Glibc.linger(l_onoff: 1, l_linger: 0)

@@ -43,6 +43,32 @@ import Testing
         await daemon.stop()
     }
 
+    /// A client that sends a whole session at once and shuts down its sending side still gets
+    /// every reply, the 250 after the message is stored, then the 221; the server closes. One that
+    /// half-closes inside DATA has nothing stored, and the server closes then, not at the idle
+    /// timeout.
+    @Test func aHalfClosedClientGetsEveryReplyItIsOwed() async throws {
+        let daemon = try await Daemon()
+        let client = try RawSMTPClient(port: daemon.port)
+        try client.send(
+            "EHLO client.test\r\nMAIL FROM:<alice@example.org>\r\nRCPT TO:<tok1@dropbox.localhost>\r\nDATA\r\n"
+                + "Subject: half-closed\r\n\r\nAll at once.\r\n.\r\nQUIT\r\n")
+        client.shutdownSending()
+        let replies = try client.readReplies(7)
+        #expect(replies.map(\.summary) == ["220", "250", "250 2.1.0", "250 2.1.5", "354", "250 2.0.0", "221 2.0.0"])
+        #expect(client.isClosedByServer())
+        #expect(daemon.spooledMessages().count == 1)
+
+        let unfinished = try RawSMTPClient.greeted(port: daemon.port)
+        try unfinished.startMessage(from: "alice@example.org", to: "tok1@dropbox.localhost")
+        try unfinished.send("Subject: cut short\r\n\r\nNo end of data")
+        unfinished.shutdownSending()
+        // Closed within the client's 10-second receive timeout, not at the 5-minute idle timeout.
+        #expect(unfinished.isClosedByServer())
+        #expect(daemon.spooledMessages().count == 1)
+        await daemon.stop()
+    }
+
     @Test func noRelayingAndNoRoutingTricks() async throws {
         let daemon = try await Daemon()
         let client = try RawSMTPClient.greeted(port: daemon.port, helo: "client.test")
