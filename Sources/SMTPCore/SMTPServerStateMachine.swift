@@ -289,6 +289,28 @@ public struct SMTPServerStateMachine: Sendable {
         }
     }
 
+    /// The shutdown's grace period is over and the session is still busy: a message still
+    /// arriving is dropped with `421 4.3.2` (RFC 5321 §3.8), so that its sender knows to send it
+    /// again. A message being delivered gets no reply: it may be stored, and a retry is
+    /// recognised as a duplicate.
+    public mutating func shutdownGraceElapsed() -> Action? {
+        shuttingDown = true
+        switch state {
+        case .checkingRecipient, .receivingData, .startingTLS:
+            state = .closed
+            return .replyAndClose([
+                SMTPReply(
+                    421, EnhancedStatusCode(4, 3, 2),
+                    "\(configuration.hostname) is shutting down; the message was not kept, send it again later")
+            ])
+        case .awaitingHello, .ready, .transaction:
+            state = .closed
+            return .replyAndClose([.shuttingDown(configuration.hostname)])
+        case .delivering, .closed:
+            return nil
+        }
+    }
+
     // MARK: Commands
 
     private mutating func mail(_ reversePath: ReversePath, _ parameters: MailParameters) -> Action {

@@ -147,7 +147,13 @@ public final class SMTPListener: Service {
         let remaining = tracker.channels
         if !remaining.isEmpty {
             logger.warning("closing sessions still open after the grace period", metadata: ["smtp.sessions": "\(remaining.count)"])
-            for channel in remaining { try? await channel.close() }
+            // A message still arriving gets 421 4.3.2; give the replies a moment to leave.
+            for channel in remaining { channel.pipeline.fireUserInboundEventTriggered(SMTPShutdownEvent(graceElapsed: true)) }
+            let closing = ContinuousClock.now + .milliseconds(200)
+            while tracker.count > 0 && ContinuousClock.now < closing {
+                try? await Task.sleep(for: .milliseconds(10))
+            }
+            for channel in tracker.channels { try? await channel.close() }
         }
         logger.info("SMTP stopped")
     }

@@ -5,9 +5,14 @@ import NIOTLS
 import SMTPCore
 
 /// Sent down a session's pipeline to ask it to finish: idle sessions close at once with
-/// `421 4.3.2`, busy ones after their current message.
+/// `421 4.3.2`, busy ones after their current message; once the grace period is over
+/// (`graceElapsed`), a message still arriving is dropped with `421 4.3.2` too.
 public struct SMTPShutdownEvent: Sendable {
-    public init() {}
+    public var graceElapsed: Bool
+
+    public init(graceElapsed: Bool = false) {
+        self.graceElapsed = graceElapsed
+    }
 }
 
 /// Drives one SMTP session: frames input with ``SMTPFrameDecoder``, feeds the frames to
@@ -96,8 +101,8 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
         } else if let event = event as? ChannelEvent, event == .inputClosed {
             inputClosed = true
             processInput(context: context)
-        } else if event is SMTPShutdownEvent {
-            if let action = machine.shutdownRequested() {
+        } else if let event = event as? SMTPShutdownEvent {
+            if let action = event.graceElapsed ? machine.shutdownGraceElapsed() : machine.shutdownRequested() {
                 perform(action, context: context)
                 flushOutput(context: context)
             }

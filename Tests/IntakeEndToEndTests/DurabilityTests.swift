@@ -70,6 +70,10 @@ import Testing
         let started = ContinuousClock.now
         #expect(await daemon.stop() == 0)
         #expect(ContinuousClock.now - started < .seconds(10))
+        // Told that its message was not kept, then closed.
+        let reply = try stalled.readReply()
+        #expect(reply.summary == "421 4.3.2")
+        #expect(reply.lines.last?.contains("not kept") == true, "\(reply)")
         #expect(stalled.isClosedByServer())
         #expect(daemon.spooledMessages().isEmpty)
     }

@@ -10,6 +10,7 @@ struct SessionFixture: CustomTestStringConvertible, Sendable {
         case delivery(DeliveryResult)
         case idle
         case shutdown
+        case shutdownGraceElapsed
         case tooLong
         case bareLineEnding
     }
@@ -62,6 +63,8 @@ struct SessionDriver {
             if let action = machine.idleTimeoutElapsed() { perform(action) }
         case .shutdown:
             if let action = machine.shutdownRequested() { perform(action) }
+        case .shutdownGraceElapsed:
+            if let action = machine.shutdownGraceElapsed() { perform(action) }
         }
     }
 
@@ -262,6 +265,12 @@ private let ok = MessageDataSummary(size: 100, receivedHeaderCount: 1)
             name: "shutdown during DATA lets the message finish",
             steps: transaction + [.line("DATA"), .shutdown, .data(ok)],
             replies: ["220", "250", "250 2.1.0", "250 2.1.5", "354", "250 2.0.0", "421 4.3.2"],
+            closes: true
+        ),
+        .init(
+            name: "shutdown grace over during DATA drops the message with 421",
+            steps: transaction + [.line("DATA"), .shutdown, .shutdownGraceElapsed],
+            replies: ["220", "250", "250 2.1.0", "250 2.1.5", "354", "421 4.3.2"],
             closes: true
         ),
         // STARTTLS (RFC 3207)
