@@ -143,6 +143,12 @@ extension IntakeDatabase {
         return try await write { db in
             let organisation = try Self.organisation(db, organisation)
             let userID = try user.map { try Self.userID(db, $0) }
+            if let user, let userID,
+                try Int64.fetchOne(db, sql: "SELECT organisation_id FROM user WHERE id = ?", arguments: [userID]) != organisation.id
+            {
+                throw StoreError(code: .invalid, message: "\(user) is not a user of \(organisation.name)")
+            }
+            // Adding a pattern it has already is no change (migration v7's index).
             try db.execute(
                 sql: "INSERT OR IGNORE INTO exclusion (organisation_id, user_id, pattern) VALUES (?, ?, ?)",
                 arguments: [organisation.id, userID, parsed.description]

@@ -164,7 +164,22 @@ extension IntakeDatabase {
                 )
             else {
                 let scope = user.map { "of \($0)" } ?? "of \(organisation.name)"
-                throw StoreError(code: .notFound, message: "\(normalised) is not an exclusion \(scope)")
+                // The same pattern in the other scope: say how to name it.
+                let owners = try String.fetchAll(
+                    db,
+                    sql: """
+                        SELECT ifnull(u.email, '') FROM exclusion e LEFT JOIN user u ON u.id = e.user_id
+                        WHERE e.organisation_id = ? AND e.pattern = ? AND e.user_id IS NOT ? ORDER BY e.id
+                        """,
+                    arguments: [organisation.id, normalised, userID])
+                var hint = ""
+                if let owner = owners.first {
+                    hint =
+                        owner.isEmpty
+                        ? "; it is the organisation's own: remove it without --user"
+                        : "; it is \(owner)'s own: remove it with --user \(owner)"
+                }
+                throw StoreError(code: .notFound, message: "\(normalised) is not an exclusion \(scope)\(hint)")
             }
             try db.execute(sql: "DELETE FROM exclusion WHERE id = ?", arguments: [row["id"] as Int64])
             return ExclusionView(id: row["id"], pattern: row["pattern"], user: row["email"])

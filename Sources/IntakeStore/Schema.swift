@@ -278,6 +278,21 @@ enum Schema {
                 )
             }
         }
+        migrator.registerMigration("v7 one exclusion per pattern and scope") { db in
+            // The table's UNIQUE (organisation_id, user_id, pattern) never holds for the
+            // organisation's own patterns (user_id NULL: NULLs are distinct), so adding one twice
+            // kept two, and removing it removed one. The copies go, the oldest stays, and an index
+            // on the scope with NULL as 0 (no user has id 0) keeps one from now on.
+            try withoutSizeCap(db) {
+                try db.execute(
+                    sql: """
+                        DELETE FROM exclusion WHERE user_id IS NULL AND id NOT IN (
+                            SELECT min(id) FROM exclusion WHERE user_id IS NULL GROUP BY organisation_id, pattern);
+                        CREATE UNIQUE INDEX exclusion_scope ON exclusion(organisation_id, ifnull(user_id, 0), pattern);
+                        """
+                )
+            }
+        }
         return migrator
     }
 

@@ -69,13 +69,22 @@ import Testing
             try admin.result("exclusion.add", ["org": "acme", "user": .string(Self.alice), "pattern": "newsletter@*"])["user"]
                 == .string(Self.alice))
         try admin.result("exclusion.add", ["org": "acme", "pattern": "spam@junk.test"])
+        // The same pattern again is no change.
+        try admin.result("exclusion.add", ["org": "acme", "pattern": "spam@junk.test"])
         #expect(
             try admin.items("exclusion.list", ["org": "acme"]).map { $0["pattern"] } == ["@noreply.test", "newsletter@*", "spam@junk.test"])
         #expect(try admin.items("exclusion.list", ["org": "acme", "user": .string(Self.alice)]).map { $0["pattern"] } == ["newsletter@*"])
         #expect(try admin.result("exclusion.remove", ["org": "acme", "pattern": "spam@junk.test"])["pattern"] == "spam@junk.test")
-        #expect(try admin.error("exclusion.remove", ["org": "acme", "pattern": "newsletter@*"])?.code == .notFound)
+        let ownedByAlice = try admin.error("exclusion.remove", ["org": "acme", "pattern": "newsletter@*"])
+        #expect(ownedByAlice?.code == .notFound)
+        #expect(ownedByAlice?.message.contains("remove it with --user \(Self.alice)") == true, "\(String(describing: ownedByAlice))")
         try admin.result("exclusion.remove", ["org": "acme", "user": .string(Self.alice), "pattern": "newsletter@*"])
         #expect(try admin.items("exclusion.list", ["org": "acme"]).map { $0["pattern"] } == ["@noreply.test"])
+        // Another organisation's user cannot be given one.
+        try admin.result("org.create", ["name": "beta"])
+        let foreign = try admin.error("exclusion.add", ["org": "beta", "user": .string(Self.alice), "pattern": "@x.test"])
+        #expect(foreign?.code == .invalid)
+        #expect(foreign?.message == "\(Self.alice) is not a user of beta", "\(String(describing: foreign))")
 
         // Settings.
         #expect(try admin.result("settings.get", ["org": "acme"]) == created["settings"])

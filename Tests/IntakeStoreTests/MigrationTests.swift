@@ -169,4 +169,28 @@ import Testing
             }
         }
     }
+
+    /// v7: an organisation's pattern added twice before it is kept once (the oldest), a user's own
+    /// patterns stay, and adding one again is no change.
+    @Test func v7KeepsOneExclusionPerPatternAndScope() throws {
+        try database(upTo: "v6 rows found by their message") { queue in
+            try queue.write { db in
+                try insertMessages(1...1, in: db)
+                try db.execute(
+                    sql: """
+                        INSERT INTO user (id, organisation_id, email, name, token, created_at)
+                            VALUES (7, 1, 'alice@acme.example', 'Alice', 'tok', 0);
+                        INSERT INTO exclusion (id, organisation_id, user_id, pattern) VALUES
+                            (1, 1, NULL, 'noreply@*'), (2, 1, NULL, 'noreply@*'), (3, 1, 7, 'noreply@*'), (4, 1, NULL, '@spam.test');
+                        """)
+            }
+            try migrateAtSizeCap(queue)
+            try queue.write { db in
+                #expect(try Int64.fetchAll(db, sql: "SELECT id FROM exclusion ORDER BY id") == [1, 3, 4])
+                try db.execute(sql: "INSERT OR IGNORE INTO exclusion (organisation_id, user_id, pattern) VALUES (1, NULL, 'noreply@*')")
+                try db.execute(sql: "INSERT OR IGNORE INTO exclusion (organisation_id, user_id, pattern) VALUES (1, 7, 'noreply@*')")
+                #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM exclusion") == 3)
+            }
+        }
+    }
 }
