@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Configuration
+import Foundation
 import SMTPCore
 
 /// Everything `intaked` can be configured with, read once at start.
@@ -88,7 +89,9 @@ public struct IntakeConfiguration: Sendable, Hashable {
         let settings = Settings(reader: reader)
         let defaults = IntakeConfiguration()
         dataDirectory = try settings.string("data_dir", default: defaults.dataDirectory)
-        dropboxDomains = try settings.stringArray("dropbox.domains", default: defaults.dropboxDomains).map { $0.lowercased() }
+        dropboxDomains = try settings.stringArray("dropbox.domains", default: defaults.dropboxDomains).map {
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        }.filter { !$0.isEmpty }
         let deliveryName = try settings.string("delivery", default: defaults.delivery.rawValue)
         guard let delivery = Delivery(rawValue: deliveryName) else {
             throw IntakeConfigurationError("delivery must be filing, spool or discard, not \(deliveryName)")
@@ -130,6 +133,9 @@ public struct IntakeConfiguration: Sendable, Hashable {
     public func validate() throws(IntakeConfigurationError) {
         guard (0...65535).contains(smtpPort) else { throw .init("smtp.port must be 0…65535, not \(smtpPort)") }
         guard !dropboxDomains.isEmpty else { throw .init("dropbox.domains must name at least one domain") }
+        for domain in dropboxDomains where !Self.isDomainName(domain) {
+            throw .init("dropbox.domains must be domain names such as dropbox.example.com, not \"\(domain)\"")
+        }
         guard (tlsCertificatePath == nil) == (tlsPrivateKeyPath == nil) else {
             throw .init("smtp.tls.certificate and smtp.tls.private_key must be set together")
         }
@@ -154,11 +160,63 @@ public struct IntakeConfiguration: Sendable, Hashable {
         }
     }
 
+    /// Every key `intaked` reads (the table above).
+    public static let keys: [String] = [
+        "data_dir", "dropbox.domains", "delivery", "database.path", "database.max_size", "database.checkpoint_pages",
+        "smtp.host", "smtp.port", "smtp.hostname", "smtp.tls.certificate", "smtp.tls.private_key", "smtp.max_message_size",
+        "smtp.max_recipients", "smtp.max_errors", "smtp.max_received_headers", "smtp.max_command_line_length",
+        "smtp.max_data_line_length", "smtp.idle_timeout_seconds", "smtp.max_connections", "smtp.max_connections_per_ip",
+        "smtp.memory_threshold", "metrics.host", "metrics.port", "admin.socket", "admin.group", "shutdown.grace_seconds",
+        "log.level",
+    ]
+
+    /// A key's name in the environment, after `INTAKE_`: `smtp.port` → `SMTP_PORT`.
+    public static func environmentName(_ key: String) -> String {
+        key.uppercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
+    }
+
+    /// `nil` for a key `intaked` reads (in any spelling the environment would give it); else
+    /// why it is refused, with the nearest known key: a misspelt key would otherwise leave its
+    /// setting at the default without a word.
+    public static func unknownKeyProblem(_ key: String) -> String? {
+        let name = environmentName(key)
+        guard !keys.contains(where: { environmentName($0) == name }) else { return nil }
+        let nearest = keys.min { editDistance($0, key.lowercased()) < editDistance($1, key.lowercased()) }
+        let suggestion = nearest.flatMap { editDistance($0, key.lowercased()) <= 3 ? "; did you mean \($0)?" : nil }
+        return "\(key) is not a setting\(suggestion ?? "; the README lists every key")"
+    }
+
+    /// The number of one-character insertions, deletions and substitutions that make `a` into `b`.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a)
+        let b = Array(b)
+        var previous = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in stride(from: 1, through: b.count, by: 1) {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return a.isEmpty ? b.count : previous[b.count]
+    }
+
     /// The admin socket in use.
     public var resolvedAdminSocketPath: String { adminSocketPath ?? dataDirectory + "/admin.sock" }
 
     /// The database file in use.
     public var resolvedDatabasePath: String { databasePath ?? dataDirectory + "/intake.sqlite" }
+
+    /// A domain name: dot-separated labels of letters, digits and inner hyphens (RFC 1035 §2.3.1),
+    /// letters beyond ASCII allowed (an IDN in its Unicode form).
+    static func isDomainName(_ name: String) -> Bool {
+        let labels = name.split(separator: ".", omittingEmptySubsequences: false)
+        return name.utf8.count <= 253
+            && labels.allSatisfy { label in
+                !label.isEmpty && label.count <= 63 && label.first != "-" && label.last != "-"
+                    && label.allSatisfy { $0 == "-" || $0.isLetter || $0.isNumber }
+            }
+    }
 
     static func systemHostname() -> String {
         var buffer = [CChar](repeating: 0, count: 256)
@@ -175,6 +233,11 @@ private struct Settings {
 
     func int(_ key: String, default value: Int) throws(IntakeConfigurationError) -> Int {
         try read(key, "a whole number") { try reader.requiredInt(forKey: ConfigKey(key)) } ?? value
+    }
+
+    /// The value as it was given, for an error that says what was wrong with it.
+    private func given(_ key: String) -> String? {
+        try? reader.requiredString(forKey: ConfigKey(key))
     }
 
     func string(_ key: String, default value: String) throws(IntakeConfigurationError) -> String {
@@ -197,7 +260,7 @@ private struct Settings {
         } catch {
             // swift-configuration's errors are not public; a missing key is told by its message.
             if "\(error)".hasPrefix("Missing required config value") { return nil }
-            throw IntakeConfigurationError("\(key) must be \(kind): \(error)")
+            throw IntakeConfigurationError("\(key) must be \(kind)\(given(key).map { ", not \($0)" } ?? "")")
         }
     }
 }

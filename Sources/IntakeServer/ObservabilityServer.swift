@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Prometheus
+import SMTPNIO
 import ServiceLifecycle
 
 /// The optional HTTP listener for operators: `GET /metrics` in the Prometheus text format and
@@ -35,16 +36,21 @@ final class ObservabilityServer: Service {
 
     func run() async throws {
         let responder = Responder(registry: registry, health: health, beforeScrape: beforeScrape)
-        let channel = try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(HTTPHandler(responder: responder))
+        let channel: any Channel
+        do {
+            channel = try await ServerBootstrap(group: group)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                        try channel.pipeline.syncOperations.addHandler(HTTPHandler(responder: responder))
+                    }
                 }
-            }
-            .bind(host: host, port: port)
-            .get()
+                .bind(host: host, port: port)
+                .get()
+        } catch {
+            throw ListenError(host: host, port: port, keys: "metrics.host, metrics.port", error)
+        }
         logger.info(
             "HTTP listening",
             metadata: ["http.address": "\(channel.localAddress?.ipAddress ?? host)", "http.port": "\(channel.localAddress?.port ?? 0)"]

@@ -1,3 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Logging
 import NIOCore
 import NIOPosix
@@ -92,38 +99,43 @@ public final class SMTPListener: Service {
         let hostname = configuration.hostname
         let logger = self.logger
         let metrics = self.metrics
-        let serverChannel = try await ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            // A client that sends its last commands and shuts down its side (a half-close) still
-            // gets every reply it is owed; the session closes once they are written.
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            // One read per readiness: a session that waits stops reading after at most one more
-            // read, so its input buffer stays near 64 KiB (with four, twenty sessions receiving
-            // 2 MB messages peaked 3 MB higher and spent 14 CPU seconds per 1,000 messages, not 10).
-            .childChannelOption(.maxMessagesPerRead, value: 1)
-            .childChannelInitializer { channel in
-                let address = channel.remoteAddress?.ipAddress ?? "unknown"
-                guard tracker.admit(channel, address: address) else {
-                    logger.notice("connection refused: too many connections", metadata: ["smtp.peer": "\(address)"])
-                    metrics.connectionsRefused.increment()
+        let serverChannel: any Channel
+        do {
+            serverChannel = try await ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 256)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                // A client that sends its last commands and shuts down its side (a half-close) still
+                // gets every reply it is owed; the session closes once they are written.
+                .childChannelOption(.allowRemoteHalfClosure, value: true)
+                // One read per readiness: a session that waits stops reading after at most one more
+                // read, so its input buffer stays near 64 KiB (with four, twenty sessions receiving
+                // 2 MB messages peaked 3 MB higher and spent 14 CPU seconds per 1,000 messages, not 10).
+                .childChannelOption(.maxMessagesPerRead, value: 1)
+                .childChannelInitializer { channel in
+                    let address = channel.remoteAddress?.ipAddress ?? "unknown"
+                    guard tracker.admit(channel, address: address) else {
+                        logger.notice("connection refused: too many connections", metadata: ["smtp.peer": "\(address)"])
+                        metrics.connectionsRefused.increment()
+                        return channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(RefusingHandler(hostname: hostname))
+                        }
+                    }
+                    channel.closeFuture.whenComplete { _ in tracker.release(channel, address: address) }
                     return channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(RefusingHandler(hostname: hostname))
+                        try channel.pipeline.syncOperations.addHandler(
+                            IdleStateHandler(readTimeout: .seconds(Int64(limits.idleTimeoutSeconds)))
+                        )
+                        try channel.pipeline.syncOperations.addHandler(
+                            SMTPSessionHandler(environment: environment, sessionID: SMTPIdentifiers.sessionID())
+                        )
                     }
                 }
-                channel.closeFuture.whenComplete { _ in tracker.release(channel, address: address) }
-                return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        IdleStateHandler(readTimeout: .seconds(Int64(limits.idleTimeoutSeconds)))
-                    )
-                    try channel.pipeline.syncOperations.addHandler(
-                        SMTPSessionHandler(environment: environment, sessionID: SMTPIdentifiers.sessionID())
-                    )
-                }
-            }
-            .bind(host: configuration.host, port: configuration.port)
-            .get()
+                .bind(host: configuration.host, port: configuration.port)
+                .get()
+        } catch {
+            throw ListenError(host: configuration.host, port: configuration.port, keys: "smtp.host, smtp.port", error)
+        }
 
         if let address = serverChannel.localAddress {
             logger.info(
@@ -179,4 +191,22 @@ private final class RefusingHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+}
+
+/// A listener could not be opened: the address is in use, not on this host, or not an address.
+public struct ListenError: Error, CustomStringConvertible {
+    public var description: String
+
+    /// The failure to listen on `host`:`port`, set by the configuration `keys`.
+    public init(host: String, port: Int, keys: String, _ error: any Error) {
+        let reason: String
+        if let error = error as? IOError {
+            reason = String(cString: strerror(error.errnoCode)).lowercased()
+        } else if error is SocketAddressError || error is SocketAddressError.UnknownHost {
+            reason = "not an IP address or a known host name"
+        } else {
+            reason = "\(error)"
+        }
+        description = "cannot listen on \(host):\(port) (\(keys)): \(reason)"
+    }
 }

@@ -3,7 +3,9 @@ import Foundation
 import Configuration
 import IntakeServer
 import Logging
+import SMTPNIO
 import SystemPackage
+import Yams
 
 /// `intaked`: the Intake daemon. Receives mail for the dropbox domains over SMTP.
 @main
@@ -51,7 +53,17 @@ struct Intaked: AsyncParsableCommand {
             guard let equals = setting.firstIndex(of: "="), equals != setting.startIndex else {
                 throw ValidationError("--set takes KEY=VALUE, not \(setting)")
             }
-            set(String(setting[..<equals]), String(setting[setting.index(after: equals)...]))
+            let key = String(setting[..<equals])
+            if let problem = IntakeConfiguration.unknownKeyProblem(key) { throw Self.fail("configuration: --set \(problem)") }
+            set(key, String(setting[setting.index(after: equals)...]))
+        }
+        // INTAKE_ variables that name no setting are likely typos, but may belong to something
+        // else: a warning, not a failure.
+        for name in ProcessInfo.processInfo.environment.keys.sorted() where name.hasPrefix("INTAKE_") && name != "INTAKE_CONFIG" {
+            if IntakeConfiguration.unknownKeyProblem(String(name.dropFirst("INTAKE_".count))) != nil {
+                FileHandle.standardError.write(
+                    Data("intaked: warning: the environment variable \(name) names no setting; it is ignored\n".utf8))
+            }
         }
         if let dataDir { set("data_dir", dataDir) }
         if let smtpHost { set("smtp.host", smtpHost) }
@@ -65,6 +77,7 @@ struct Intaked: AsyncParsableCommand {
         ]
         let configPath = config ?? ConfigReader(provider: environment).string(forKey: "intake.config")
         if let configPath {
+            try Self.checkConfigurationFile(configPath)
             do {
                 providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(configPath)))
             } catch {
@@ -87,6 +100,48 @@ struct Intaked: AsyncParsableCommand {
         } catch let error as IntakeConfigurationError {
             logger.critical("cannot start: \(error)")
             throw Self.fail("\(error)")
+        } catch let error as ListenError {
+            logger.critical("cannot start: \(error)")
+            throw Self.fail("\(error)")
+        }
+    }
+
+    /// Reads the YAML file: it must be readable, parse, and name only settings (nested, as
+    /// `smtp: {port: 25}`, or dotted, as `smtp.port: 25`).
+    static func checkConfigurationFile(_ path: String) throws {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            var isFolder: ObjCBool = false
+            let reason =
+                !FileManager.default.fileExists(atPath: path, isDirectory: &isFolder)
+                ? "no such file" : isFolder.boolValue ? "it is a folder" : "it cannot be read as UTF-8 text (or permission is denied)"
+            throw fail("cannot read the configuration file \(path): \(reason)")
+        }
+        let document: Any?
+        do {
+            document = try Yams.load(yaml: text)
+        } catch {
+            let first = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
+            throw fail("the configuration file \(path) is not valid YAML: \(first)")
+        }
+        guard let document else { return }
+        guard let mapping = document as? [String: Any] else {
+            throw fail("the configuration file \(path) must be a mapping of settings, such as smtp: {port: 2525}")
+        }
+        for key in flattenedKeys(mapping) {
+            if let problem = IntakeConfiguration.unknownKeyProblem(key) { throw fail("configuration file \(path): \(problem)") }
+        }
+    }
+
+    /// The dotted keys of the leaves of a YAML mapping: `smtp: {tls: {certificate: x}}` →
+    /// `smtp.tls.certificate`.
+    static func flattenedKeys(_ mapping: [String: Any], prefix: String = "") -> [String] {
+        mapping.keys.sorted().flatMap { key -> [String] in
+            let path = prefix.isEmpty ? key : prefix + "." + key
+            if let nested = mapping[key] as? [String: Any] { return flattenedKeys(nested, prefix: path) }
+            return [path]
         }
     }
 

@@ -18,11 +18,44 @@ import Testing
         (["--config", "/nonexistent/intake.yaml"], "cannot read the configuration file /nonexistent/intake.yaml"),
         (["--set", "noequals"], "--set takes KEY=VALUE"),
         (["--set", "database.checkpoint_pages=0"], "database.checkpoint_pages must be between 16 and 1000000"),
+        // A misspelt key would leave its setting at the default without a word.
+        (["--set", "smtp.prot=2526"], "--set smtp.prot is not a setting; did you mean smtp.port?"),
+        (["--set", "smtp.port=abc"], "smtp.port must be a whole number, not abc"),
+        (["--set", "dropbox.domains="], "dropbox.domains must name at least one domain"),
+        (["--set", "dropbox.domains=a b,@@"], "dropbox.domains must be domain names such as dropbox.example.com, not \"a b\""),
+        (["--config", "/"], "cannot read the configuration file /: it is a folder"),
     ])
     func badSettingsAreRefused(_ arguments: [String], _ message: String) throws {
         let result = try runCommand(Daemon.executable, ["--data-dir", Daemon.temporaryDirectory()] + arguments)
-        #expect(result.status != 0)
+        // EX_CONFIG; a malformed option is a usage error (EX_USAGE).
+        #expect(result.status == (arguments.contains("noequals") ? 64 : 78))
         #expect(result.error.contains(message), "\(result.error)")
+    }
+
+    /// A key of the file that names no setting stops the daemon; so does a file that is not YAML.
+    @Test(arguments: [
+        ("smtp:\n  port: 2533\n  prot: 1\n", "smtp.prot is not a setting; did you mean smtp.port?"),
+        ("dropbox:\n  domain: [x.example]\n", "dropbox.domain is not a setting; did you mean dropbox.domains?"),
+        ("smtp: [\n", "is not valid YAML"),
+    ])
+    func badConfigurationFilesAreRefused(_ text: String, _ message: String) throws {
+        let folder = Daemon.temporaryDirectory()
+        try text.write(toFile: folder + "/intake.yaml", atomically: true, encoding: .utf8)
+        let result = try runCommand(Daemon.executable, ["--data-dir", folder, "--config", folder + "/intake.yaml"])
+        #expect(result.status == 78)
+        #expect(result.error.contains(message), "\(result.error)")
+    }
+
+    /// A port in use stops the daemon with a sentence that names the address and its keys.
+    @Test func aListenAddressInUseIsAClearError() async throws {
+        let daemon = try await Daemon()
+        let result = try runCommand(
+            Daemon.executable, ["--data-dir", Daemon.temporaryDirectory(), "--set", "delivery=spool", "--smtp-port", "\(daemon.port)"])
+        #expect(result.status == 78)
+        #expect(
+            result.error.contains("cannot listen on 127.0.0.1:\(daemon.port) (smtp.host, smtp.port): address already in use"),
+            "\(result.error)")
+        await daemon.stop()
     }
 
     @Test func unreadableCertificateIsAClearError() throws {
