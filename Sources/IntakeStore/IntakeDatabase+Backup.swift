@@ -6,6 +6,7 @@ extension IntakeDatabase {
     /// What a backup wrote.
     public struct BackupResult: Sendable {
         public var path: String
+        /// Octets written: the database file and the raw message files copied beside it.
         public var size: Int
     }
 
@@ -19,6 +20,15 @@ extension IntakeDatabase {
         }
         guard !FileManager.default.fileExists(atPath: path) && !FileManager.default.fileExists(atPath: path + "-raw") else {
             throw StoreError(code: .conflict, message: "\(path) exists already; a backup never overwrites a file")
+        }
+        // Its folder must be there and take files, before SQLite's own "unable to open".
+        let folder = (path as NSString).deletingLastPathComponent
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
+            throw StoreError(code: .invalid, message: "cannot back up to \(path): there is no folder \(folder)")
+        }
+        guard FileManager.default.isWritableFile(atPath: folder) else {
+            throw StoreError(code: .invalid, message: "cannot back up to \(path): the daemon may not write in \(folder)")
         }
         let writer = self.writer
         let rawFolder = self.rawFolder

@@ -32,6 +32,10 @@ import Testing
         let again = try admin.intakectl(["backup", copies[0]])
         #expect(again.status == 1)
         #expect(again.error.contains("exists already"))
+        // Nor writes into a folder that is not there, and says so.
+        let nowhere = try admin.intakectl(["backup", folder + "/missing/intake.sqlite"])
+        #expect(nowhere.status == 1)
+        #expect(nowhere.error.contains("there is no folder \(folder)/missing"), "\(nowhere.error)")
         for path in copies {
             let check = try runCommand(
                 "/usr/bin/env",
