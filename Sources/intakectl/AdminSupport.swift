@@ -67,10 +67,25 @@ enum AdminVerbRunner {
             throw ExitCode(69)
         }
         if let error = response.error {
-            FileHandle.standardError.write(Data("intakectl: \(error.message) (\(error.code.rawValue))\n".utf8))
+            FileHandle.standardError.write(Data("intakectl: \(commandLineWording(error.message)) (\(error.code.rawValue))\n".utf8))
             throw ExitCode(1)
         }
         return response.result ?? .null
+    }
+
+    /// The daemon's message in the words of the command line: it names the protocol's parameters
+    /// and commands (`params.contact`, `message.assign`), which here are options and subcommands
+    /// (`--contact`, `message assign`).
+    static func commandLineWording(_ message: String) -> String {
+        var words = message
+        while let range = words.range(of: #"params\.[a-z_]+"#, options: .regularExpression) {
+            let name = words[range].dropFirst("params.".count).replacingOccurrences(of: "_", with: "-")
+            words.replaceSubrange(range, with: "--" + name)
+        }
+        for command in AdminCommand.all.map(\.name) {
+            words = words.replacingOccurrences(of: command, with: command.replacingOccurrences(of: ".", with: " "))
+        }
+        return words
     }
 }
 

@@ -237,7 +237,7 @@ struct MessageRaw: AdminVerb {
         commandName: "raw", abstract: "Print a kept message as received (with --json: base64 in the result).")
     static let command = "message.raw"
     @OptionGroup var connection: AdminConnectionOptions
-    @Option(help: "The message id.") var message: String
+    @Option(help: "The message id (the MESSAGE column of message list).") var message: String
 
     func params() -> [String: JSONValue] {
         var params = Params()
@@ -256,7 +256,7 @@ struct MessageAssign: AdminVerb {
         commandName: "assign", abstract: "File a message by hand under a contact, a case or an opportunity.")
     static let command = "message.assign"
     @OptionGroup var connection: AdminConnectionOptions
-    @Option(help: "The message id.") var message: String
+    @Option(help: "The message id (the MESSAGE column of message list).") var message: String
     @Option(help: "A contact: id or email.") var contact: String?
     @Option(name: .customLong("case"), help: "A case: id or reference (CS1001).") var record: String?
     @Option(help: "An opportunity: id or reference (CO1001).") var opportunity: String?
@@ -276,7 +276,7 @@ struct MessageReprocess: AdminVerb {
         commandName: "reprocess", abstract: "Run the filing rules again on a kept message.")
     static let command = "message.reprocess"
     @OptionGroup var connection: AdminConnectionOptions
-    @Option(help: "The message id.") var message: String
+    @Option(help: "The message id (the MESSAGE column of message list).") var message: String
 
     func params() -> [String: JSONValue] {
         var params = Params()

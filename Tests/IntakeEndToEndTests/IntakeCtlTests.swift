@@ -56,6 +56,11 @@ import Testing
         let invalid = try admin.intakectl(["settings", "set", "--org", "acme", "--key", "create_contacts", "--value", "maybe"])
         #expect(invalid.status == 1)
         #expect(invalid.error.contains("create_contacts must be true or false (invalid)"))
+        // The daemon's words for parameters and commands become the command line's.
+        let wording = try admin.intakectl(["message", "list", "--limit", "0"])
+        #expect(wording.error == "intakectl: --limit must be 1…10000, not 0 (invalid)\n", "\(wording.error)")
+        let assign = try admin.intakectl(["message", "assign", "--message", "1"])
+        #expect(assign.error.contains("message assign needs exactly one of --contact, --case, --opportunity"), "\(assign.error)")
         let usage = try admin.intakectl(["user", "create", "--org", "acme"])
         #expect(usage.status != 0)
         #expect(usage.error.contains("--email"))
