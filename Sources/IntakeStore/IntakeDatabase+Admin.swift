@@ -1,6 +1,7 @@
 import Filing
 import Foundation
 import GRDB
+import MailParser
 
 /// An organisation as the admin API shows it.
 public struct OrganisationRecord: Sendable, Hashable, Codable {
@@ -30,9 +31,10 @@ public struct UserRecord: Sendable, Hashable, Codable {
 extension IntakeDatabase {
     /// Creates an organisation.
     public func createOrganisation(name: String, internalDomains: [String] = []) async throws(StoreError) -> OrganisationRecord {
-        let name = name.trimmingCharacters(in: .whitespaces)
-        guard !name.isEmpty else { throw StoreError(code: .invalid, message: "an organisation needs a name") }
-        let domains = internalDomains.map { $0.lowercased() }
+        let name = try AdminInput.name(name, of: "an organisation")
+        var checked: [String] = []
+        for domain in internalDomains { checked.append(try AdminInput.domain(domain, field: "internal domain")) }
+        let domains = checked
         return try await write { db in
             if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM organisation WHERE name = ?)", arguments: [name]) == true {
                 throw StoreError(code: .conflict, message: "an organisation named \(name) exists already")
@@ -58,10 +60,8 @@ extension IntakeDatabase {
     public func createUser(organisation: String, email: String, name: String, timeZone: String = "UTC") async throws(StoreError)
         -> UserRecord
     {
-        let email = email.lowercased().trimmingCharacters(in: .whitespaces)
-        guard email.contains("@"), !email.hasPrefix("@"), !email.hasSuffix("@") else {
-            throw StoreError(code: .invalid, message: "email must be an address such as alice@example.com, not \(email)")
-        }
+        let email = try AdminInput.address(email, field: "email")
+        let name = try AdminInput.name(name, of: "a user")
         guard TimeZone(identifier: timeZone) != nil else {
             throw StoreError(code: .invalid, message: "timezone must be an IANA time zone such as Europe/Berlin, not \(timeZone)")
         }
@@ -93,7 +93,9 @@ extension IntakeDatabase {
     static func userID(_ db: Database, _ reference: String) throws -> Int64 {
         let id =
             try Int64(reference).flatMap { try Int64.fetchOne(db, sql: "SELECT id FROM user WHERE id = ?", arguments: [$0]) }
-            ?? Int64.fetchOne(db, sql: "SELECT id FROM user WHERE email = ?", arguments: [reference.lowercased()])
+            ?? Int64.fetchOne(
+                db, sql: "SELECT id FROM user WHERE email = ?",
+                arguments: [MailAddress(address: reference.trimmingCharacters(in: .whitespaces))?.normalized ?? reference.lowercased()])
         guard let id else { throw StoreError(code: .notFound, message: "no user \(reference)") }
         return id
     }
@@ -114,8 +116,7 @@ extension IntakeDatabase {
 
     /// Adds a trusted (validated) extra sender address.
     public func addSender(user reference: String, email: String) async throws(StoreError) -> UserRecord {
-        let email = email.lowercased().trimmingCharacters(in: .whitespaces)
-        guard email.contains("@") else { throw StoreError(code: .invalid, message: "email must be an address, not \(email)") }
+        let email = try AdminInput.address(email, field: "email")
         return try await write { db in
             let id = try Self.userID(db, reference)
             try db.execute(sql: "INSERT OR IGNORE INTO user_address (user_id, email, validated) VALUES (?, ?, 1)", arguments: [id, email])
@@ -127,7 +128,9 @@ extension IntakeDatabase {
     public func removeSender(user reference: String, email: String) async throws(StoreError) -> UserRecord {
         try await write { db in
             let id = try Self.userID(db, reference)
-            try db.execute(sql: "DELETE FROM user_address WHERE user_id = ? AND email = ?", arguments: [id, email.lowercased()])
+            try db.execute(
+                sql: "DELETE FROM user_address WHERE user_id = ? AND email = ?",
+                arguments: [id, MailAddress(address: email.trimmingCharacters(in: .whitespaces))?.normalized ?? email.lowercased()])
             guard db.changesCount > 0 else {
                 throw StoreError(code: .notFound, message: "\(email) is not a trusted address of \(reference)")
             }
@@ -167,9 +170,15 @@ extension IntakeDatabase {
         default:
             throw StoreError(code: .invalid, message: "unknown setting \(key); known: \(OrganisationSettings.keys.joined(separator: ", "))")
         }
-        let stored =
-            key == "freemail_domains_extra"
-            ? Self.encodeList(value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }) : value
+        var checked = value
+        if key == "freemail_domains_extra" {
+            var domains: [String] = []
+            for domain in value.split(separator: ",") where !domain.trimmingCharacters(in: .whitespaces).isEmpty {
+                domains.append(try AdminInput.domain(String(domain), field: "freemail_domains_extra"))
+            }
+            checked = Self.encodeList(domains)
+        }
+        let stored = checked
         try await write { db in
             let organisation = try Self.organisation(db, organisation)
             try db.execute(

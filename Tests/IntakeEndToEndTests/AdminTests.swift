@@ -311,6 +311,23 @@ import Testing
         _ = try Self.acme(admin)
         // invalid: a parameter the rules refuse, a missing one, an ill-typed one, an unknown one.
         #expect(try admin.error("user.create", ["org": "acme", "email": "not-an-address", "name": "X"])?.code == .invalid)
+        // What admins type is checked: addresses, domains and names the rules could never match.
+        for (command, params) in [
+            ("user.create", ["org": "acme", "email": "a b@acme.test", "name": "X"]),
+            ("user.create", ["org": "acme", "email": "x@localhost", "name": "X"]),
+            ("user.create", ["org": "acme", "email": "x@acme.test", "name": ""]),
+            ("org.create", ["name": "123"]),
+            ("org.create", ["name": "x\u{0}y"]),
+            ("org.create", ["name": "globex", "internal_domains": ["not a domain"]]),
+            ("settings.set", ["org": "acme", "key": "freemail_domains_extra", "value": "mail.example,@@"]),
+            ("sender.add", ["user": .string(Self.alice), "email": "home@@mail.test"]),
+        ] as [(String, [String: JSONValue])] {
+            #expect(try admin.error(command, params)?.code == .invalid, "\(command) \(params)")
+        }
+        // An address or domain typed with its IDNA labels is kept as a message names it.
+        let idn = try admin.result("user.create", ["org": "acme", "email": "Anna@XN--MLLER-KVA.example", "name": "Anna"])
+        #expect(idn["email"] == "anna@müller.example")
+        #expect(try admin.result("user.show", ["user": "anna@xn--mller-kva.example"])["email"] == "anna@müller.example")
         let missing = try admin.error("org.show")
         #expect(missing == AdminError(.invalid, "params.org is missing; org.show needs org"))
         #expect(try admin.error("org.show", ["org": ["acme"]])?.message == "params.org must be an id or a name, not a list")

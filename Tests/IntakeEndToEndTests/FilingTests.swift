@@ -378,6 +378,20 @@ import Testing
         await crm.stop()
     }
 
+    /// A user and an internal domain typed with IDNA labels match the Unicode form a message's
+    /// fields are read in: her own mail is trusted, and her colleague is no contact.
+    @Test func addressesTypedWithIDNALabelsMatchTheMessage() async throws {
+        let crm = try await CRMFixture.start(
+            users: [("anna@xn--mller-kva.example", "Anna Müller", "UTC")], internalDomains: ["XN--MLLER-KVA.example"])
+        let message = mail(
+            from: "Anna Müller <anna@xn--mller-kva.example>", to: "jane.fenwick@fenwick-logistics.example",
+            cc: "max@müller.example", subject: "Angebot")
+        let sent = try crm.send(message, from: "anna@xn--mller-kva.example", to: [crm.dropbox("anna@xn--mller-kva.example")])
+        #expect(sent.code == 250, "\(sent.text)")
+        #expect(try await crm.contactEmails() == ["jane.fenwick@fenwick-logistics.example"])
+        await crm.stop()
+    }
+
     @Test func rotatedTokenIsRefusedAtRCPT() async throws {
         var crm = try await CRMFixture.start()
         let old = crm.dropbox(Self.bob)

@@ -1,0 +1,58 @@
+import Foundation
+import MailParser
+
+/// What admins type (addresses, domains, names), checked and put in the form the filing rules
+/// compare: addresses as ``MailAddress/normalized`` (local part case-folded, domain lower-cased
+/// with IDNA `xn--` labels decoded, RFC 5890), so that `anna@xn--mller-kva.example` typed by an
+/// admin is the `anna@müller.example` a message's From field says.
+enum AdminInput {
+    /// An address `local@domain`: a local part without spaces, control characters or the
+    /// specials of RFC 5322 §3.2.3 (quoted local parts are not taken here), and a domain name
+    /// of two labels or more.
+    static func address(_ text: String, field: String) throws(StoreError) -> String {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let refusal = StoreError(code: .invalid, message: "\(field) must be an address such as alice@example.com, not \(trimmed)")
+        guard let at = trimmed.lastIndex(of: "@") else { throw refusal }
+        let local = trimmed[..<at]
+        let specials: Set<Character> = ["<", ">", "(", ")", "[", "]", ",", ";", ":", "\\", "\"", "@"]
+        guard !local.isEmpty, local.utf8.count <= 64, !local.hasPrefix("."), !local.hasSuffix("."), !local.contains(".."),
+            local.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F && !specials.contains(Character($0)) }),
+            let domain = try? self.domain(String(trimmed[trimmed.index(after: at)...]), field: field),
+            let address = MailAddress(address: "\(local)@\(domain)")
+        else { throw refusal }
+        return address.normalized
+    }
+
+    /// A domain name of two labels or more (RFC 1035 §2.3.1; letters beyond ASCII allowed, as
+    /// in an IDN), lower-cased with `xn--` labels decoded; a leading `@` is dropped.
+    static func domain(_ text: String, field: String) throws(StoreError) -> String {
+        var trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
+        if trimmed.hasPrefix("@") { trimmed.removeFirst() }
+        if trimmed.hasSuffix(".") { trimmed.removeLast() }
+        let decoded = IDNA.toUnicode(trimmed)
+        let labels = decoded.split(separator: ".", omittingEmptySubsequences: false)
+        guard labels.count >= 2, decoded.utf8.count <= 253,
+            labels.allSatisfy({ label in
+                !label.isEmpty && label.utf8.count <= 63 && label.first != "-" && label.last != "-"
+                    && label.allSatisfy { $0 == "-" || $0.isLetter || $0.isNumber }
+            })
+        else {
+            throw StoreError(code: .invalid, message: "\(field) must be a domain name such as example.com, not \(text)")
+        }
+        return decoded
+    }
+
+    /// A name: not empty, no control characters, and not only digits (a number names a record
+    /// by its id, so a name made of digits could never be found).
+    static func name(_ text: String, of what: String) throws(StoreError) -> String {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard !trimmed.isEmpty else { throw StoreError(code: .invalid, message: "\(what) needs a name") }
+        guard !trimmed.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) else {
+            throw StoreError(code: .invalid, message: "\(what)'s name must be plain text, without control characters")
+        }
+        guard !trimmed.allSatisfy(\.isNumber) else {
+            throw StoreError(code: .invalid, message: "\(what)'s name must not be a number (numbers are ids), not \(trimmed)")
+        }
+        return trimmed
+    }
+}
