@@ -133,9 +133,16 @@ public final class AdminClient {
     }
 
     static func connectProblem(path: String, code: Int32) -> String {
+        var status = stat()
+        if code != ENOENT, stat(path, &status) == 0, status.st_mode & S_IFMT != S_IFSOCK {
+            let kind = status.st_mode & S_IFMT == S_IFDIR ? "a folder" : "a file"
+            return
+                "\(path) is \(kind), not a socket: --socket (or INTAKE_ADMIN_SOCKET) names the admin socket, admin.sock in the data folder by default"
+        }
         switch code {
         case ENOENT:
-            return "no admin socket at \(path): is intaked running? (pick the socket with --socket or INTAKE_ADMIN_SOCKET)"
+            return
+                "no admin socket at \(path): is intaked running, with delivery=filing? (pick the socket with --socket or INTAKE_ADMIN_SOCKET)"
         case EACCES, EPERM:
             return "permission denied on \(path): run as root, as the daemon's user or as a member of its admin.group"
         case ECONNREFUSED:

@@ -230,19 +230,23 @@ struct FilingReceiver: SMTPMessageReceiver {
                 metrics.filingOutcomes[result.outcome]?.increment()
                 // One summary line per message and recipient: outcome, kind, size, duration.
                 let kind = delivery.recipients.first { $0.address == result.recipient }?.dropbox?.kind.rawValue ?? "postmaster"
+                // The outcome may be a refusal: "filing outcome", not "message filed". The size
+                // stored holds the Received field this server adds, so it is not the SMTP size.
                 logger.info(
-                    "message filed",
+                    "filing outcome",
                     metadata: [
                         "smtp.session.id": "\(message.session.id)", "smtp.message.id": "\(message.id)",
                         "filing.outcome": "\(result.outcome.rawValue)", "filing.kind": "\(kind)",
-                        "filing.records": "\(result.filed.count)", "smtp.message.size": "\(delivery.raw.count)",
+                        "filing.records": "\(result.filed.count)", "filing.stored_octets": "\(delivery.raw.count)",
                         "duration_ms": "\(started.millisecondsElapsed)",
                     ]
                 )
             }
             return Self.reply(results, id: message.id)
         case .failure(let error):
-            logger.error("could not file the message", metadata: ["smtp.message.id": "\(message.id)", "error": "\(error)"])
+            logger.error(
+                "could not file the message",
+                metadata: ["smtp.session.id": "\(message.session.id)", "smtp.message.id": "\(message.id)", "error": "\(error)"])
             return .rejected(.storageFailure(outOfSpace: error.code == .full))
         }
     }

@@ -34,7 +34,7 @@ struct Intaked: AsyncParsableCommand {
     @Option(name: .long, help: "The port to listen on; 0 picks a free port (smtp.port).")
     var smtpPort: Int?
 
-    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error (log.level).")
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical (log.level).")
     var logLevel: String?
 
     @Option(

@@ -74,5 +74,9 @@ import Testing
         let gone = try runCommand(AdminFixture.intakectl, ["org", "list", "--socket", admin.socketPath])
         #expect(gone.status == 69)
         #expect(gone.error.contains("no admin socket at \(admin.socketPath)"))
+        // A path that is not a socket is said to be one.
+        let folder = try runCommand(AdminFixture.intakectl, ["org", "list", "--socket", admin.daemon.dataDirectory])
+        #expect(folder.status == 69)
+        #expect(folder.error.contains("\(admin.daemon.dataDirectory) is a folder, not a socket"), "\(folder.error)")
     }
 }
