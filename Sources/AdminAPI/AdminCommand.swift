@@ -48,6 +48,9 @@ public struct AdminCommand: Sendable, Hashable {
             "List the organisation's exclusions (with user: that user's own)."),
         AdminCommand("settings.get", required: ["org"], optional: ["key"], "Show the organisation's settings, or one of them."),
         AdminCommand("settings.set", required: ["org", "key", "value"], "Change a setting."),
+        AdminCommand(
+            "contact.create", required: ["org", "email"], optional: ["name"],
+            "Create a contact (and its company, as filing would), e.g. to assign an unmatched message to."),
         AdminCommand("contact.list", required: ["org"], optional: ["email", "company"], "List contacts, optionally by email or company."),
         AdminCommand("contact.show", required: ["contact"], optional: ["org"], "Show a contact with its notes and messages."),
         AdminCommand("company.list", required: ["org"], "List companies."),

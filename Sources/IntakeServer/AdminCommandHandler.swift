@@ -148,6 +148,10 @@ struct AdminCommandHandler: Sendable {
             try await database.setSetting(organisation: organisation, key: try params.string("key"), value: try Self.settingText(params))
             return Self.settings(try await database.settings(organisation: organisation))
 
+        case "contact.create":
+            return Self.contact(
+                try await database.createContact(
+                    organisation: try params.reference("org"), email: try params.string("email"), name: try params.optionalString("name")))
         case "contact.list":
             let contacts = try await database.contacts(
                 organisation: try params.reference("org"), email: try params.optionalString("email"),

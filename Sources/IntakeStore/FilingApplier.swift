@@ -236,6 +236,14 @@ struct FilingApplier {
     }
 
     private func createContact(_ candidate: ContactCandidate, organisationID: Int64) throws -> (id: Int64, companyID: Int64?) {
+        try Self.createContact(candidate, organisationID: organisationID, now: now, in: db)
+    }
+
+    /// Creates a contact with its address, linked to the company of its `companyDomain`
+    /// (created when missing): as filing does, and `contact create`.
+    static func createContact(
+        _ candidate: ContactCandidate, organisationID: Int64, now: Double, in db: Database
+    ) throws -> (id: Int64, companyID: Int64?) {
         var companyID: Int64?
         if let domain = candidate.companyDomain {
             companyID = try Int64.fetchOne(

@@ -487,6 +487,38 @@ extension IntakeDatabase {
         return row["organisation_id"]
     }
 
+    /// Creates a contact in the organisation, linked to the company of its domain as filing
+    /// would link it (none for free-mail, or with `company_from_domain` off); named `name`, else
+    /// from the address's local part. Messages can then be assigned to it (``assign(message:to:)``).
+    public func createContact(organisation: String, email: String, name: String?) async throws(StoreError) -> ContactView {
+        let email = try AdminInput.address(email, field: "email")
+        let name = try name.map { name throws(StoreError) in try AdminInput.name(name, of: "a contact") }
+        return try await write { db in
+            let organisation = try Self.organisation(db, organisation)
+            if let existing = try Int64.fetchOne(
+                db, sql: "SELECT contact_id FROM contact_email WHERE organisation_id = ? AND email = ?",
+                arguments: [organisation.id, email])
+            {
+                throw StoreError(code: .conflict, message: "\(email) is contact \(existing) already")
+            }
+            let context = try Self.organisationContext(db, organisationID: organisation.id)
+            if context.memberAddresses.contains(email) {
+                throw StoreError(code: .invalid, message: "\(email) belongs to a user of \(organisation.name); users are never contacts")
+            }
+            let domain = MailAddress(address: email)?.domain ?? ""
+            let companyDomain =
+                context.settings.companyFromDomain && !FreemailDomains.contains(domain, extra: Set(context.settings.freemailDomainsExtra))
+                ? domain : nil
+            let candidate = ContactCandidate(address: email, name: name, source: "admin", companyDomain: companyDomain)
+            let (id, _) = try FilingApplier.createContact(
+                candidate, organisationID: organisation.id, now: Date().timeIntervalSince1970, in: db)
+            guard let view = try Self.contactView(db, id: id) else {
+                throw StoreError(code: .internalError, message: "contact \(id) is gone after creating it")
+            }
+            return view
+        }
+    }
+
     /// A contact by id or email, in one organisation or across all of them.
     static func contactID(_ db: Database, _ reference: String, organisationID: Int64?) throws -> Int64 {
         let rows: [Int64]

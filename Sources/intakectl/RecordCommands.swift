@@ -9,10 +9,29 @@ import Foundation
 
 struct ContactCommands: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "contact", abstract: "Contacts.", subcommands: [ContactList.self, ContactShow.self])
+        commandName: "contact", abstract: "Contacts.", subcommands: [ContactCreate.self, ContactList.self, ContactShow.self])
 }
 
 let contactColumns = ["id", "name", "emails", "company"]
+
+struct ContactCreate: AdminVerb {
+    static let configuration = CommandConfiguration(
+        commandName: "create", abstract: "Create a contact (and its company, as filing would), e.g. to assign an unmatched message to.")
+    static let command = "contact.create"
+    static let columns = contactColumns
+    @OptionGroup var connection: AdminConnectionOptions
+    @Option(help: "The organisation: id or name.") var org: String
+    @Option(help: "The contact's address.") var email: String
+    @Option(help: "The contact's name (default: from the address).") var name: String?
+
+    func params() -> [String: JSONValue] {
+        var params = Params()
+        params.reference("org", org)
+        params.string("email", email)
+        params.string("name", name)
+        return params.values
+    }
+}
 
 struct ContactList: AdminVerb {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List contacts.")

@@ -136,7 +136,8 @@ import Testing
         #expect(try params.optionalString("missing") == nil)
     }
 
-    /// The issues' admin list, and `backup` of the operations issue.
+    /// The issues' admin list, `backup` of the operations issue, and `contact.create` for the
+    /// unmatched messages of someone new.
     @Test func theCommandTableIsTheIssuesList() {
         let names = AdminCommand.all.map(\.name)
         #expect(Set(names).count == names.count)
@@ -144,7 +145,8 @@ import Testing
             Set(names) == [
                 "org.create", "org.list", "org.show", "user.create", "user.list", "user.show", "user.delete", "user.rotate", "sender.add",
                 "sender.remove", "sender.list", "exclusion.add", "exclusion.remove", "exclusion.list", "settings.get", "settings.set",
-                "contact.list", "contact.show", "company.list", "company.show", "note.list", "case.list", "case.show", "opportunity.list",
+                "contact.create", "contact.list", "contact.show", "company.list", "company.show", "note.list", "case.list", "case.show",
+                "opportunity.list",
                 "opportunity.show", "task.list", "message.list", "message.show", "message.raw", "message.assign", "message.reprocess",
                 "status", "backup",
             ])

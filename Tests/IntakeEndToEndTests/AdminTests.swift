@@ -288,6 +288,33 @@ import Testing
         await admin.stop()
     }
 
+    /// A message from someone new, kept as unmatched with create_contacts off, is filed under a
+    /// contact the admin creates: named from the address, at the company of its domain.
+    @Test func aContactCreatedByHandTakesAnUnmatchedMessage() async throws {
+        let admin = try await AdminFixture.start()
+        let (alice, _) = try Self.acme(admin)
+        let note = try #require(alice["addresses"]?["note"]?.stringValue)
+        try admin.result("settings.set", ["org": "acme", "key": "create_contacts", "value": false])
+        let message = mail(from: "Alice Archer <\(Self.alice)>", to: "tom.tanaka@tanaka.example", subject: "Quote")
+        #expect(try admin.send(message, from: Self.alice, to: [note]).code == 250)
+        let unmatched = try #require(try admin.items("message.list", ["org": "acme", "outcome": "unmatched"]).first?["message"])
+
+        let created = try admin.result("contact.create", ["org": "acme", "email": "Tom.Tanaka@Tanaka.example"])
+        #expect(created["name"] == "Tom Tanaka")
+        #expect(created["emails"] == [.string("tom.tanaka@tanaka.example")])
+        #expect(created["company"] == "Tanaka")
+        #expect(try admin.error("contact.create", ["org": "acme", "email": "tom.tanaka@tanaka.example"])?.code == .conflict)
+        #expect(try admin.error("contact.create", ["org": "acme", "email": .string(Self.alice)])?.code == .invalid)
+        let named = try admin.result("contact.create", ["org": "acme", "email": "mia@gmail.com", "name": "Mia Chen"])
+        #expect(named["name"] == "Mia Chen")
+        #expect(named["company"] == .null)
+
+        let assigned = try admin.result("message.assign", ["message": unmatched, "contact": "tom.tanaka@tanaka.example"])
+        #expect(assigned["filed"]?.strings.contains("contact:1") == true)
+        #expect(try admin.items("note.list", ["org": "acme", "contact": 1]).count == 1)
+        await admin.stop()
+    }
+
     @Test func statusReportsVersionListenersCountsAndSize() async throws {
         let admin = try await AdminFixture.start()
         _ = try Self.acme(admin)
