@@ -70,7 +70,6 @@ enum AddressScanner {
 
     @inline(__always)
     static func isLocalChar(_ b: UInt8) -> Bool {
-        if b >= 0x80 { return true }
         if ASCII.isAlnum(b) { return true }
         switch b {
         case UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "+"), UInt8(ascii: "!"),
@@ -85,10 +84,16 @@ enum AddressScanner {
 
     @inline(__always)
     static func isDomainChar(_ b: UInt8) -> Bool {
-        b >= 0x80 || ASCII.isAlnum(b) || b == UInt8(ascii: "-") || b == UInt8(ascii: ".")
+        ASCII.isAlnum(b) || b == UInt8(ascii: "-") || b == UInt8(ascii: ".")
     }
 
     /// Every plausible address in `bytes`, in order. With `filter`, drops the false positives.
+    ///
+    /// Outside ASCII an address is made of letters, marks and digits (RFC 6531 addresses, IDN
+    /// domains); punctuation, symbols and spaces (`«`, `’`, `，`, `。`, `：`) end it. Text in a script
+    /// written without spaces runs into the address it precedes or follows
+    /// (`担当：山田yamada@yamada-kogyo.co.jpまで`): a local part, or a domain label, that mixes ASCII
+    /// letters with letters of such a script is cut to the part next to the `@`.
     static func scan(_ bytes: [UInt8], filter: Bool = true, excluding: Set<String> = [], limit: Int = 10_000) -> [Hit] {
         var hits: [Hit] = []
         bytes.withUnsafeBufferPointer { buf in
@@ -100,22 +105,47 @@ enum AddressScanner {
                 guard let hit = memchr(base + p, Int32(UInt8(ascii: "@")), n - p) else { break }
                 let at = UnsafeRawPointer(hit) - UnsafeRawPointer(base)
                 p = at + 1
-                // Local part, leftwards.
+                // Local part, leftwards, a character at a time.
                 var ls = at
-                while ls > 0, at - ls < 128, isLocalChar(buf[ls - 1]) { ls -= 1 }
+                var asciiLetters = false
+                var otherScript = false
+                var sameScriptStart = at  // the start of the part without other scripts' letters next to the '@'
+                while ls > 0 {
+                    let b = buf[ls - 1]
+                    if b < 0x80 {
+                        guard at - ls < 128, isLocalChar(b) else { break }
+                        asciiLetters = asciiLetters || ASCII.isAlpha(b)
+                        ls -= 1
+                    } else {
+                        guard let (scalar, start) = decodeScalar(buf, before: ls), at - start <= 128, isWordScalar(scalar) else { break }
+                        otherScript = otherScript || !isLatin(scalar)
+                        ls = start
+                    }
+                    if !otherScript { sameScriptStart = ls }
+                }
+                if asciiLetters && otherScript { ls = sameScriptStart }
                 while ls < at,
                     buf[ls] == UInt8(ascii: ".") || buf[ls] == UInt8(ascii: "'") || buf[ls] == UInt8(ascii: "=")
                         || buf[ls] == UInt8(ascii: "/") || buf[ls] == UInt8(ascii: "?") || buf[ls] == UInt8(ascii: "|")
                 { ls += 1 }
-                // Non-ASCII before the local part: only keep UTF-8 letters (SMTPUTF8), not punctuation like «.
                 guard ls < at else { continue }
-                // Domain, rightwards.
+                // Domain, rightwards, a character at a time.
                 var de = at + 1
-                while de < n, de - at < 256, isDomainChar(buf[de]) { de += 1 }
-                while de > at + 1,
-                    buf[de - 1] == UInt8(ascii: ".") || buf[de - 1] == UInt8(ascii: "-")
-                        || buf[de - 1] >= 0x80 && !isUTF8Letter(buf, de - 1)
-                { de -= 1 }
+                while de < n {
+                    let b = buf[de]
+                    if b < 0x80 {
+                        guard de - at < 256, isDomainChar(b) else { break }
+                        de += 1
+                    } else {
+                        guard let (scalar, end) = decodeScalar(buf, at: de), end - at <= 256, isWordScalar(scalar) else { break }
+                        de = end
+                    }
+                }
+                if let cut = mixedLabelCut(buf, at + 1, de) {
+                    de = validPrefixEnd(buf, at + 1, cut)
+                } else {
+                    while de > at + 1, buf[de - 1] == UInt8(ascii: ".") || buf[de - 1] == UInt8(ascii: "-") { de -= 1 }
+                }
                 guard de > at + 1 else { continue }
                 let local = Array(buf[ls..<at]), domain = Array(buf[(at + 1)..<de])
                 if local.count > 64 || local.last == UInt8(ascii: ".") { continue }
@@ -140,14 +170,102 @@ enum AddressScanner {
         return hits
     }
 
-    /// Whether the byte at `i` ends a UTF-8 letter (very rough: any non-punctuation scalar).
-    static func isUTF8Letter(_ buf: UnsafeBufferPointer<UInt8>, _ i: Int) -> Bool {
-        // Trailing non-ASCII such as "»" (C2 BB) or "、" (E3 80 81) or "，" (EF BC 8C) are punctuation.
-        if i >= 1, buf[i - 1] == 0xC2, buf[i] == 0xBB || buf[i] == 0xA0 { return false }
-        if i >= 2, buf[i - 2] == 0xE3, buf[i - 1] == 0x80 { return false }
-        if i >= 2, buf[i - 2] == 0xEF, buf[i - 1] == 0xBC { return false }
-        if i >= 2, buf[i - 2] == 0xE2, buf[i - 1] == 0x80 { return false }
-        return true
+    /// The end of the domain in `start..<end` before the first label that mixes ASCII letters
+    /// with letters of another script than Latin (`jpまでお送りください`): at the first such letter
+    /// when ASCII letters come before it, else at the label's start; `nil` when no label mixes.
+    /// `müller.example` and `例え.jp` mix scripts only across labels or with Latin letters: IDN.
+    static func mixedLabelCut(_ buf: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Int? {
+        var labelStart = start
+        var asciiLetters = false
+        var otherScript: Int?
+        var asciiFirst = false
+        var i = start
+        while i <= end {
+            if i == end || buf[i] == UInt8(ascii: ".") {
+                if asciiLetters, let other = otherScript { return asciiFirst ? other : labelStart }
+                (labelStart, asciiLetters, otherScript, asciiFirst) = (i + 1, false, nil, false)
+                i += 1
+            } else if buf[i] < 0x80 {
+                if ASCII.isAlpha(buf[i]) {
+                    asciiLetters = true
+                    if otherScript == nil { asciiFirst = true }
+                }
+                i += 1
+            } else {
+                guard let (scalar, next) = decodeScalar(buf, at: i) else { return i }
+                if otherScript == nil, !isLatin(scalar) { otherScript = i }
+                i = next
+            }
+        }
+        return nil
+    }
+
+    /// The end of the longest valid domain that `start..<end` begins with, cut after a label or
+    /// after the leading letters of its last label (`acme.com2024` → `acme.com`); `start` when
+    /// there is none.
+    static func validPrefixEnd(_ buf: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Int {
+        var end = end
+        while end > start {
+            while end > start, buf[end - 1] == UInt8(ascii: ".") || buf[end - 1] == UInt8(ascii: "-") { end -= 1 }
+            if validDomain(Array(buf[start..<end])) { return end }
+            guard let dot = buf[start..<end].lastIndex(of: UInt8(ascii: ".")) else { return start }
+            var letters = dot + 1
+            while letters < end, ASCII.isAlpha(buf[letters]) { letters += 1 }
+            if letters - dot > 2, validDomain(Array(buf[start..<letters])) { return letters }
+            end = dot
+        }
+        return start
+    }
+
+    /// Whether a non-ASCII scalar can be part of an address in text: a letter, a mark or a
+    /// digit (general categories L, M, N); punctuation, symbols, spaces and controls cannot.
+    static func isWordScalar(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter, .nonspacingMark, .spacingMark,
+            .enclosingMark, .decimalNumber, .letterNumber, .otherNumber:
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// Whether a non-ASCII scalar is a Latin letter or a combining mark, which words in ASCII
+    /// letters mix with (`josé`, `müller`), unlike the letters of other scripts.
+    static func isLatin(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x00C0...0x024F, 0x0300...0x036F, 0x1E00...0x1EFF, 0x2C60...0x2C7F, 0xA720...0xA7FF, 0xAB30...0xAB6F: return true
+        default: return false
+        }
+    }
+
+    /// The scalar whose UTF-8 sequence starts at `i`, and the index after it; `nil` when the
+    /// bytes there are not a valid sequence (RFC 3629 §4).
+    static func decodeScalar(_ buf: UnsafeBufferPointer<UInt8>, at i: Int) -> (Unicode.Scalar, Int)? {
+        let lead = buf[i]
+        let count: Int
+        let smallest: UInt32
+        var value: UInt32
+        switch lead {
+        case 0xC2...0xDF: (count, smallest, value) = (2, 0x80, UInt32(lead & 0x1F))
+        case 0xE0...0xEF: (count, smallest, value) = (3, 0x800, UInt32(lead & 0x0F))
+        case 0xF0...0xF4: (count, smallest, value) = (4, 0x1_0000, UInt32(lead & 0x07))
+        default: return nil
+        }
+        guard i + count <= buf.count else { return nil }
+        for k in (i + 1)..<(i + count) {
+            guard buf[k] & 0xC0 == 0x80 else { return nil }
+            value = value << 6 | UInt32(buf[k] & 0x3F)
+        }
+        guard value >= smallest, let scalar = Unicode.Scalar(value) else { return nil }
+        return (scalar, i + count)
+    }
+
+    /// The scalar whose UTF-8 sequence ends just before `end`, and the index it starts at.
+    static func decodeScalar(_ buf: UnsafeBufferPointer<UInt8>, before end: Int) -> (Unicode.Scalar, Int)? {
+        var start = end - 1
+        while start > 0, end - start < 4, buf[start] & 0xC0 == 0x80 { start -= 1 }
+        guard let (scalar, next) = decodeScalar(buf, at: start), next == end else { return nil }
+        return (scalar, start)
     }
 
     static func validDomain(_ d: [UInt8]) -> Bool {

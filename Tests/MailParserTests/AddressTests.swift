@@ -120,3 +120,35 @@ struct PeopleNormalisationTests {
         #expect(HTMLText.toText("<!DOCTYPE html><?xml x?><p>a < b &amp;&amp; c > d</p><!--[if mso]>x<![endif]-->") == "a < b && c > d")
     }
 }
+
+@Suite("Addresses in body text")
+struct BodyAddressTests {
+    /// One row per body line: the addresses the body scanner finds in it. Text in scripts written
+    /// without spaces, and Unicode punctuation, end an address; IDN and SMTPUTF8 addresses stay whole.
+    static let lines: [(String, [String])] = [
+        ("見積書はtanaka@tanaka-shoji.co.jpまでお送りください。", ["tanaka@tanaka-shoji.co.jp"]),
+        ("担当：山田yamada@yamada-kogyo.co.jp", ["yamada@yamada-kogyo.co.jp"]),
+        ("联系人：王伟wang.wei@wang-trading.example，谢谢。", ["wang.wei@wang-trading.example"]),
+        ("«petra@vogel.example»", ["petra@vogel.example"]),
+        ("Please ask jane@fenwick.example’s assistant", ["jane@fenwick.example"]),
+        ("「sato@sato-denki.example」、または“ito@ito.example”", ["sato@sato-denki.example", "ito@ito.example"]),
+        ("連絡先（support@acme.example）→ sales@acme.example", ["support@acme.example", "sales@acme.example"]),
+        ("메일은kim@hangul-trade.example로 보내 주세요", ["kim@hangul-trade.example"]),
+        ("Пишите:ivan@petrov.ruили позвоните", ["ivan@petrov.ru"]),
+        ("お問い合わせ：info@例え.jpまで", ["info@例え.jp"]),
+        ("見積はsales@acme.com2024年3月まで", ["sales@acme.com"]),
+        ("联系：用户@例子.广告。", ["用户@例子.广告"]),
+        ("Schreiben Sie an anna@müller.example.", ["anna@müller.example"]),
+        ("Kontakt: josé@exämple.de, jöran@bücher.de", ["josé@exämple.de", "jöran@bücher.de"]),
+        ("Написать: сергей@пример.рф", ["сергей@пример.рф"]),
+        ("Mail an δοκιμή@παράδειγμα.δοκιμή bitte", ["δοκιμή@παράδειγμα.δοκιμή"]),
+        ("用户123@例子.广告", ["用户123@例子.广告"]),
+    ]
+
+    @Test(arguments: lines)
+    func scan(_ line: String, _ expected: [String]) {
+        #expect(AddressScanner.scan(Array(line.utf8)).map(\.address.address) == expected)
+        let m = textMessage(subject: "x", body: line)
+        #expect(m.people.filter { $0.source == .body }.map(\.address.address) == expected)
+    }
+}
