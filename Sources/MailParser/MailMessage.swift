@@ -222,7 +222,8 @@ public struct MailMessage: Sendable, Hashable {
 
     static func automated(headers: Headers, root: MIMEPart, from: MailAddress?) -> Bool {
         if let v = headers["auto-submitted"]?.lowercased().trimmingWhitespace(), !v.isEmpty, !v.hasPrefix("no") { return true }
-        if let v = headers["precedence"]?.lowercased().trimmingWhitespace(),
+        // `Precedence: junk (spam)`: the comment is no part of the value.
+        if let v = headers["precedence"].map({ uncommented($0).lowercased() }),
             ["bulk", "junk", "list", "auto_reply", "auto-reply"].contains(v)
         {
             return true
@@ -233,5 +234,23 @@ public struct MailMessage: Sendable, Hashable {
         if root.contentType.mimeType == "multipart/report" { return true }
         if let local = from?.localPart.lowercased(), local == "mailer-daemon" || local == "postmaster" { return true }
         return false
+    }
+
+    /// A structured field's value without its comments and the white space around it
+    /// (`junk (spam)` → `junk`).
+    /// - SeeAlso: RFC 5322 §3.2.2 (comments and folding white space).
+    static func uncommented(_ value: String) -> String {
+        let bytes = Array(value.utf8)
+        var kept: [UInt8] = []
+        var i = 0
+        while i < bytes.count {
+            if bytes[i] == UInt8(ascii: "(") {
+                i = ParameterList.skipComment(bytes, i)
+                continue
+            }
+            kept.append(bytes[i])
+            i += 1
+        }
+        return String(decoding: kept, as: UTF8.self).trimmingWhitespace()
     }
 }

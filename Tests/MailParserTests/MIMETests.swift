@@ -186,6 +186,15 @@ struct MIMETests {
         #expect(!MailMessage.parse(eml("From: a@b.org\n\nx")).isAutomated)
     }
 
+    /// Precedence is compared without its comments and white space, in any case (RFC 5322 §3.2.2).
+    @Test(arguments: [
+        ("bulk", true), ("junk (spam)", true), ("(mass mailing) bulk", true), ("  LIST  ", true), ("Junk(x)", true),
+        ("bulk (a (nested) comment)", true), ("auto_reply", true), ("first-class", false), ("(bulk)", false), ("normal", false),
+    ])
+    func precedence(_ value: String, _ automated: Bool) {
+        #expect(MailMessage.parse(eml("From: a@b.org\nPrecedence: \(value)\n\nx")).isAutomated == automated)
+    }
+
     @Test func threadingIdentifiers() {
         let m = MailMessage.parse(
             eml(
