@@ -64,17 +64,27 @@ public enum FilingRules {
         )
     }
 
+    /// Reply and forward prefixes, lower-cased: English, German (`AW`, `WG`, `Antw`), French (`TR`),
+    /// Spanish and Portuguese (`RV`, `RES`, `ENC`), Italian (`R`, `I`), Dutch (`Antw`, `Doorst`),
+    /// Scandinavian (`SV`, `VS`, `VB`), Finnish (`VS`, `VL`), Polish (`Odp`, `PD`), Turkish (`YNT`,
+    /// `İLT`) and Chinese (`回复`, `答复`, `转发`).
+    static let titlePrefixes: Set<String> = [
+        "re", "fw", "fwd", "aw", "wg", "tr", "rv", "sv", "vs", "vb", "vl", "antw", "doorst", "odp", "pd", "res", "enc", "r", "i",
+        "ynt", "ilt", "回复", "答复", "转发",
+    ]
+
     /// The subject without `Re:`, `Fwd:` and their translations, or `(no subject)`.
     public static func title(_ subject: String?) -> String {
         var text = (subject ?? "")[...].trimmingWhiteSpace
-        let prefixes = ["re", "fw", "fwd", "aw", "wg", "tr", "rv", "sv", "vs", "antw", "odp", "pd", "res", "enc", "r", "i"]
         var changed = true
         while changed {
             changed = false
             guard let colon = text.firstIndex(where: { $0 == ":" || $0 == "：" }) else { break }
-            let head = text[..<colon].lowercased().trimmingWhiteSpace
+            var head = text[..<colon].lowercased().trimmingWhiteSpace
+            // Turkish `İLT` lower-cases to `i̇lt`, an `i` with a combining dot above: the dot goes.
+            head.unicodeScalars.removeAll { $0 == "\u{307}" }
             let bare = head.split(separator: "[").first.map(String.init) ?? head
-            if prefixes.contains(bare) || prefixes.contains(head) {
+            if titlePrefixes.contains(bare) || titlePrefixes.contains(head) {
                 text = text[text.index(after: colon)...].trimmingWhiteSpace
                 changed = true
             }

@@ -73,6 +73,22 @@ import Testing
         #expect(FilingRules.title(subject) == title)
     }
 
+    /// Reply and forward prefixes of the languages mail clients are used in, in any case, with an
+    /// ASCII or a full-width colon, repeated.
+    @Test(arguments: [
+        ("VB: Offert", "Offert"), ("SV: Offert", "Offert"), ("Sv: VB: Offert", "Offert"), ("VL: Tarjous", "Tarjous"),
+        ("VS: Tarjous", "Tarjous"), ("İLT: Teklif", "Teklif"), ("İlt: Teklif", "Teklif"), ("ILT: Teklif", "Teklif"),
+        ("ilt: Teklif", "Teklif"), ("Ynt: Teklif", "Teklif"), ("YNT: Teklif", "Teklif"), ("Doorst: Offerte", "Offerte"),
+        ("Antw: Offerte", "Offerte"), ("转发: 报价", "报价"), ("转发：报价", "报价"), ("回复: 报价", "报价"), ("回复：报价", "报价"),
+        ("答复：报价", "报价"), ("答复: 报价", "报价"), ("RV: Oferta", "Oferta"), ("TR: Devis", "Devis"), ("Antw: Angebot", "Angebot"),
+        ("WG: Angebot", "Angebot"), ("Odp: Oferta", "Oferta"), ("PD: Oferta", "Oferta"), ("Re: VB: 转发：Offer", "Offer"),
+        ("RE：Fwd：Offer", "Offer"), ("re: ynt: İLT: doorst: Offer", "Offer"), ("Doorsturen: Offer", "Doorsturen: Offer"),
+        ("Vb Offert", "Vb Offert"),
+    ])
+    func prefixesOfMoreLanguages(_ subject: String, _ title: String) {
+        #expect(FilingRules.title(subject) == title)
+    }
+
     @Test func datesInTheUsersTimeZone() throws {
         // 2026-11-23 11:30 UTC is already the 24th in Kiritimati (UTC+14), still the 23rd in Pago Pago (UTC-11).
         let instant = try #require(ISO8601DateFormatter().date(from: "2026-11-23T11:30:00Z"))
