@@ -1,7 +1,9 @@
 import Foundation
 
 /// An address pattern whose matches are never contacts: a full address (`a@b.example`), a domain
-/// (`@b.example`, subdomains included) or a local part at any domain (`noreply@*`).
+/// (`@b.example`, subdomains included) or a local part at any domain (`noreply@*`); the first and
+/// the last take in their subaddresses (`noreply+bounce@…`).
+/// - SeeAlso: RFC 5233 (subaddress extension).
 public struct ExclusionPattern: Sendable, Hashable, CustomStringConvertible {
     private enum Form: Hashable, Sendable {
         case address(String)
@@ -30,16 +32,20 @@ public struct ExclusionPattern: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// Whether a normalised address matches.
+    /// Whether a normalised address matches. A subaddress is its mailbox's (RFC 5233):
+    /// `noreply@*` and `noreply@b.example` match `noreply+bounce@b.example`; a pattern with a
+    /// `+detail` of its own matches that subaddress only.
     public func matches(_ address: String) -> Bool {
         let lowered = address.lowercased()
         guard let at = lowered.lastIndex(of: "@") else { return false }
         let local = lowered[..<at]
         let domain = lowered[lowered.index(after: at)...]
+        // RFC 5233 §2: the user is the local part before the first separator.
+        let user = local.firstIndex(of: "+").map { local[..<$0] }
         switch form {
-        case .address(let value): return lowered == value
+        case .address(let value): return lowered == value || user.map { "\($0)@\(domain)" == value } ?? false
         case .domain(let value): return domain == value || domain.hasSuffix("." + value)
-        case .localPart(let value): return local == value
+        case .localPart(let value): return local == value || user == value[...]
         }
     }
 

@@ -35,6 +35,15 @@ import Testing
         ("a@b.example", "a@b.example", true), ("a@b.example", "A@B.EXAMPLE", true), ("a@b.example", "x@b.example", false),
         ("@b.example", "anyone@b.example", true), ("@b.example", "x@mail.b.example", true), ("@b.example", "x@notb.example", false),
         ("noreply@*", "noreply@anything.example", true), ("noreply@*", "no-reply@anything.example", false),
+        // A subaddress (RFC 5233) is the same mailbox: `+detail` in the address does not escape a pattern.
+        ("noreply@*", "noreply+bounce@vendor.example", true), ("noreply@*", "NoReply+Bounce-123@Vendor.Example", true),
+        ("noreply@*", "noreply+@vendor.example", true), ("noreply@*", "noreplyx+bounce@vendor.example", false),
+        ("noreply@*", "+noreply@vendor.example", false), ("a@b.example", "a+news@b.example", true),
+        ("a@b.example", "a+news@c.example", false), ("a@b.example", "ab+news@b.example", false),
+        // A pattern with a detail names that subaddress only.
+        ("noreply+bounce@*", "noreply+bounce@vendor.example", true), ("noreply+bounce@*", "noreply@vendor.example", false),
+        ("noreply+bounce@*", "noreply+other@vendor.example", false), ("a+news@b.example", "a+news@b.example", true),
+        ("a+news@b.example", "a@b.example", false),
     ])
     func matches(_ pattern: String, _ address: String, _ expected: Bool) throws {
         let parsed = try #require(ExclusionPattern(pattern))
