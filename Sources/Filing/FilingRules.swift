@@ -92,6 +92,19 @@ public enum FilingRules {
         return text.isEmpty ? "(no subject)" : String(text)
     }
 
+    /// The name of the company a domain belongs to: the label it is registered under, in words
+    /// (`acme-corp.co.uk` → `Acme Corp`, `toyota.or.jp` → `Toyota`).
+    public static func companyName(domain: String) -> String {
+        let labels = domain.split(separator: ".")
+        let tld = labels.last ?? ""
+        var main = labels.first.map(String.init) ?? domain
+        for label in labels.dropLast() where !DomainSuffix.isSecondLevel(label, under: tld) && label.count > 1 {
+            main = String(label)
+        }
+        return main.split(whereSeparator: { $0 == "-" || $0 == "_" }).map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined(
+            separator: " ")
+    }
+
     /// The text of a note: the subject and the body.
     static func noteText(_ message: MailMessage) -> String {
         let subject = message.subject.map { "Subject: \($0)\n\n" } ?? ""

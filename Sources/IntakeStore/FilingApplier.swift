@@ -253,7 +253,7 @@ struct FilingApplier {
             if companyID == nil {
                 try db.executeCached(
                     sql: "INSERT INTO company (organisation_id, name, domain, created_at) VALUES (?, ?, ?, ?)",
-                    arguments: [organisationID, Self.companyName(domain), domain, now]
+                    arguments: [organisationID, FilingRules.companyName(domain: domain), domain, now]
                 )
                 companyID = db.lastInsertedRowID
             }
@@ -268,18 +268,6 @@ struct FilingApplier {
             arguments: [id, organisationID, candidate.address.lowercased()]
         )
         return (id, companyID)
-    }
-
-    /// `acme-corp.co.uk` → `Acme Corp`.
-    static func companyName(_ domain: String) -> String {
-        let labels = domain.split(separator: ".")
-        let suffixes: Set<String> = ["co", "com", "org", "net", "ac", "gov", "edu"]
-        var main = labels.first.map(String.init) ?? domain
-        for label in labels.dropLast() where !suffixes.contains(String(label)) && label.count > 1 {
-            main = String(label)
-        }
-        return main.split(whereSeparator: { $0 == "-" || $0 == "_" }).map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined(
-            separator: " ")
     }
 
     private func createRecord(type: String, title: String, user: DropboxUser) throws -> (Int64, String) {

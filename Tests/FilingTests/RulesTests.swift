@@ -73,6 +73,20 @@ import Testing
     }
 }
 
+@Suite struct CompanyNameTests {
+    @Test(arguments: [
+        ("acme-corp.co.uk", "Acme Corp"), ("acme.com", "Acme"), ("mail.acme.com", "Acme"), ("acme.com.au", "Acme"),
+        ("fenwick.ltd.uk", "Fenwick"), ("fenwick.plc.uk", "Fenwick"), ("toyota.or.jp", "Toyota"), ("stadt.gv.at", "Stadt"),
+        ("mairie.gouv.fr", "Mairie"), ("ministerio.gob.es", "Ministerio"), ("trust.nhs.uk", "Trust"), ("school.sch.uk", "School"),
+        ("council.govt.nz", "Council"), ("ntt.ne.jp", "Ntt"), ("www.city.go.kr", "City"), ("shop.info.pl", "Shop"),
+        // Outside a country code these are names: `or.example` is the company Or.
+        ("acme.ltd", "Acme"), ("ltd.example", "Ltd"), ("or.example", "Or"), ("nhs.com", "Nhs"),
+    ])
+    func fromDomain(_ domain: String, _ name: String) {
+        #expect(FilingRules.companyName(domain: domain) == name)
+    }
+}
+
 @Suite struct TitleDateAndKeyTests {
     @Test(arguments: [
         ("Re: Fwd: Broken chair", "Broken chair"), ("AW: WG: Angebot", "Angebot"), ("TR: Devis", "Devis"), ("RE:RE: x", "x"),

@@ -1,0 +1,25 @@
+/// The labels names are registered beneath at the end of a domain: the top-level domain, and the
+/// second-level labels that registries of country codes sell names under (`co.uk`, `or.jp`,
+/// `gv.at`). A small stand-in for the Public Suffix List, enough to name a company after its
+/// domain.
+/// - SeeAlso: RFC 1591 §2 (country code top-level domains), https://publicsuffix.org.
+enum DomainSuffix {
+    /// Second-level labels under any top-level domain (`acme.com.au`, `acme.co.com`).
+    static let generic: Set<String> = ["co", "com", "org", "net", "ac", "gov", "edu"]
+
+    /// Second-level labels under a two-letter country code only (`ltd.uk`, `or.jp`, `gv.at`,
+    /// `gouv.fr`, `gob.es`, `govt.nz`, `nhs.uk`, `ne.jp`, `go.kr`, `info.pl`): elsewhere they are
+    /// names (`or.example`).
+    static let country: Set<String> = [
+        "ltd", "plc", "or", "ne", "go", "gv", "gob", "gouv", "govt", "mil", "nhs", "sch", "nom", "lg", "ed", "gr", "info",
+        "biz", "firm", "gen", "ind", "res",
+    ]
+
+    /// Whether `label`, right under the top-level domain `tld`, is one that names are registered
+    /// beneath.
+    static func isSecondLevel(_ label: some StringProtocol, under tld: some StringProtocol) -> Bool {
+        let label = label.lowercased()
+        if generic.contains(label) { return true }
+        return country.contains(label) && tld.count == 2 && tld.allSatisfy { $0.isASCII && $0.isLetter }
+    }
+}
