@@ -1,7 +1,7 @@
 /// The labels names are registered beneath at the end of a domain: the top-level domain, and the
 /// second-level labels that registries of country codes sell names under (`co.uk`, `or.jp`,
 /// `gv.at`). A small stand-in for the Public Suffix List, enough to name a company after its
-/// domain.
+/// domain and to tell a provider's subdomains from the suffix it is registered under.
 /// - SeeAlso: RFC 1591 §2 (country code top-level domains), https://publicsuffix.org.
 enum DomainSuffix {
     /// Second-level labels under any top-level domain (`acme.com.au`, `acme.co.com`).
@@ -21,5 +21,12 @@ enum DomainSuffix {
         let label = label.lowercased()
         if generic.contains(label) { return true }
         return country.contains(label) && tld.count == 2 && tld.allSatisfy { $0.isASCII && $0.isLetter }
+    }
+
+    /// How many labels at the end of `labels` are the suffix: the top-level domain, and the
+    /// second-level label under it when there is one.
+    static func length(_ labels: [Substring]) -> Int {
+        guard labels.count >= 2 else { return labels.count }
+        return isSecondLevel(labels[labels.count - 2], under: labels[labels.count - 1]) ? 2 : 1
     }
 }

@@ -12,10 +12,11 @@ public enum FreemailDomains {
     static let domains: Set<String> = [
         "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "msn.com", "passport.com",
         "yahoo.com", "ymail.com", "rocketmail.com", "aol.com", "aim.com", "icloud.com", "me.com", "mac.com",
+        "privaterelay.appleid.com",  // Hide My Email: a relay to an Apple account
         "gmx.com", "gmx.net", "gmx.de", "gmx.at", "gmx.ch", "web.de", "freenet.de", "t-online.de", "arcor.de",
         "posteo.de", "posteo.net", "mailbox.org", "mail.de", "email.de", "online.de", "vodafone.de",
         "mail.ru", "inbox.ru", "list.ru", "bk.ru", "internet.ru", "yandex.ru", "yandex.com", "ya.ru", "rambler.ru",
-        "qq.com", "foxmail.com", "163.com", "126.com", "yeah.net", "sina.com", "sina.cn", "sohu.com", "aliyun.com",
+        "qq.com", "foxmail.com", "163.com", "126.com", "yeah.net", "sina.com", "sina.cn", "sina.com.cn", "sohu.com", "aliyun.com",
         "139.com", "189.cn", "naver.com", "hanmail.net", "daum.net", "nate.com", "kakao.com",
         "proton.me", "protonmail.com", "protonmail.ch", "pm.me", "tutanota.com", "tutanota.de", "tuta.io",
         "tutamail.com", "fastmail.com", "fastmail.fm", "hey.com", "zoho.com", "zohomail.com", "hushmail.com",
@@ -24,7 +25,7 @@ public enum FreemailDomains {
         "libero.it", "virgilio.it", "tiscali.it", "alice.it", "tin.it", "email.it",
         "seznam.cz", "centrum.cz", "email.cz", "post.cz", "wp.pl", "o2.pl", "onet.pl", "interia.pl", "op.pl",
         "tlen.pl", "gazeta.pl", "freemail.hu", "citromail.hu", "abv.bg", "ukr.net", "i.ua", "meta.ua",
-        "btinternet.com", "sky.com", "talktalk.net", "virginmedia.com", "ntlworld.com", "blueyonder.co.uk",
+        "btinternet.com", "btopenworld.com", "sky.com", "talktalk.net", "virginmedia.com", "ntlworld.com", "blueyonder.co.uk",
         "comcast.net", "verizon.net", "att.net", "sbcglobal.net", "bellsouth.net", "cox.net", "charter.net",
         "earthlink.net", "optonline.net", "juno.com", "netzero.net", "shaw.ca", "rogers.com", "sympatico.ca",
         "bigpond.com", "optusnet.com.au", "xtra.co.nz", "uol.com.br", "bol.com.br", "terra.com.br", "ig.com.br",
@@ -34,14 +35,24 @@ public enum FreemailDomains {
         "rediff.com", "sify.com", "mail.bg", "inbox.lv", "inbox.lt", "mail.ee", "walla.co.il", "gmail.co.il",
     ]
 
-    /// Whether `domain` is a free-mail provider's, by the built-in list or `extra`.
+    /// Whether `domain` is a free-mail provider's, by the built-in list or `extra`: the domain or
+    /// one of its parents above the public suffix (`vip.qq.com`, `mail.yahoo.co.uk`).
     public static func contains(_ domain: String, extra: Set<String> = []) -> Bool {
-        let lowered = domain.lowercased()
-        if domains.contains(lowered) || extra.contains(lowered) { return true }
-        // A family matches under a country or generic suffix only: `hotmail.co.uk`, `yahoo.fr`,
-        // never `web.acme.com`.
-        let labels = lowered.split(separator: ".")
-        guard labels.count >= 2, labels.count <= 3, families.contains(String(labels[0])) else { return false }
+        let labels = domain.lowercased().split(separator: ".")
+        var first = 0
+        while labels.count - first > DomainSuffix.length(labels) {
+            let candidate = labels[first...]
+            let name = candidate.joined(separator: ".")
+            if domains.contains(name) || extra.contains(name) || isFamily(candidate) { return true }
+            first += 1
+        }
+        return false
+    }
+
+    /// Whether `labels` name a family's domain. A family matches under a country or generic
+    /// suffix only: `hotmail.co.uk`, `yahoo.fr`, never `web.acme.com`.
+    static func isFamily(_ labels: ArraySlice<Substring>) -> Bool {
+        guard labels.count >= 2, labels.count <= 3, let name = labels.first, families.contains(String(name)) else { return false }
         return labels.dropFirst().allSatisfy { $0.count <= 3 }
     }
 

@@ -62,6 +62,13 @@ import Testing
         ("gmail.com", true), ("hotmail.co.uk", true), ("hotmail.fr", true), ("yahoo.co.jp", true), ("gmx.ch", true), ("web.de", true),
         ("mail.ru", true), ("yandex.ru", true), ("qq.com", true), ("163.com", true), ("proton.me", true), ("icloud.com", true),
         ("acme.example", false), ("web.acme.com", false), ("outlook.acme.com", false), ("fenwick-logistics.example", false),
+        // A provider's subdomains are the provider's.
+        ("mail.yahoo.co.uk", true), ("vip.qq.com", true), ("vip.163.com", true), ("vip.sina.com", true), ("eu.mail.gmx.net", true),
+        ("sina.com.cn", true), ("vip.sina.com.cn", true), ("btopenworld.com", true), ("btinternet.com", true),
+        ("privaterelay.appleid.com", true), ("MAIL.Yahoo.CO.UK", true),
+        // Names that only look like one stay a company's.
+        ("yahoo-logistics.example", false), ("notgmail.com", false), ("gmail.com.evil.example", false), ("qq.com.acme.example", false),
+        ("mail.acme.co.uk", false), ("appleid.com", false), ("sina-steel.com.cn", false), ("yahoo.acme.example", false),
     ])
     func classifies(_ domain: String, _ freemail: Bool) {
         #expect(FreemailDomains.contains(domain) == freemail)
@@ -70,6 +77,10 @@ import Testing
     @Test func listIsLargeAndExtendable() {
         #expect(FreemailDomains.count >= 100)
         #expect(FreemailDomains.contains("mailbox.example", extra: ["mailbox.example"]))
+        #expect(FreemailDomains.contains("eu.mailbox.example", extra: ["mailbox.example"]))
+        // A public suffix in the extra list makes no company free-mail.
+        #expect(!FreemailDomains.contains("acme.co.uk", extra: ["co.uk"]))
+        #expect(!FreemailDomains.contains("acme.com", extra: ["com"]))
     }
 }
 
