@@ -1,4 +1,5 @@
 import Foundation
+import MailParser
 
 /// An address pattern whose matches are never contacts: a full address (`a@b.example`), a domain
 /// (`@b.example`, subdomains included) or a local part at any domain (`noreply@*`); the first and
@@ -18,7 +19,8 @@ public struct ExclusionPattern: Sendable, Hashable, CustomStringConvertible {
         let pattern = text.trimmingCharacters(in: .whitespaces).lowercased()
         guard let at = pattern.lastIndex(of: "@") else { return nil }
         let local = String(pattern[..<at])
-        let domain = String(pattern[pattern.index(after: at)...])
+        // In the form addresses are compared in: IDNA `xn--` labels decoded (RFC 5890).
+        let domain = IDNA.toUnicode(String(pattern[pattern.index(after: at)...]))
         guard !domain.isEmpty else { return nil }
         if local.isEmpty {
             guard !domain.contains("*"), domain.contains(".") else { return nil }

@@ -51,6 +51,15 @@ import Testing
         #expect(parsed.description == pattern)
     }
 
+    /// A domain typed with its IDNA labels is kept, and matched, in the Unicode form the parser
+    /// reads addresses in.
+    @Test func idnaLabelsAreDecoded() throws {
+        let pattern = try #require(ExclusionPattern("@XN--SPM-RLA.example"))
+        #expect(pattern.description == "@späm.example")
+        #expect(pattern.matches("spam@späm.example"))
+        #expect(try #require(ExclusionPattern("news@xn--bro-hoa.example")).matches("news@büro.example"))
+    }
+
     @Test(arguments: ["", "nobody", "@", "@*", "a@", "*@*", "a*@b.example", "@localhost"])
     func refuses(_ pattern: String) {
         #expect(ExclusionPattern(pattern) == nil)
