@@ -142,6 +142,16 @@ struct BodySelector {
                 contentID: p.contentID, isInline: inline && p.disposition?.isAttachment != true, digest: p.contentDigest))
     }
 
+    /// The addresses of the HTML parts' `mailto:` links (RFC 6068), which their text may show
+    /// only as a name (`<a href="mailto:liam@…">Liam</a>`).
+    var mailtoAddresses: [UInt8] {
+        var found: [UInt8] = []
+        for text in texts where text.html {
+            for address in HTMLText.mailtoTargets(text.text) { found += address + [ASCII.lf] }
+        }
+        return found
+    }
+
     /// The body text: plain parts as they are, HTML parts converted, joined in order.
     var bodyText: (String, Bool) {
         let pieces = texts.map { $0.html ? HTMLText.toText($0.text) : $0.text }

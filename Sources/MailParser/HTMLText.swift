@@ -180,6 +180,49 @@ public enum HTMLText {
         }
     }
 
+    /// The targets of `mailto:` URIs in `html` (RFC 6068 §2), up to their query, percent-decoded:
+    /// what follows the scheme until a quote, a space, `?`, `>` or `<`.
+    static func mailtoTargets(_ html: String) -> [[UInt8]] {
+        let b = Array(html.utf8)
+        let scheme = Array("mailto:".utf8)
+        var targets: [[UInt8]] = []
+        var i = 0
+        while targets.count < 1_000, let start = findCaseInsensitive(b, scheme, from: i) {
+            var j = start + scheme.count
+            var target: [UInt8] = []
+            while j < b.count, target.count < 320 {
+                let c = b[j]
+                if c == UInt8(ascii: "\"") || c == UInt8(ascii: "'") || c == UInt8(ascii: "?") || c == UInt8(ascii: ">")
+                    || c == UInt8(ascii: "<") || c <= 0x20
+                {
+                    break
+                }
+                if c == UInt8(ascii: "%"), j + 2 < b.count, let hi = hexValue(b[j + 1]), let lo = hexValue(b[j + 2]) {
+                    target.append(hi << 4 | lo)
+                    j += 3
+                } else {
+                    target.append(c)
+                    j += 1
+                }
+            }
+            // Several addresses in one URI are separated by commas.
+            for address in target.split(separator: UInt8(ascii: ",")) where address.contains(UInt8(ascii: "@")) {
+                targets.append(Array(address))
+            }
+            i = j
+        }
+        return targets
+    }
+
+    static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+
     static func find(_ b: [UInt8], _ needle: String, from: Int) -> Int? {
         let nb = Array(needle.utf8)
         var i = from
@@ -193,7 +236,7 @@ public enum HTMLText {
     static func findCaseInsensitive(_ b: [UInt8], _ needle: [UInt8], from: Int) -> Int? {
         var i = from
         while i + needle.count <= b.count {
-            if b[i] == needle[0] {
+            if ASCII.lower(b[i]) == needle[0] {
                 var k = 1
                 while k < needle.count, ASCII.lower(b[i + k]) == needle[k] { k += 1 }
                 if k == needle.count { return i }

@@ -146,6 +146,7 @@ public struct MailMessage: Sendable, Hashable {
         if selector.charsetProblems.unknown { defects.add(.unknownCharset, "unknown charset read as UTF-8 / Windows-1252") }
         if selector.charsetProblems.invalid { defects.add(.invalidCharsetBytes, "bytes invalid in their charset replaced") }
         (bodyText, bodyIsHTML) = selector.bodyText
+        let mailtoAddresses = selector.mailtoAddresses
         attachments = selector.attachments
         var enclosed: [MailMessage] = []
         if depth >= limits.maxEnclosedMessageDepth, !selector.enclosed.isEmpty {
@@ -202,10 +203,16 @@ public struct MailMessage: Sendable, Hashable {
             for a in f.to { people.add(a, source: .forwardedTo) }
             for a in f.cc { people.add(a, source: .forwardedCc) }
         }
+        // An attached original's Reply-To (RFC 5322 §3.6.2): the person behind a no-reply or
+        // form sender. Inline forwards rarely show it; their body is scanned below anyway.
+        for m in enclosed where !isReport {
+            for a in m.replyTo { people.add(a, source: .forwardedReplyTo) }
+        }
         var msgIDs = Set<String>()
         for id in [messageID].compactMap({ $0 }) + inReplyTo + references { msgIDs.insert(id); msgIDs.insert(id.lowercased()) }
         for m in enclosed { for id in [m.messageID].compactMap({ $0 }) + m.inReplyTo + m.references { msgIDs.insert(id.lowercased()) } }
-        var bodies = [lines.bytes]
+        // Links' addresses after the text's own: a name the text shows is linked to its address.
+        var bodies = [lines.bytes, mailtoAddresses]
         for m in enclosed { bodies.append(Array(m.bodyText.utf8)) }
         var budget = limits.maxBodyAddresses
         for b in bodies where budget > 0 {

@@ -16,6 +16,8 @@ public struct PersonSource: RawRepresentable, Sendable, Hashable, CustomStringCo
     public static let forwardedFrom = PersonSource(rawValue: "forwarded-from")
     public static let forwardedTo = PersonSource(rawValue: "forwarded-to")
     public static let forwardedCc = PersonSource(rawValue: "forwarded-cc")
+    /// The Reply-To of an attached original (a form's sender often replies through it).
+    public static let forwardedReplyTo = PersonSource(rawValue: "forwarded-reply-to")
     public static let body = PersonSource(rawValue: "body")
     /// `resent-from`, `resent-to`…: the lower-cased header name.
     public static func header(_ name: String) -> PersonSource { PersonSource(rawValue: name.lowercased()) }

@@ -103,6 +103,54 @@ struct MIMETests {
         #expect(m.bodyText == "Hello there & welcome\nLine two\nLine three\n> quoted\ncafé € A")
     }
 
+    /// An HTML-only body that shows people by name only: their `mailto:` links name them
+    /// (RFC 6068; any case, percent-encoded, several in one link, a query after them).
+    @Test func mailtoLinksOfAnHTMLBodyArePeople() {
+        let m = MailMessage.parse(
+            eml(
+                """
+                From: a@b.org
+                Content-Type: text/html; charset=utf-8
+
+                <p>Ask <a href="mailto:Liam.Byrne@byrne-joinery.example">Liam</a> or
+                <a HREF='MAILTO:orla%40kelly-design.example?subject=Quote'>Orla Kelly</a>;
+                <a href="mailto:one@team.example,two@team.example">the team</a>.</p>
+                """))
+        #expect(m.bodyText.contains("Ask Liam or Orla Kelly"))
+        #expect(!m.bodyText.contains("@"))
+        let body = m.people.filter { $0.source == .body }.map(\.address.normalized)
+        #expect(body == ["liam.byrne@byrne-joinery.example", "orla@kelly-design.example", "one@team.example", "two@team.example"])
+    }
+
+    /// An attached original's Reply-To is a person: the customer behind a form's no-reply sender.
+    @Test func anAttachedOriginalsReplyToIsAPerson() {
+        let m = MailMessage.parse(
+            eml(
+                """
+                From: ada@acme.example
+                Subject: Fwd: New enquiry
+                Content-Type: multipart/mixed; boundary=b1
+
+                --b1
+                Content-Type: text/plain
+
+                See the enquiry.
+                --b1
+                Content-Type: message/rfc822
+
+                From: "Jane Fenwick via Formstack" <noreply@formstack.example>
+                Reply-To: Jane Fenwick <jane@fenwick.example>
+                To: sales@acme.example
+                Subject: New enquiry
+
+                Forty chairs, please.
+                --b1--
+                """))
+        let replyTo = m.people.first { $0.address.normalized == "jane@fenwick.example" }
+        #expect(replyTo?.source == .forwardedReplyTo)
+        #expect(replyTo?.name == "Jane Fenwick")
+    }
+
     @Test func enclosedMessages() {
         let m = MailMessage.parse(
             eml(
