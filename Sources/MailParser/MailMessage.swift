@@ -222,7 +222,8 @@ public struct MailMessage: Sendable, Hashable {
         }
         self.people = people.people
 
-        referenceTags = ReferenceTags.find(in: [subject ?? "", bodyText])
+        // An attached original's subject and text count as an inline forward's do.
+        referenceTags = ReferenceTags.find(in: [subject ?? "", bodyText] + enclosed.flatMap { [$0.subject ?? "", $0.bodyText] })
         isAutomated = Self.automated(headers: headers, root: root, from: from)
         self.defects = defects.items
     }

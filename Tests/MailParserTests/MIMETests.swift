@@ -151,6 +151,31 @@ struct MIMETests {
         #expect(replyTo?.name == "Jane Fenwick")
     }
 
+    /// A reference tag in an attached original counts, as one in an inline forward does.
+    @Test func aTagInAnAttachedOriginalIsFound() {
+        let m = MailMessage.parse(
+            eml(
+                """
+                From: ada@acme.example
+                Subject: Fwd: update
+                Content-Type: multipart/mixed; boundary=b1
+
+                --b1
+                Content-Type: text/plain
+
+                For the file.
+                --b1
+                Content-Type: message/rfc822
+
+                From: jane@fenwick.example
+                Subject: Re: Chairs #CS1001
+
+                About #CO1002 too.
+                --b1--
+                """))
+        #expect(m.referenceTags == ["CS1001", "CO1002"])
+    }
+
     @Test func enclosedMessages() {
         let m = MailMessage.parse(
             eml(
