@@ -213,7 +213,14 @@ public struct MailMessage: Sendable, Hashable {
         for m in enclosed { for id in [m.messageID].compactMap({ $0 }) + m.inReplyTo + m.references { msgIDs.insert(id.lowercased()) } }
         // Links' addresses after the text's own: a name the text shows is linked to its address.
         var bodies = [lines.bytes, mailtoAddresses]
-        for m in enclosed { bodies.append(Array(m.bodyText.utf8)) }
+        // Attached originals' text on the same bound as the message's own, in all: a 25 MB
+        // attached message is not scanned whole.
+        var room = limits.maxAnalysedTextBytes
+        for m in enclosed where room > 0 {
+            let text = Array(m.bodyText.utf8.prefix(room))
+            room -= text.count
+            bodies.append(text)
+        }
         var budget = limits.maxBodyAddresses
         for b in bodies where budget > 0 {
             let hits = AddressScanner.scan(b, filter: true, excluding: msgIDs, limit: budget)

@@ -204,19 +204,37 @@ enum AddressScanner {
 
     /// The end of the longest valid domain that `start..<end` begins with, cut after a label or
     /// after the leading letters of its last label (`acme.com2024` → `acme.com`); `start` when
-    /// there is none.
+    /// there is none. One pass over the labels (``validDomain(_:)``'s rules, label by label): a
+    /// hostile run of labels costs no more than its length.
     static func validPrefixEnd(_ buf: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Int {
-        var end = end
-        while end > start {
-            while end > start, buf[end - 1] == UInt8(ascii: ".") || buf[end - 1] == UInt8(ascii: "-") { end -= 1 }
-            if validDomain(Array(buf[start..<end])) { return end }
-            guard let dot = buf[start..<end].lastIndex(of: UInt8(ascii: ".")) else { return start }
-            var letters = dot + 1
-            while letters < end, ASCII.isAlpha(buf[letters]) { letters += 1 }
-            if letters - dot > 2, validDomain(Array(buf[start..<letters])) { return letters }
-            end = dot
+        var best = start
+        var labelStart = start
+        var labels = 0
+        var i = start
+        while i <= end {
+            guard i == end || buf[i] == UInt8(ascii: ".") else {
+                i += 1
+                continue
+            }
+            labels += 1
+            let label = buf[labelStart..<i]
+            let isValid = !label.isEmpty && label.count <= 63 && label.first != ASCII.dash && label.last != ASCII.dash
+            if labels >= 2 && i - start <= 253 {
+                let isTLD =
+                    label.hasPrefixLowercased("xn--") ? label.count > 4 : label.contains { $0 >= 0x80 } || label.allSatisfy(ASCII.isAlpha)
+                if isValid && label.count >= 2 && isTLD {
+                    best = i
+                } else {
+                    var letters = labelStart
+                    while letters < i, ASCII.isAlpha(buf[letters]) { letters += 1 }
+                    if letters - labelStart >= 2 && letters - labelStart <= 63 { best = letters }
+                }
+            }
+            guard isValid else { break }
+            labelStart = i + 1
+            i += 1
         }
-        return start
+        return best
     }
 
     /// Whether a non-ASCII scalar can be part of an address in text: a letter, a mark or a

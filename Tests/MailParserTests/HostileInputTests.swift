@@ -134,7 +134,7 @@ struct HostileInputTests {
 
     /// Inputs that once made parsing quadratic, at a size where that would take minutes: they parse.
     /// (Tests assert no timings; `bench/mailparser/run.sh` measures how parsing time scales.)
-    @Test(arguments: ["boundaries", "ats", "quotes", "forwards", "encodedwords"])
+    @Test(arguments: ["boundaries", "ats", "quotes", "forwards", "encodedwords", "mixed-labels"])
     func pathologicalBodies(pattern: String) {
         func input(_ n: Int) -> [UInt8] {
             var s = "From: a@b.org\r\nSubject: x\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n\r\n"
@@ -144,6 +144,8 @@ struct HostileInputTests {
             case "ats": unit = "@@a@b@c.d@ x@y.z a@ @b "
             case "quotes": unit = "> > > On x wrote:\r\n"
             case "forwards": unit = "From: x\r\n-----Original Message-----\r\n"
+            // A domain of 127 labels whose last runs into another script: cut, label by label.
+            case "mixed-labels": unit = "x@" + String(repeating: "a.", count: 126) + "aま "
             default: unit = "=?utf-8?q?a?= =?x?b?QQ?= =?"
             }
             s += String(repeating: unit, count: n)
