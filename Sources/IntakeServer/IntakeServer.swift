@@ -128,7 +128,8 @@ public struct IntakeServer: Sendable {
                     service: ObservabilityServer(
                         host: configuration.metricsHost, port: port, registry: metrics.registry,
                         group: MultiThreadedEventLoopGroup.singleton,
-                        logger: logger, health: health, beforeScrape: beforeScrape
+                        logger: logger, health: health, beforeScrape: beforeScrape,
+                        onListening: { address in listeners.set("metrics", address) }
                     )
                 )
             )

@@ -17,13 +17,16 @@ final class ObservabilityServer: Service {
     private let beforeScrape: @Sendable () async -> Void
     private let group: any EventLoopGroup
     private let logger: Logger
+    private let onListening: @Sendable (String) -> Void
 
     /// - Parameters:
     ///   - health: `nil` when healthy, else the reason.
     ///   - beforeScrape: updates gauges read at scrape time (database size).
+    ///   - onListening: told the address it listens on (`host:port`).
     init(
         host: String, port: Int, registry: PrometheusCollectorRegistry, group: any EventLoopGroup, logger: Logger,
-        health: @escaping @Sendable () async -> String?, beforeScrape: @escaping @Sendable () async -> Void
+        health: @escaping @Sendable () async -> String?, beforeScrape: @escaping @Sendable () async -> Void,
+        onListening: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.host = host
         self.port = port
@@ -32,6 +35,7 @@ final class ObservabilityServer: Service {
         self.logger = logger
         self.health = health
         self.beforeScrape = beforeScrape
+        self.onListening = onListening
     }
 
     func run() async throws {
@@ -51,6 +55,7 @@ final class ObservabilityServer: Service {
         } catch {
             throw ListenError(host: host, port: port, keys: "metrics.host, metrics.port", error)
         }
+        onListening("\(channel.localAddress?.ipAddress ?? host):\(channel.localAddress?.port ?? port)")
         logger.info(
             "HTTP listening",
             metadata: ["http.address": "\(channel.localAddress?.ipAddress ?? host)", "http.port": "\(channel.localAddress?.port ?? 0)"]

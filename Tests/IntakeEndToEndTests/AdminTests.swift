@@ -316,12 +316,14 @@ import Testing
     }
 
     @Test func statusReportsVersionListenersCountsAndSize() async throws {
-        let admin = try await AdminFixture.start()
+        let admin = try await AdminFixture.start(settings: ["metrics.port": "0"])
         _ = try Self.acme(admin)
         let status = try admin.result("status")
         #expect(status["version"] == .string(IntakeVersion.current))
         #expect(status["listeners"]?["smtp"] == .string("127.0.0.1:\(admin.daemon.port)"))
         #expect(status["listeners"]?["admin"] == .string(admin.socketPath))
+        let metricsPort = try #require(ObservabilityTests.httpPort(admin.daemon))
+        #expect(status["listeners"]?["metrics"] == .string("127.0.0.1:\(metricsPort)"))
         #expect(status["counts"]?["organisations"] == 1)
         #expect(status["counts"]?["users"] == 2)
         #expect(status["counts"]?["messages"] == 0)
