@@ -175,12 +175,13 @@ public struct IntakeConfiguration: Sendable, Hashable {
         key.uppercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
     }
 
-    /// `nil` for a key `intaked` reads (in any spelling the environment would give it); else
-    /// why it is refused, with the nearest known key: a misspelt key would otherwise leave its
-    /// setting at the default without a word.
-    public static func unknownKeyProblem(_ key: String) -> String? {
+    /// `nil` for a key `intaked` reads; else why it is refused, with the nearest known key: a
+    /// misspelt key would otherwise leave its setting at the default without a word. With
+    /// `exactly` (a YAML file, whose keys are looked up as written) the key must be spelt as in
+    /// the table; else any spelling the environment gives it will do (`--set`, `INTAKE_`).
+    public static func unknownKeyProblem(_ key: String, exactly: Bool = false) -> String? {
         let name = environmentName(key)
-        guard !keys.contains(where: { environmentName($0) == name }) else { return nil }
+        guard !keys.contains(where: { exactly ? $0 == key : environmentName($0) == name }) else { return nil }
         let nearest = keys.min { editDistance($0, key.lowercased()) < editDistance($1, key.lowercased()) }
         let suggestion = nearest.flatMap { editDistance($0, key.lowercased()) <= 3 ? "; did you mean \($0)?" : nil }
         return "\(key) is not a setting\(suggestion ?? "; the README lists every key")"

@@ -16,7 +16,7 @@ enum AdminInput {
         let local = trimmed[..<at]
         let specials: Set<Character> = ["<", ">", "(", ")", "[", "]", ",", ";", ":", "\\", "\"", "@"]
         guard !local.isEmpty, local.utf8.count <= 64, !local.hasPrefix("."), !local.hasSuffix("."), !local.contains(".."),
-            local.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F && !specials.contains(Character($0)) }),
+            local.unicodeScalars.allSatisfy({ $0.value > 0x20 && !isInvisible($0) && !specials.contains(Character($0)) }),
             let domain = try? self.domain(String(trimmed[trimmed.index(after: at)...]), field: field),
             let address = MailAddress(address: "\(local)@\(domain)")
         else { throw refusal }
@@ -42,12 +42,22 @@ enum AdminInput {
         return decoded
     }
 
+    /// Control and format characters and line or paragraph separators (general categories Cc,
+    /// Cf, Zl, Zp): invisible, or able to reorder or break what logs and tables show
+    /// (U+202E, the right-to-left override).
+    static func isInvisible(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .control, .format, .lineSeparator, .paragraphSeparator: return true
+        default: return false
+        }
+    }
+
     /// A name: not empty, no control characters, and not only digits (a number names a record
     /// by its id, so a name made of digits could never be found).
     static func name(_ text: String, of what: String) throws(StoreError) -> String {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty else { throw StoreError(code: .invalid, message: "\(what) needs a name") }
-        guard !trimmed.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) else {
+        guard !trimmed.unicodeScalars.contains(where: isInvisible) else {
             throw StoreError(code: .invalid, message: "\(what)'s name must be plain text, without control characters")
         }
         guard !trimmed.allSatisfy(\.isNumber) else {

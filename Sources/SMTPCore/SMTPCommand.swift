@@ -91,6 +91,13 @@ extension SMTPCommand {
                 throw SMTPCommandError(.syntax("\(verb) needs your host name in plain text: \(verb) client.example"))
             }
             guard !name.isEmpty else { throw SMTPCommandError(.syntax("\(verb) needs your host name: \(verb) client.example")) }
+            // One word: a name with spaces, comments or brackets inside would write a trace of
+            // its own into the Received field (`EHLO a ([10.0.0.1]) by trusted.example`).
+            let isLiteral = name.hasPrefix("[") && name.hasSuffix("]") && name.count > 2
+            let inner = isLiteral ? name.dropFirst().dropLast() : Substring(name)
+            guard !inner.contains(where: { " \t()<>[];,\"\\".contains($0) }) else {
+                throw SMTPCommandError(.syntax("\(verb) takes one host name or address literal: \(verb) client.example"))
+            }
             return verb == "EHLO" ? .ehlo(name) : .helo(name)
         case "MAIL":
             return try parseMail(argument)

@@ -82,8 +82,12 @@ enum AdminVerbRunner {
             let name = words[range].dropFirst("params.".count).replacingOccurrences(of: "_", with: "-")
             words.replaceSubrange(range, with: "--" + name)
         }
+        // A command's name as a word of its own, not inside a value the message repeats
+        // (`ops@case.list.example`).
         for command in AdminCommand.all.map(\.name) {
-            words = words.replacingOccurrences(of: command, with: command.replacingOccurrences(of: ".", with: " "))
+            let pattern = #"(^|[\s(])"# + NSRegularExpression.escapedPattern(for: command) + #"(?=$|[\s);:,])"#
+            words = words.replacingOccurrences(
+                of: pattern, with: "$1" + command.replacingOccurrences(of: ".", with: " "), options: .regularExpression)
         }
         return words
     }

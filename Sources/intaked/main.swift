@@ -131,7 +131,9 @@ struct Intaked: AsyncParsableCommand {
             throw fail("the configuration file \(path) must be a mapping of settings, such as smtp: {port: 2525}")
         }
         for key in flattenedKeys(mapping) {
-            if let problem = IntakeConfiguration.unknownKeyProblem(key) { throw fail("configuration file \(path): \(problem)") }
+            if let problem = IntakeConfiguration.unknownKeyProblem(key, exactly: true) {
+                throw fail("configuration file \(path): \(problem)")
+            }
         }
     }
 

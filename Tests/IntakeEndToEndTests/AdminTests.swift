@@ -347,6 +347,8 @@ import Testing
             ("user.create", ["org": "acme", "email": "x@acme.test", "name": ""]),
             ("org.create", ["name": "123"]),
             ("org.create", ["name": "x\u{0}y"]),
+            ("org.create", ["name": "evil\u{202E}gro"]),
+            ("user.create", ["org": "acme", "email": "a\u{202E}b@acme.test", "name": "X"]),
             ("org.create", ["name": "globex", "internal_domains": ["not a domain"]]),
             ("settings.set", ["org": "acme", "key": "freemail_domains_extra", "value": "mail.example,@@"]),
             ("sender.add", ["user": .string(Self.alice), "email": "home@@mail.test"]),

@@ -37,6 +37,9 @@ import Testing
         ("smtp:\n  port: 2533\n  prot: 1\n", "smtp.prot is not a setting; did you mean smtp.port?"),
         ("dropbox:\n  domain: [x.example]\n", "dropbox.domain is not a setting; did you mean dropbox.domains?"),
         ("smtp: [\n", "is not valid YAML"),
+        // The file's keys are looked up as written: other spellings would be ignored.
+        ("smtp_port: 25\n", "smtp_port is not a setting; did you mean smtp.port?"),
+        ("smtp:\n  max-recipients: 5\n", "smtp.max-recipients is not a setting; did you mean smtp.max_recipients?"),
     ])
     func badConfigurationFilesAreRefused(_ text: String, _ message: String) throws {
         let folder = Daemon.temporaryDirectory()

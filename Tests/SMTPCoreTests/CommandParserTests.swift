@@ -32,6 +32,10 @@ private func mailbox(_ local: String, _ domain: String, quoted: Bool = false, li
         .init(line: "EHLO a\u{1B}[31mred", expected: .error(501, "5.5.4")),
         .init(line: "EHLO evil\u{0}name", expected: .error(501, "5.5.4")),
         .init(line: "HELO tab\u{7F}", expected: .error(501, "5.5.4")),
+        .init(line: "EHLO [IPv6:2001:db8::1]", expected: .command(.ehlo("[IPv6:2001:db8::1]"))),
+        .init(line: "EHLO a ([10.0.0.1]) by trusted.example", expected: .error(501, "5.5.4")),
+        .init(line: "HELO my host", expected: .error(501, "5.5.4")),
+        .init(line: "EHLO a;b", expected: .error(501, "5.5.4")),
         // MAIL (RFC 5321 §4.1.1.2, §4.1.2)
         .init(line: "MAIL FROM:<a@b.example>", expected: .command(.mail(.mailbox(mailbox("a", "b.example")), MailParameters()))),
         .init(line: "mail from:<a@b.example>", expected: .command(.mail(.mailbox(mailbox("a", "b.example")), MailParameters()))),
