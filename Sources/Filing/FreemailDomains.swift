@@ -43,7 +43,9 @@ public enum FreemailDomains {
         while labels.count - first > DomainSuffix.length(labels) {
             let candidate = labels[first...]
             let name = candidate.joined(separator: ".")
-            if domains.contains(name) || extra.contains(name) || isFamily(candidate) { return true }
+            // A family is judged on the registrable domain only: `web.ibm.com` is no family's.
+            let isRegistrable = candidate.count == DomainSuffix.length(labels) + 1
+            if domains.contains(name) || extra.contains(name) || (isRegistrable && isFamily(candidate)) { return true }
             first += 1
         }
         return false

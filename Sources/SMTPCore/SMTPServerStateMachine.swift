@@ -258,6 +258,8 @@ public struct SMTPServerStateMachine: Sendable {
 
     /// The TLS handshake after STARTTLS succeeded: the session starts over (RFC 3207 §4.2).
     public mutating func tlsEstablished() {
+        // A session closed meanwhile (the shutdown's grace period ended) stays closed.
+        guard case .startingTLS = state else { return }
         tlsActive = true
         hello = nil
         state = .awaitingHello
@@ -296,14 +298,18 @@ public struct SMTPServerStateMachine: Sendable {
     public mutating func shutdownGraceElapsed() -> Action? {
         shuttingDown = true
         switch state {
-        case .checkingRecipient, .receivingData, .startingTLS:
+        case .receivingData:
             state = .closed
             return .replyAndClose([
                 SMTPReply(
                     421, EnhancedStatusCode(4, 3, 2),
                     "\(configuration.hostname) is shutting down; the message was not kept, send it again later")
             ])
-        case .awaitingHello, .ready, .transaction:
+        case .startingTLS:
+            // The handshake holds the connection: a plaintext reply could not be sent.
+            state = .closed
+            return .replyAndClose([])
+        case .awaitingHello, .ready, .transaction, .checkingRecipient:
             state = .closed
             return .replyAndClose([.shuttingDown(configuration.hostname)])
         case .delivering, .closed:

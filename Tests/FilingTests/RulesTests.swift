@@ -78,6 +78,8 @@ import Testing
         // Names that only look like one stay a company's.
         ("yahoo-logistics.example", false), ("notgmail.com", false), ("gmail.com.evil.example", false), ("qq.com.acme.example", false),
         ("mail.acme.co.uk", false), ("appleid.com", false), ("sina-steel.com.cn", false), ("yahoo.acme.example", false),
+        // A family (web.*, outlook.*) is judged on the registrable domain, not on a subdomain's parent.
+        ("smtp.web.ibm.com", false), ("mail.outlook.sap.com", false), ("smtp.yahoo.fr", true),
     ])
     func classifies(_ domain: String, _ freemail: Bool) {
         #expect(FreemailDomains.contains(domain) == freemail)
