@@ -95,7 +95,8 @@ enum AddressScanner {
     /// domains); punctuation, symbols and spaces (`«`, `’`, `，`, `。`, `：`) end it. Text in a script
     /// written without spaces runs into the address it precedes or follows
     /// (`担当：山田yamada@yamada-kogyo.co.jpまで`): a local part, or a domain label, that mixes ASCII
-    /// letters with letters of such a script is cut to the part next to the `@`.
+    /// letters with letters of such a script is cut to the ASCII part next to the `@` (none when
+    /// the other script's letters touch the `@`: `yamada山田@x.jp` gives no address).
     static func scan(_ bytes: [UInt8], filter: Bool = true, excluding: Set<String> = [], limit: Int = 10_000) -> [Hit] {
         var hits: [Hit] = []
         bytes.withUnsafeBufferPointer { buf in

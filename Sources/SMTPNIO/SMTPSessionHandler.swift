@@ -8,6 +8,7 @@ import SMTPCore
 /// `421 4.3.2`, busy ones after their current message; once the grace period is over
 /// (`graceElapsed`), a message still arriving is dropped with `421 4.3.2` too.
 public struct SMTPShutdownEvent: Sendable {
+    /// The grace period is over: a session still receiving a message drops it (`421 4.3.2`).
     public var graceElapsed: Bool
 
     public init(graceElapsed: Bool = false) {
@@ -151,7 +152,20 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
     private func closeAfterReplies(context: ChannelHandlerContext) {
         closing = true
         logger.debug("client closed its side; closing")
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
+        close(after: context.channel.allocator.buffer(capacity: 0), context: context)
+    }
+
+    /// The longest a session waits for its last replies to be written before it closes: a
+    /// client that never reads would otherwise keep its connection and output forever.
+    private static let lastWriteDeadline = TimeAmount.seconds(10)
+
+    /// Writes `pending`, then closes; at ``lastWriteDeadline`` closes anyway.
+    private func close(after pending: ByteBuffer, context: ChannelHandlerContext) {
+        let deadline = context.eventLoop.assumeIsolated().scheduleTask(in: Self.lastWriteDeadline) {
+            context.close(promise: nil)
+        }
+        context.writeAndFlush(wrapOutboundOut(pending)).assumeIsolated().whenComplete { _ in
+            deadline.cancel()
             context.close(promise: nil)
         }
     }
@@ -206,9 +220,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
             closing = true
             let pending = output
             output = context.channel.allocator.buffer(capacity: 0)
-            context.writeAndFlush(wrapOutboundOut(pending)).assumeIsolated().whenComplete { _ in
-                context.close(promise: nil)
-            }
+            close(after: pending, context: context)
         case .checkRecipient(let recipient, let transaction):
             let receiver = environment.receiver
             let session = sessionInfo

@@ -69,6 +69,24 @@ import Testing
         await daemon.stop()
     }
 
+    /// A client that pipelines a flood of commands, shuts down its sending side and never reads
+    /// its replies: the session closes at the last-write deadline (10 s), not never.
+    @Test func aClientThatNeverReadsItsLastRepliesIsClosed() async throws {
+        let daemon = try await Daemon(settings: ["metrics.port": "0"])
+        let port = try #require(ObservabilityTests.httpPort(daemon))
+        let client = try RawSMTPClient(port: daemon.port, receiveBuffer: 4096)
+        // About 6 MB of replies: more than the server's send buffer and this client's 4 KiB hold.
+        try client.send("EHLO flood.test\r\n" + String(repeating: "NOOP\r\n", count: 400_000))
+        client.shutdownSending()
+        var active = -1.0
+        for _ in 0..<60 where active != 0 {
+            try await Task.sleep(for: .seconds(1))
+            active = ObservabilityTests.value(try ObservabilityTests.get(port, "/metrics").1, "smtp_sessions_active")
+        }
+        #expect(active == 0)
+        await daemon.stop()
+    }
+
     @Test func noRelayingAndNoRoutingTricks() async throws {
         let daemon = try await Daemon()
         let client = try RawSMTPClient.greeted(port: daemon.port, helo: "client.test")
