@@ -1,5 +1,6 @@
 import Filing
 import GRDB
+import MailParser
 
 /// The database schema, as migrations registered by name. A migration that has shipped is never
 /// edited: changes come as new migrations.
@@ -291,6 +292,48 @@ enum Schema {
                         CREATE UNIQUE INDEX exclusion_scope ON exclusion(organisation_id, ifnull(user_id, 0), pattern);
                         """
                 )
+            }
+        }
+        migrator.registerMigration("v8 addresses in their Unicode form") { db in
+            // Addresses and domains that admins type are kept with IDNA `xn--` labels decoded
+            // (``AdminInput``), the form messages are read in; rows typed before in the `xn--`
+            // form never matched a message, and could not be found by what is typed now. They
+            // are converted. Where the converted row exists already (the same address typed both
+            // ways), the `xn--` copy goes; two users whose emails differ only so keep theirs.
+            try withoutSizeCap(db) {
+                for row in try Row.fetchAll(db, sql: "SELECT id, email FROM user WHERE email LIKE '%xn--%'") {
+                    let email: String = row["email"]
+                    guard let decoded = MailAddress(address: email)?.normalized, decoded != email else { continue }
+                    try db.execute(sql: "UPDATE OR IGNORE user SET email = ? WHERE id = ?", arguments: [decoded, row["id"] as Int64])
+                }
+                for row in try Row.fetchAll(db, sql: "SELECT user_id, email FROM user_address WHERE email LIKE '%xn--%'") {
+                    let (user, email): (Int64, String) = (row["user_id"], row["email"])
+                    guard let decoded = MailAddress(address: email)?.normalized, decoded != email else { continue }
+                    try db.execute(
+                        sql: "UPDATE OR IGNORE user_address SET email = ? WHERE user_id = ? AND email = ?",
+                        arguments: [decoded, user, email])
+                    try db.execute(sql: "DELETE FROM user_address WHERE user_id = ? AND email = ?", arguments: [user, email])
+                }
+                for row in try Row.fetchAll(db, sql: "SELECT id, pattern FROM exclusion WHERE pattern LIKE '%xn--%'") {
+                    let (id, pattern): (Int64, String) = (row["id"], row["pattern"])
+                    guard let decoded = ExclusionPattern(pattern)?.description, decoded != pattern else { continue }
+                    try db.execute(sql: "UPDATE OR IGNORE exclusion SET pattern = ? WHERE id = ?", arguments: [decoded, id])
+                    try db.execute(sql: "DELETE FROM exclusion WHERE id = ? AND pattern = ?", arguments: [id, pattern])
+                }
+                for row in try Row.fetchAll(db, sql: "SELECT id, internal_domains FROM organisation WHERE internal_domains LIKE '%xn--%'") {
+                    let domains = IntakeDatabase.decodeList(row["internal_domains"]).map { IDNA.toUnicode($0.lowercased()) }
+                    try db.execute(
+                        sql: "UPDATE organisation SET internal_domains = ? WHERE id = ?",
+                        arguments: [IntakeDatabase.encodeList(domains), row["id"] as Int64])
+                }
+                let extra = try Row.fetchAll(
+                    db, sql: "SELECT organisation_id, value FROM setting WHERE key = 'freemail_domains_extra' AND value LIKE '%xn--%'")
+                for row in extra {
+                    let domains = IntakeDatabase.decodeList(row["value"]).map { IDNA.toUnicode($0.lowercased()) }
+                    try db.execute(
+                        sql: "UPDATE setting SET value = ? WHERE organisation_id = ? AND key = 'freemail_domains_extra'",
+                        arguments: [IntakeDatabase.encodeList(domains), row["organisation_id"] as Int64])
+                }
             }
         }
         return migrator

@@ -193,4 +193,39 @@ import Testing
             }
         }
     }
+
+    /// v8: addresses and domains typed with IDNA labels before are kept in the Unicode form that
+    /// messages are read in; an `xn--` copy of a row that exists in Unicode goes.
+    @Test func v8KeepsTypedAddressesInTheirUnicodeForm() throws {
+        try database(upTo: "v7 one exclusion per pattern and scope") { queue in
+            try queue.write { db in
+                try insertMessages(1...1, in: db)
+                try db.execute(
+                    sql: """
+                        UPDATE organisation SET internal_domains = '["xn--bro-hoa.example","acme.example"]' WHERE id = 1;
+                        INSERT INTO setting (organisation_id, key, value) VALUES (1, 'freemail_domains_extra', '["xn--mil-qla.example"]');
+                        INSERT INTO user (id, organisation_id, email, name, token, created_at)
+                            VALUES (7, 1, 'anna@xn--mller-kva.example', 'Anna', 'tok', 0);
+                        INSERT INTO user_address (user_id, email) VALUES (7, 'anna@xn--bro-hoa.example'), (7, 'a@büro.example'),
+                            (7, 'a@xn--bro-hoa.example');
+                        INSERT INTO exclusion (id, organisation_id, user_id, pattern) VALUES
+                            (1, 1, NULL, '@xn--spm-rla.example'), (2, 1, NULL, '@späm.example'), (3, 1, NULL, 'news@xn--bro-hoa.example');
+                        """)
+            }
+            try migrateAtSizeCap(queue)
+            try queue.read { (db: Database) throws in
+                #expect(try String.fetchOne(db, sql: "SELECT email FROM user WHERE id = 7") == "anna@müller.example")
+                #expect(
+                    try String.fetchAll(db, sql: "SELECT email FROM user_address ORDER BY email") == [
+                        "a@büro.example", "anna@büro.example",
+                    ])
+                #expect(
+                    try String.fetchAll(db, sql: "SELECT pattern FROM exclusion ORDER BY id") == ["@späm.example", "news@büro.example"])
+                #expect(
+                    try String.fetchOne(db, sql: "SELECT internal_domains FROM organisation WHERE id = 1")
+                        == #"["büro.example","acme.example"]"#)
+                #expect(try String.fetchOne(db, sql: "SELECT value FROM setting") == #"["mäil.example"]"#)
+            }
+        }
+    }
 }
