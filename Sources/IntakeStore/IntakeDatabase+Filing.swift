@@ -1,10 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Filing
 import GRDB
 
@@ -62,22 +55,14 @@ extension IntakeDatabase {
             removeRawFiles(ofRolledBack: deliveries, error)
             var failure = StoreError(error, doing: "commit")
             if failure.code == .full {
-                failure.message = "\(fullReason()) (commit)"
-                standingFull.set(fullReason())
+                // On the commit thread (or, in tests, a task that waits for the commit anyway).
+                let pages = try? writer.read { db in try Room.pages(db) }
+                let room = Room(maxSize: maxSize, folder: rawFolder?.path, pages: pages)
+                failure.message = "\(room.fullReason) (commit)"
+                standingFull.set(StandingFailure.Full(reason: room.fullReason, room: room.octets))
             }
             return deliveries.map { _ in .failure(failure) }
         }
-    }
-
-    /// Why SQLite found the database full: its size cap when one is set and the file system
-    /// still has room (16 MiB or more free), else either.
-    func fullReason() -> String {
-        guard maxSize > 0, let folder = rawFolder?.path else { return "the database or its disk is full" }
-        var stats = statvfs()
-        guard statvfs(folder, &stats) == 0, Int(stats.f_bavail) * Int(stats.f_frsize) >= 16 << 20 else {
-            return "the database or its disk is full"
-        }
-        return "the database has reached its size cap, database.max_size (\(maxSize) octets)"
     }
 
     /// Makes every commit that ended before this call durable: syncs the WAL file (fdatasync).

@@ -1,3 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import CSQLiteWALBuffer
 import GRDBSQLite
 import Filing
@@ -152,7 +159,16 @@ public struct IntakeDatabase: Sendable {
         } catch {
             return "\(StoreError(error, doing: "write"))"
         }
-        return standingFull.reason.map { "full: \($0); messages are refused with 452 until there is room" }
+        guard let full = standingFull.current else { return nil }
+        // Room made since (the cap raised, rows deleted, the disk cleaned up): healthy again,
+        // without waiting for a message to be filed.
+        let pages = try? await writer.read { db in try Room.pages(db) }
+        let room = Room(maxSize: maxSize, folder: rawFolder?.path, pages: pages)
+        guard room.octets <= full.room else {
+            standingFull.set(nil)
+            return nil
+        }
+        return "full: \(full.reason); messages are refused with 452 until there is room"
     }
 
     /// The database's size in octets (pages in use times the page size).
@@ -320,13 +336,56 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     public var description: String { "\(code.rawValue): \(message)" }
 }
 
-/// A failure that stands until the next success: why the last filing commit failed as full.
+/// A failure that stands until the next success, or until there is more room than when it
+/// happened: why the last filing commit failed as full.
 final class StandingFailure: Sendable {
-    private let state = Mutex<String?>(nil)
+    /// The commit failed as full, with this much room left (``Room/octets``).
+    struct Full: Sendable {
+        var reason: String
+        var room: Int
+    }
 
-    /// The reason, while the failure stands.
-    var reason: String? { state.withLock { $0 } }
+    private let state = Mutex<Full?>(nil)
+
+    /// The failure, while it stands.
+    var current: Full? { state.withLock { $0 } }
 
     /// Records a failure, or with `nil` a success.
-    func set(_ reason: String?) { state.withLock { $0 = reason } }
+    func set(_ full: Full?) { state.withLock { $0 = full } }
+}
+
+/// The room the database has to grow: under its size cap (`database.max_size`, free pages
+/// included) and on its file system, whichever is less.
+struct Room {
+    /// Octets it can grow by.
+    var octets: Int
+    /// Whether the size cap, not the disk, is what limits it.
+    var isCapped: Bool
+    let maxSize: Int
+
+    /// The pragmas whose values ``init(maxSize:folder:pages:)`` takes, in order.
+    static let pagePragmas = ["page_count", "freelist_count", "max_page_count", "page_size"]
+
+    /// Reads the pages' values (``pagePragmas``) on `db`.
+    static func pages(_ db: Database) throws -> [Int] {
+        try pagePragmas.map { try Int.fetchOne(db, sql: "PRAGMA \($0)") ?? 0 }
+    }
+
+    /// The room left, from the database's pages (``pages(_:)``; `nil` when they could not be
+    /// read) and the free space of the file system that holds `folder`.
+    init(maxSize: Int, folder: String?, pages: [Int]?) {
+        self.maxSize = maxSize
+        var disk = Int.max
+        var stats = statvfs()
+        if let folder, statvfs(folder, &stats) == 0 { disk = Int(stats.f_bavail) * Int(stats.f_frsize) }
+        var capped = Int.max
+        if maxSize > 0, let pages, pages.count == 4 { capped = max(0, pages[2] - pages[0] + pages[1]) * pages[3] }
+        octets = min(disk, capped)
+        isCapped = capped < disk
+    }
+
+    /// Why SQLite found the database full.
+    var fullReason: String {
+        isCapped ? "the database has reached its size cap, database.max_size (\(maxSize) octets)" : "the database or its disk is full"
+    }
 }

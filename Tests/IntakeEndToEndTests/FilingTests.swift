@@ -131,10 +131,17 @@ import Testing
         #expect(status == 503)
         #expect(body.contains("database.max_size (262144 octets)"), "\(body)")
         #expect(crm.daemon.logText.contains("the database has reached its size cap, database.max_size"), "\(crm.daemon.logText)")
+        // Room made (here: the first message and its note deleted): healthy again, before any
+        // message is filed.
+        try await crm.database.write { db in
+            try db.execute(sql: "DELETE FROM note WHERE message_id = (SELECT min(id) FROM message)")
+            try db.execute(sql: "DELETE FROM message WHERE id = (SELECT min(id) FROM message)")
+        }
+        #expect(try ObservabilityTests.get(port, "/healthz").0 == 200)
         // With room, the same message is filed.
         let roomy = try await crm.restarted(settings: ["smtp.memory_threshold": "4096"])
         #expect(try roomy.send(message, to: [roomy.dropbox(Self.bob)]).code == 250)
-        #expect(try await roomy.database.storedMessageCount() == filed + 1)
+        #expect(try await roomy.database.storedMessageCount() == filed)
         await roomy.stop()
     }
 
