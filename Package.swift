@@ -101,7 +101,7 @@ let package = Package(
         .executableTarget(
             name: "intaked",
             dependencies: [
-                "IntakeServer", "SMTPNIO",
+                "IntakeServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Configuration", package: "swift-configuration"),

@@ -153,7 +153,11 @@ public struct IntakeServer: Sendable {
         defer {
             for pool in ownedThreadPools { pool.shutdownGracefully { _ in } }
         }
-        try await group.run()
+        do {
+            try await group.run()
+        } catch let error as SMTPListenerBindError {
+            throw ListenError(host: error.host, port: error.port, keys: "smtp.host, smtp.port", error.underlying)
+        }
         logger.info("Intake stopped")
     }
 

@@ -1,10 +1,16 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import IntakeStore
 import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Prometheus
-import SMTPNIO
 import ServiceLifecycle
 
 /// The optional HTTP listener for operators: `GET /metrics` in the Prometheus text format and
@@ -116,5 +122,24 @@ private final class HTTPHandler: ChannelInboundHandler {
             }
             context.writeAndFlush(self.wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         }
+    }
+}
+
+/// A listener could not be opened: the address is in use, not on this host, or not an address.
+/// Its description names the address and the configuration keys that set it.
+public struct ListenError: Error, CustomStringConvertible {
+    public var description: String
+
+    /// The failure to listen on `host`:`port`, set by the configuration `keys`.
+    init(host: String, port: Int, keys: String, _ error: any Error) {
+        let reason: String
+        if let error = error as? IOError {
+            reason = String(cString: strerror(error.errnoCode)).lowercased()
+        } else if error is SocketAddressError || error is SocketAddressError.UnknownHost {
+            reason = "not an IP address or a known host name"
+        } else {
+            reason = "\(error)"
+        }
+        description = "cannot listen on \(host):\(port) (\(keys)): \(reason)"
     }
 }

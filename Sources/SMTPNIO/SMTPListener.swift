@@ -1,10 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Logging
 import NIOCore
 import NIOPosix
@@ -134,7 +127,7 @@ public final class SMTPListener: Service {
                 .bind(host: configuration.host, port: configuration.port)
                 .get()
         } catch {
-            throw ListenError(host: configuration.host, port: configuration.port, keys: "smtp.host, smtp.port", error)
+            throw SMTPListenerBindError(host: configuration.host, port: configuration.port, underlying: error)
         }
 
         if let address = serverChannel.localAddress {
@@ -193,20 +186,10 @@ private final class RefusingHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
 }
 
-/// A listener could not be opened: the address is in use, not on this host, or not an address.
-public struct ListenError: Error, CustomStringConvertible {
-    public var description: String
-
-    /// The failure to listen on `host`:`port`, set by the configuration `keys`.
-    public init(host: String, port: Int, keys: String, _ error: any Error) {
-        let reason: String
-        if let error = error as? IOError {
-            reason = String(cString: strerror(error.errnoCode)).lowercased()
-        } else if error is SocketAddressError || error is SocketAddressError.UnknownHost {
-            reason = "not an IP address or a known host name"
-        } else {
-            reason = "\(error)"
-        }
-        description = "cannot listen on \(host):\(port) (\(keys)): \(reason)"
-    }
+/// The SMTP listener could not bind its address: the address is in use, not on this host, or
+/// not an address. `underlying` is NIO's error.
+public struct SMTPListenerBindError: Error {
+    public var host: String
+    public var port: Int
+    public var underlying: any Error
 }

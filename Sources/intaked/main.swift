@@ -3,7 +3,6 @@ import Foundation
 import Configuration
 import IntakeServer
 import Logging
-import SMTPNIO
 import SystemPackage
 import Yams
 
