@@ -85,11 +85,21 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if busy && input.readableBytes >= Self.inputHighWater {
+        // Replies the client does not read: no more commands until they drain, so that a flood
+        // of pipelined commands cannot pile its replies up in memory.
+        if (busy && input.readableBytes >= Self.inputHighWater) || !context.channel.isWritable {
             heldRead = true
         } else {
             context.read()
         }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable && heldRead && !busy {
+            heldRead = false
+            context.read()
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -129,6 +139,9 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
     }
 
     private func recipientChecked(_ decision: RecipientDecision, context: ChannelHandlerContext) {
+        // An answer that comes after the session was closed (the shutdown's grace ended) has
+        // no one to go to.
+        guard !closing else { return }
         if case .reject(let reply) = decision {
             logger.debug("recipient refused", metadata: ["smtp.reply": "\(reply.code)"])
         }
@@ -159,7 +172,8 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
     /// client that never reads would otherwise keep its connection and output forever.
     private static let lastWriteDeadline = TimeAmount.seconds(10)
 
-    /// Writes `pending`, then closes; at ``lastWriteDeadline`` closes anyway.
+    /// Writes `pending` (after what was written before it), then closes; at
+    /// ``lastWriteDeadline`` closes anyway.
     private func close(after pending: ByteBuffer, context: ChannelHandlerContext) {
         let deadline = context.eventLoop.assumeIsolated().scheduleTask(in: Self.lastWriteDeadline) {
             context.close(promise: nil)
@@ -203,7 +217,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
     private func resume(context: ChannelHandlerContext) {
         busy = false
         processInput(context: context)
-        if heldRead && !busy {
+        if heldRead && !busy && context.channel.isWritable {
             heldRead = false
             context.read()
         }
@@ -215,6 +229,10 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
         switch action {
         case .reply(let reply):
             write(reply)
+        case .replyAndClose(let replies) where replies.isEmpty && output.readableBytes == 0:
+            // Nothing to say (a TLS handshake in progress, which would hold any write): close.
+            closing = true
+            context.close(promise: nil)
         case .replyAndClose(let replies):
             for reply in replies { write(reply) }
             closing = true

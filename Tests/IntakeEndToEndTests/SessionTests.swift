@@ -70,9 +70,11 @@ import Testing
     }
 
     /// A client that pipelines a flood of commands, shuts down its sending side and never reads
-    /// its replies: the session closes at the last-write deadline (10 s), not never.
+    /// its replies: the server stops reading while its replies cannot be written, the session
+    /// times out as idle, and closes at the last-write deadline (10 s) with its 421 unsent, not
+    /// never.
     @Test func aClientThatNeverReadsItsLastRepliesIsClosed() async throws {
-        let daemon = try await Daemon(settings: ["metrics.port": "0"])
+        let daemon = try await Daemon(settings: ["metrics.port": "0", "smtp.idle_timeout_seconds": "2"])
         let port = try #require(ObservabilityTests.httpPort(daemon))
         let client = try RawSMTPClient(port: daemon.port, receiveBuffer: 4096)
         // About 6 MB of replies: more than the server's send buffer and this client's 4 KiB hold.
