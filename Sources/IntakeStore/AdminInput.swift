@@ -34,7 +34,7 @@ enum AdminInput {
         guard labels.count >= 2, decoded.utf8.count <= 253,
             labels.allSatisfy({ label in
                 !label.isEmpty && label.utf8.count <= 63 && label.first != "-" && label.last != "-"
-                    && label.allSatisfy { $0 == "-" || $0.isLetter || $0.isNumber }
+                    && label.unicodeScalars.allSatisfy(isLabelScalar)
             })
         else {
             throw StoreError(code: .invalid, message: "\(field) must be a domain name such as example.com, not \(text)")
@@ -42,12 +42,30 @@ enum AdminInput {
         return decoded
     }
 
-    /// Control and format characters and line or paragraph separators (general categories Cc,
-    /// Cf, Zl, Zp): invisible, or able to reorder or break what logs and tables show
-    /// (U+202E, the right-to-left override).
-    static func isInvisible(_ scalar: Unicode.Scalar) -> Bool {
+    /// What a domain label is made of, scalar by scalar: `-`, letters, marks and digits (a
+    /// joiner or another format character inside a letter's cluster is not one).
+    static func isLabelScalar(_ scalar: Unicode.Scalar) -> Bool {
+        if scalar == "-" { return true }
         switch scalar.properties.generalCategory {
-        case .control, .format, .lineSeparator, .paragraphSeparator: return true
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter, .nonspacingMark, .spacingMark,
+            .decimalNumber:
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// Control characters, line and paragraph separators (general categories Cc, Zl, Zp) and
+    /// the bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069,
+    /// U+061C), which reorder what logs and tables show. The joiners and direction marks that
+    /// names are written with (U+200C, U+200D, U+200E, U+200F) are not among them.
+    static func isInvisible(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x202A...0x202E, 0x2066...0x2069, 0x061C: return true
+        default: break
+        }
+        switch scalar.properties.generalCategory {
+        case .control, .lineSeparator, .paragraphSeparator: return true
         default: return false
         }
     }

@@ -78,7 +78,7 @@ enum AdminVerbRunner {
     /// (`--contact`, `message assign`).
     static func commandLineWording(_ message: String) -> String {
         var words = message
-        while let range = words.range(of: #"params\.[a-z_]+"#, options: .regularExpression) {
+        while let range = words.range(of: #"(?<![^\s(])params\.[a-z_]+"#, options: .regularExpression) {
             let name = words[range].dropFirst("params.".count).replacingOccurrences(of: "_", with: "-")
             words.replaceSubrange(range, with: "--" + name)
         }

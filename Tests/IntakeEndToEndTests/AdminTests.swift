@@ -355,6 +355,9 @@ import Testing
         ] as [(String, [String: JSONValue])] {
             #expect(try admin.error(command, params)?.code == .invalid, "\(command) \(params)")
         }
+        // Names are written with joiners (Persian, emoji sequences); a domain is not.
+        #expect(try admin.result("org.create", ["name": "کتاب\u{200C}خانه"])["name"] == "کتاب\u{200C}خانه")
+        #expect(try admin.error("user.create", ["org": "acme", "email": "a@exam\u{200D}ple.com", "name": "X"])?.code == .invalid)
         // An address or domain typed with its IDNA labels is kept as a message names it.
         let idn = try admin.result("user.create", ["org": "acme", "email": "Anna@XN--MLLER-KVA.example", "name": "Anna"])
         #expect(idn["email"] == "anna@müller.example")
