@@ -59,7 +59,8 @@ extension IntakeDatabase {
                 let pages = try? writer.read { db in try Room.pages(db) }
                 let room = Room(maxSize: maxSize, folder: rawFolder?.path, pages: pages)
                 failure.message = "\(room.fullReason) (commit)"
-                standingFull.set(StandingFailure.Full(reason: room.fullReason, room: room.octets))
+                let needed = max(4096, deliveries.reduce(0) { $0 + $1.raw.count })
+                standingFull.set(StandingFailure.Full(reason: room.fullReason, room: room.octets, needed: needed))
             }
             return deliveries.map { _ in .failure(failure) }
         }

@@ -160,13 +160,15 @@ public struct IntakeDatabase: Sendable {
             return "\(StoreError(error, doing: "write"))"
         }
         guard let full = standingFull.current else { return nil }
-        // Room made since (the cap raised, rows deleted, the disk cleaned up): healthy again,
-        // without waiting for a message to be filed.
-        let pages = try? await writer.read { db in try Room.pages(db) }
-        let room = Room(maxSize: maxSize, folder: rawFolder?.path, pages: pages)
-        guard room.octets <= full.room else {
-            standingFull.set(nil)
-            return nil
+        // Room made since for what was refused (the cap raised, rows deleted, the disk cleaned
+        // up): healthy again, without waiting for a message to be filed. Pages that cannot be
+        // read leave the failure standing.
+        if let pages = try? await writer.read({ db in try Room.pages(db) }) {
+            let room = Room(maxSize: maxSize, folder: rawFolder?.path, pages: pages)
+            if room.octets >= full.room + full.needed {
+                standingFull.clear(full)
+                return nil
+            }
         }
         return "full: \(full.reason); messages are refused with 452 until there is room"
     }
@@ -339,19 +341,39 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
 /// A failure that stands until the next success, or until there is more room than when it
 /// happened: why the last filing commit failed as full.
 final class StandingFailure: Sendable {
-    /// The commit failed as full, with this much room left (``Room/octets``).
+    /// The commit failed as full, with `room` left (``Room/octets``), for messages of `needed`
+    /// octets (their raw size, a bound on the room they take).
     struct Full: Sendable {
         var reason: String
         var room: Int
+        var needed: Int
+        /// Which failure this is: a later one is not cleared for an earlier one's room.
+        fileprivate(set) var generation: UInt64 = 0
     }
 
-    private let state = Mutex<Full?>(nil)
+    private let state = Mutex<(current: Full?, generations: UInt64)>((nil, 0))
 
     /// The failure, while it stands.
-    var current: Full? { state.withLock { $0 } }
+    var current: Full? { state.withLock { $0.current } }
 
     /// Records a failure, or with `nil` a success.
-    func set(_ full: Full?) { state.withLock { $0 = full } }
+    func set(_ full: Full?) {
+        state.withLock { state in
+            state.generations += 1
+            state.current = full.map { full in
+                var numbered = full
+                numbered.generation = state.generations
+                return numbered
+            }
+        }
+    }
+
+    /// Clears `full`, unless a later failure has replaced it meanwhile.
+    func clear(_ full: Full) {
+        state.withLock { state in
+            if state.current?.generation == full.generation { state.current = nil }
+        }
+    }
 }
 
 /// The room the database has to grow: under its size cap (`database.max_size`, free pages
