@@ -220,15 +220,19 @@ enum AddressScanner {
             labels += 1
             let label = buf[labelStart..<i]
             let isValid = !label.isEmpty && label.count <= 63 && label.first != ASCII.dash && label.last != ASCII.dash
-            if labels >= 2 && i - start <= 253 {
+            if labels >= 2 {
+                // As the last label, judged without the dashes it ends with (`xn--p1ai-まで`).
+                var last = i
+                while last > labelStart, buf[last - 1] == ASCII.dash { last -= 1 }
+                let tld = buf[labelStart..<last]
                 let isTLD =
-                    label.hasPrefixLowercased("xn--") ? label.count > 4 : label.contains { $0 >= 0x80 } || label.allSatisfy(ASCII.isAlpha)
-                if isValid && label.count >= 2 && isTLD {
-                    best = i
+                    tld.hasPrefixLowercased("xn--") ? tld.count > 4 : tld.contains { $0 >= 0x80 } || tld.allSatisfy(ASCII.isAlpha)
+                if !tld.isEmpty && tld.count <= 63 && tld.first != ASCII.dash && tld.count >= 2 && isTLD && last - start <= 253 {
+                    best = last
                 } else {
                     var letters = labelStart
                     while letters < i, ASCII.isAlpha(buf[letters]) { letters += 1 }
-                    if letters - labelStart >= 2 && letters - labelStart <= 63 { best = letters }
+                    if letters - labelStart >= 2 && letters - labelStart <= 63 && letters - start <= 253 { best = letters }
                 }
             }
             guard isValid else { break }
