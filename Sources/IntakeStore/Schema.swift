@@ -321,7 +321,7 @@ enum Schema {
                     try db.execute(sql: "DELETE FROM exclusion WHERE id = ? AND pattern = ?", arguments: [id, pattern])
                 }
                 for row in try Row.fetchAll(db, sql: "SELECT id, internal_domains FROM organisation WHERE internal_domains LIKE '%xn--%'") {
-                    let domains = IntakeDatabase.decodeList(row["internal_domains"]).map { IDNA.toUnicode($0.lowercased()) }
+                    let domains = Self.unique(IntakeDatabase.decodeList(row["internal_domains"]).map { IDNA.toUnicode($0.lowercased()) })
                     try db.execute(
                         sql: "UPDATE organisation SET internal_domains = ? WHERE id = ?",
                         arguments: [IntakeDatabase.encodeList(domains), row["id"] as Int64])
@@ -329,7 +329,7 @@ enum Schema {
                 let extra = try Row.fetchAll(
                     db, sql: "SELECT organisation_id, value FROM setting WHERE key = 'freemail_domains_extra' AND value LIKE '%xn--%'")
                 for row in extra {
-                    let domains = IntakeDatabase.decodeList(row["value"]).map { IDNA.toUnicode($0.lowercased()) }
+                    let domains = Self.unique(IntakeDatabase.decodeList(row["value"]).map { IDNA.toUnicode($0.lowercased()) })
                     try db.execute(
                         sql: "UPDATE setting SET value = ? WHERE organisation_id = ? AND key = 'freemail_domains_extra'",
                         arguments: [IntakeDatabase.encodeList(domains), row["organisation_id"] as Int64])
@@ -337,6 +337,12 @@ enum Schema {
             }
         }
         return migrator
+    }
+
+    /// `list` without its repetitions, in order.
+    private static func unique(_ list: [String]) -> [String] {
+        var seen: Set<String> = []
+        return list.filter { seen.insert($0).inserted }
     }
 
     /// Runs `body` with the database's size cap lifted and puts the cap back after it: a

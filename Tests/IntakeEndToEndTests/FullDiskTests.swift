@@ -70,6 +70,7 @@ struct FullDiskTests {
 let canMountTmpfs: Bool = {
     guard getuid() == 0 else { return false }
     let folder = Daemon.temporaryDirectory("intake-mount-probe")
+    defer { try? FileManager.default.removeItem(atPath: folder) }
     guard (try? runCommand("/bin/mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", folder]))?.status == 0 else { return false }
-    return (try? runCommand("/bin/umount", [folder]))?.status == 0
+    return (try? runCommand("/bin/umount", ["--lazy", folder]))?.status == 0
 }()

@@ -202,7 +202,7 @@ import Testing
                 try insertMessages(1...1, in: db)
                 try db.execute(
                     sql: """
-                        UPDATE organisation SET internal_domains = '["xn--bro-hoa.example","acme.example"]' WHERE id = 1;
+                        UPDATE organisation SET internal_domains = '["xn--bro-hoa.example","acme.example","büro.example"]' WHERE id = 1;
                         INSERT INTO setting (organisation_id, key, value) VALUES (1, 'freemail_domains_extra', '["xn--mil-qla.example"]');
                         INSERT INTO user (id, organisation_id, email, name, token, created_at)
                             VALUES (7, 1, 'anna@xn--mller-kva.example', 'Anna', 'tok', 0);

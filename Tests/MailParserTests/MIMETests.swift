@@ -122,42 +122,14 @@ struct MIMETests {
         #expect(body == ["liam.byrne@byrne-joinery.example", "orla@kelly-design.example", "one@team.example", "two@team.example"])
     }
 
-    /// An attached original's Reply-To is a person: the customer behind a form's no-reply sender.
-    @Test func anAttachedOriginalsReplyToIsAPerson() {
-        let m = MailMessage.parse(
+    /// Ada's forward of `original` (its header fields, a blank line, its text) as an attached
+    /// message/rfc822.
+    static func forward(attaching original: String) -> MailMessage {
+        MailMessage.parse(
             eml(
                 """
                 From: ada@acme.example
-                Subject: Fwd: New enquiry
-                Content-Type: multipart/mixed; boundary=b1
-
-                --b1
-                Content-Type: text/plain
-
-                See the enquiry.
-                --b1
-                Content-Type: message/rfc822
-
-                From: "Jane Fenwick via Formstack" <noreply@formstack.example>
-                Reply-To: Jane Fenwick <jane@fenwick.example>
-                To: sales@acme.example
-                Subject: New enquiry
-
-                Forty chairs, please.
-                --b1--
-                """))
-        let replyTo = m.people.first { $0.address.normalized == "jane@fenwick.example" }
-        #expect(replyTo?.source == .forwardedReplyTo)
-        #expect(replyTo?.name == "Jane Fenwick")
-    }
-
-    /// A reference tag in an attached original counts, as one in an inline forward does.
-    @Test func aTagInAnAttachedOriginalIsFound() {
-        let m = MailMessage.parse(
-            eml(
-                """
-                From: ada@acme.example
-                Subject: Fwd: update
+                Subject: Fwd: for the file
                 Content-Type: multipart/mixed; boundary=b1
 
                 --b1
@@ -167,12 +139,36 @@ struct MIMETests {
                 --b1
                 Content-Type: message/rfc822
 
+                \(original)
+                --b1--
+                """))
+    }
+
+    /// An attached original's Reply-To is a person: the customer behind a form's no-reply sender.
+    @Test func anAttachedOriginalsReplyToIsAPerson() {
+        let m = Self.forward(
+            attaching: """
+                From: "Jane Fenwick via Formstack" <noreply@formstack.example>
+                Reply-To: Jane Fenwick <jane@fenwick.example>
+                To: sales@acme.example
+                Subject: New enquiry
+
+                Forty chairs, please.
+                """)
+        let replyTo = m.people.first { $0.address.normalized == "jane@fenwick.example" }
+        #expect(replyTo?.source == .forwardedReplyTo)
+        #expect(replyTo?.name == "Jane Fenwick")
+    }
+
+    /// A reference tag in an attached original counts, as one in an inline forward does.
+    @Test func aTagInAnAttachedOriginalIsFound() {
+        let m = Self.forward(
+            attaching: """
                 From: jane@fenwick.example
                 Subject: Re: Chairs #CS1001
 
                 About #CO1002 too.
-                --b1--
-                """))
+                """)
         #expect(m.referenceTags == ["CS1001", "CO1002"])
     }
 
