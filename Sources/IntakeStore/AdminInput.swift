@@ -23,6 +23,12 @@ enum AdminInput {
         return address.normalized
     }
 
+    /// The key an address typed to find a record is compared by: ``MailAddress/normalized``,
+    /// or the text lower-cased when it is no address.
+    static func lookupKey(_ reference: String) -> String {
+        MailAddress(address: reference)?.normalized ?? reference.lowercased()
+    }
+
     /// A domain name of two labels or more (RFC 1035 §2.3.1; letters beyond ASCII allowed, as
     /// in an IDN), lower-cased with `xn--` labels decoded; a leading `@` is dropped.
     static func domain(_ text: String, field: String) throws(StoreError) -> String {

@@ -95,7 +95,7 @@ extension IntakeDatabase {
             try Int64(reference).flatMap { try Int64.fetchOne(db, sql: "SELECT id FROM user WHERE id = ?", arguments: [$0]) }
             ?? Int64.fetchOne(
                 db, sql: "SELECT id FROM user WHERE email = ?",
-                arguments: [MailAddress(address: reference.trimmingCharacters(in: .whitespaces))?.normalized ?? reference.lowercased()])
+                arguments: [AdminInput.lookupKey(reference.trimmingCharacters(in: .whitespaces))])
         guard let id else { throw StoreError(code: .notFound, message: "no user \(reference)") }
         return id
     }
@@ -130,7 +130,7 @@ extension IntakeDatabase {
             let id = try Self.userID(db, reference)
             try db.execute(
                 sql: "DELETE FROM user_address WHERE user_id = ? AND email = ?",
-                arguments: [id, MailAddress(address: email.trimmingCharacters(in: .whitespaces))?.normalized ?? email.lowercased()])
+                arguments: [id, AdminInput.lookupKey(email.trimmingCharacters(in: .whitespaces))])
             guard db.changesCount > 0 else {
                 throw StoreError(code: .notFound, message: "\(email) is not a trusted address of \(reference)")
             }

@@ -317,7 +317,7 @@ extension IntakeDatabase {
         } else if reference.contains("@") {
             rows = try Int64.fetchAll(
                 db, sql: "SELECT contact_id FROM contact_email WHERE email = ? AND (? IS NULL OR organisation_id = ?)",
-                arguments: [MailAddress(address: reference)?.normalized ?? reference.lowercased(), organisationID, organisationID])
+                arguments: [AdminInput.lookupKey(reference), organisationID, organisationID])
         } else {
             throw StoreError(code: .invalid, message: "contact must be an id or an email address, not \(reference)")
         }

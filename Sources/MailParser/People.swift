@@ -219,15 +219,13 @@ enum AddressScanner {
             }
             labels += 1
             let label = buf[labelStart..<i]
-            let isValid = !label.isEmpty && label.count <= 63 && label.first != ASCII.dash && label.last != ASCII.dash
+            let isValid = isLabel(label)
             if labels >= 2 {
                 // As the last label, judged without the dashes it ends with (`xn--p1ai-まで`).
                 var last = i
                 while last > labelStart, buf[last - 1] == ASCII.dash { last -= 1 }
                 let tld = buf[labelStart..<last]
-                let isTLD =
-                    tld.hasPrefixLowercased("xn--") ? tld.count > 4 : tld.contains { $0 >= 0x80 } || tld.allSatisfy(ASCII.isAlpha)
-                if !tld.isEmpty && tld.count <= 63 && tld.first != ASCII.dash && tld.count >= 2 && isTLD && last - start <= 253 {
+                if isLabel(tld) && tld.count >= 2 && isTopLevel(tld) && last - start <= 253 {
                     best = last
                 } else {
                     var letters = labelStart
@@ -297,13 +295,21 @@ enum AddressScanner {
         guard d.count <= 253 else { return false }
         let labels = d.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
         guard labels.count >= 2 else { return false }
-        for l in labels {
-            guard !l.isEmpty, l.count <= 63, l.first != ASCII.dash, l.last != ASCII.dash else { return false }
-        }
+        guard labels.allSatisfy(isLabel) else { return false }
         let tld = labels.last!
-        if tld.hasPrefixLowercased("xn--") { return tld.count > 4 }
-        if tld.contains(where: { $0 >= 0x80 }) { return true }
-        return tld.count >= 2 && tld.allSatisfy(ASCII.isAlpha)
+        return (tld.count >= 2 || tld.hasPrefixLowercased("xn--") || tld.contains { $0 >= 0x80 }) && isTopLevel(tld)
+    }
+
+    /// A domain label: 1 to 63 octets, no dash at either end (RFC 1035 §2.3.1).
+    static func isLabel<Label: BidirectionalCollection<UInt8>>(_ label: Label) -> Bool {
+        !label.isEmpty && label.count <= 63 && label.first != ASCII.dash && label.last != ASCII.dash
+    }
+
+    /// Whether a label can end a domain in text: an `xn--` label with something after the
+    /// prefix, one with letters beyond ASCII, or ASCII letters only.
+    static func isTopLevel<Label: Collection<UInt8>>(_ label: Label) -> Bool where Label.Index == Int {
+        if label.hasPrefixLowercased("xn--") { return label.count > 4 }
+        return label.contains { $0 >= 0x80 } || label.allSatisfy(ASCII.isAlpha)
     }
 
     static func falsePositive(
