@@ -236,7 +236,9 @@ public struct MailMessage: Sendable, Hashable {
     }
 
     static func automated(headers: Headers, root: MIMEPart, from: MailAddress?) -> Bool {
-        if let v = headers["auto-submitted"]?.lowercased().trimmingWhitespace(), !v.isEmpty, !v.hasPrefix("no") { return true }
+        // `Auto-Submitted: auto-replied; owner-email="a@b.org"`, `no (sent by hand)`: the keyword
+        // before any parameter, without comments, is what counts (RFC 3834 §5).
+        if let v = headers["auto-submitted"].map({ autoSubmittedKeyword($0) }), !v.isEmpty, v != "no" { return true }
         // `Precedence: junk (spam)`: the comment is no part of the value.
         if let v = headers["precedence"].map({ uncommented($0).lowercased() }),
             ["bulk", "junk", "list", "auto_reply", "auto-reply"].contains(v)
@@ -249,6 +251,14 @@ public struct MailMessage: Sendable, Hashable {
         if root.contentType.mimeType == "multipart/report" { return true }
         if let local = from?.localPart.lowercased(), local == "mailer-daemon" || local == "postmaster" { return true }
         return false
+    }
+
+    /// The keyword of an Auto-Submitted field, lower-cased: its value before the first `;`,
+    /// without comments (`(by rule) Auto-Replied; owner-email=…` → `auto-replied`).
+    /// - SeeAlso: RFC 3834 §5.
+    static func autoSubmittedKeyword(_ value: String) -> String {
+        let keyword = uncommented(value).split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        return String(keyword).lowercased().trimmingWhitespace()
     }
 
     /// A structured field's value without its comments and the white space around it

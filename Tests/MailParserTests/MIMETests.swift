@@ -264,6 +264,16 @@ struct MIMETests {
         #expect(MailMessage.parse(eml("From: a@b.org\nPrecedence: \(value)\n\nx")).isAutomated == automated)
     }
 
+    /// Auto-Submitted is its keyword, before any parameter and without comments (RFC 3834 §5).
+    @Test(arguments: [
+        ("auto-replied", true), ("Auto-Generated", true), ("auto-notified; owner-email=\"a@b.org\"", true),
+        ("(by a rule) auto-replied", true), ("no", false), ("No", false), ("no (sent by hand)", false),
+        ("(sent by hand) no", false), (" no ; x=y", false), ("notified", true), ("", false),
+    ])
+    func autoSubmitted(_ value: String, _ automated: Bool) {
+        #expect(MailMessage.parse(eml("From: a@b.org\nAuto-Submitted: \(value)\n\nx")).isAutomated == automated)
+    }
+
     @Test func threadingIdentifiers() {
         let m = MailMessage.parse(
             eml(
