@@ -268,6 +268,8 @@ struct ForwardScanner {
 
     static func cleanName(_ s: String) -> String {
         var t = s.strippingDecoration(["*", "\"", "'", "<", ">", "[", "]", "(", ")", ",", ";", "\u{00A0}"])
+        // `Femke Bakker (Delta)`: a closing parenthesis that balances one in the name stays.
+        if t.count(where: { $0 == "(" }) > t.count(where: { $0 == ")" }), s.trimmingWhitespace().contains(t + ")") { t += ")" }
         if t.containsBytes("[]") || t.containsBytes("<>") {
             t = t.replacingOccurrences(of: "[]", with: "").replacingOccurrences(of: "<>", with: "")
         }

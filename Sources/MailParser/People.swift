@@ -164,7 +164,7 @@ enum AddressScanner {
                     }
                 }
                 var address = MailAddress(localPart: localStr, domain: domainStr)
-                let name = nameBefore(buf, ls)
+                let name = nameBefore(buf, ls, trusted: !filter)
                 address.name = name
                 hits.append(Hit(address: address, nameHint: name, range: ls..<de))
                 p = de
@@ -379,8 +379,12 @@ enum AddressScanner {
         return false
     }
 
-    /// A display name written before `<address>` or `<mailto:address>` on the same line.
-    static func nameBefore(_ buf: UnsafeBufferPointer<UInt8>, _ ls: Int) -> String? {
+    /// A display name written before `<address>` or `<mailto:address>` on the same line. In free
+    /// text (`trusted` false) only words that look like a name count; in an address field of a
+    /// forwarded header block (`trusted`), what stands before the address is its display name,
+    /// `Anneke de Vries` as well as `jan smit`. The time of an attribution line (`… at 4:47 PM
+    /// Nora Quinn <nora@…> wrote:`, `… à 09:12, Hugo Bernard <…>`) is no part of the name.
+    static func nameBefore(_ buf: UnsafeBufferPointer<UInt8>, _ ls: Int, trusted: Bool = false) -> String? {
         var k = ls
         if k >= 7, buf[(k - 7)..<k].map(ASCII.lower).elementsEqual("mailto:".utf8) { k -= 7 }
         guard k > 0 else { return nil }
@@ -405,12 +409,47 @@ enum AddressScanner {
         } else if let q = raw.firstIndex(of: "\"") {
             raw = String(raw[raw.index(after: q)...])
         }
-        let name = ForwardScanner.cleanName(raw)
+        let name = ForwardScanner.cleanName(withoutLeadingTime(raw))
         guard !name.isEmpty, !name.containsBytes("@"), name.utf8.count <= 240 else { return nil }
+        if trusted { return name }
         // Unquoted free text is a name only when it looks like one: at most five words, each
-        // capitalised (or in a script without case), so "or write to <a@b>" is not a name.
+        // capitalised (or in a script without case), none a number, so "or write to <a@b>" is
+        // not a name.
         let words = name.split(whereSeparator: { $0 == " " || $0 == "," })
-        guard words.count <= 5, words.allSatisfy({ w in w.first.map { $0.isUppercase || !$0.isCased } ?? false }) else { return nil }
+        guard words.count <= 5, words.allSatisfy(looksLikeNameWord) else { return nil }
         return name
+    }
+
+    /// Whether a word of free text may be part of a name: its first letter a capital (or of a
+    /// script without case), and no digit before it (`(Sales)` is one, `47` and `or` are not).
+    static func looksLikeNameWord(_ word: Substring) -> Bool {
+        guard let first = word.first(where: { $0.isLetter || $0.isNumber }), first.isLetter else { return false }
+        return first.isUppercase || !first.isCased
+    }
+
+    /// `text` without the end of a time it starts with: the minutes and what follows them of
+    /// `4:47 PM Nora Quinn` cut at the colon (`47 PM Nora Quinn`, `12, Ben Ellis`, `05 Grace
+    /// Kim`), so only the name is left.
+    static func withoutLeadingTime(_ text: String) -> String {
+        var rest = text[...].drop(while: { $0 == " " || $0 == "\u{00A0}" || $0 == "\t" })
+        let digits = rest.prefix(while: { $0.isASCII && $0.isNumber })
+        guard !digits.isEmpty, digits.count <= 2 else { return text }
+        rest = rest.dropFirst(digits.count)
+        // Seconds (`4:47:12`) are cut at the first colon too; the name begins after them.
+        rest = rest.drop(while: { $0 == " " || $0 == "," || $0 == "\u{00A0}" || $0 == "\u{202F}" })
+        for marker in ["am", "pm", "a.m.", "p.m.", "a. m.", "p. m.", "uhr", "h"] {
+            let word = rest.prefix(marker.count)
+            if word.lowercased() == marker, rest.dropFirst(marker.count).first.map({ $0 == " " || $0 == "," }) ?? true {
+                rest = rest.dropFirst(marker.count)
+                break
+            }
+        }
+        rest = rest.drop(while: { $0 == " " || $0 == "," || $0 == "\u{00A0}" || $0 == "\u{202F}" })
+        // `um 15:41 schrieb Jörg Weiß <…>`: the verb comes before the name.
+        for verb in MailLanguages.replyVerbs where rest.lowercased().hasPrefix(verb + " ") {
+            rest = rest.dropFirst(verb.count + 1)
+            break
+        }
+        return String(rest)
     }
 }

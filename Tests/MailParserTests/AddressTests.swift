@@ -152,3 +152,48 @@ struct BodyAddressTests {
         #expect(m.people.filter { $0.source == .body }.map(\.address.address) == expected)
     }
 }
+
+@Suite("Display names beside addresses")
+struct DisplayNameTests {
+    /// Free text: the name a line gives an address, if it looks like one. An attribution line's
+    /// time is cut at its colon, so what is left of it must not become part of the name.
+    static let bodyLines: [(String, String?)] = [
+        ("On Mon, 4 Mar 2024 at 4:47 PM Nora Quinn <nora@quinn.example> wrote:", "Nora Quinn"),
+        ("On 4 Mar 2024, at 09:12, Ben Ellis <ben@ellis.example> wrote:", "Ben Ellis"),
+        ("On 4 Mar 2024, at 10:02, Sam Lee <sam@lee.example> wrote:", "Sam Lee"),
+        ("On Mon, Mar 4, 2024 at 10:05 Grace Kim <grace@kim.example> wrote:", "Grace Kim"),
+        ("Le lun. 4 mars 2024 à 09:12, Hugo Bernard <hugo@bernard.example> a écrit :", "Hugo Bernard"),
+        ("El lun, 4 mar 2024 a las 9:12, Diego Ruiz (<diego@ruiz.example>) escribió:", "Diego Ruiz"),
+        ("2024年3月4日(月) 16:47 Kenta Ito <kenta@ito.example>:", "Kenta Ito"),
+        ("On Tue, 5 Mar 2024 at 11:00 AM Liam Ward <liam@ward.example> wrote:", "Liam Ward"),
+        ("Am 04.03.2024 um 15:41 schrieb Jörg Weiß <joerg@weiss.example>:", "Jörg Weiß"),
+        ("Please write to <sales@acme.example>", nil),
+        ("Call 555 0100 <ops@acme.example>", nil),
+        ("Jane Smith (Sales) <jane@smith.example>", "Jane Smith (Sales)"),
+    ]
+
+    @Test(arguments: bodyLines)
+    func inText(_ line: String, _ name: String?) {
+        #expect(AddressScanner.scan(Array(line.utf8)).first?.nameHint == name)
+    }
+
+    /// A forwarded header block's address field: what stands before each address is its name,
+    /// with lower-case particles, in lower case, and with a parenthesis that closes.
+    static let fields: [(String, [String?])] = [
+        (
+            "Anneke de Vries <anneke.devries@delta.example>, Ludwig von Trapp <l.vontrapp@delta.example>",
+            ["Anneke de Vries", "Ludwig von Trapp"]
+        ),
+        ("María de la Cruz <maria@cruz.example>", ["María de la Cruz"]),
+        ("jan smit <jan@smit.example>", ["jan smit"]),
+        ("Femke Bakker (Delta) <femke@delta.example>", ["Femke Bakker (Delta)"]),
+        ("\"Smith, Jane (Delta Bouw)\" <jane@delta.example>", ["Smith, Jane (Delta Bouw)"]),
+        ("Doe, John <john@doe.example>; Roe, Richard <richard@roe.example>", ["Doe, John", "Roe, Richard"]),
+        ("<only@address.example>", [nil]),
+    ]
+
+    @Test(arguments: fields)
+    func inForwardedField(_ value: String, _ names: [String?]) {
+        #expect(ForwardScanner.addressList(value).map(\.name) == names)
+    }
+}
