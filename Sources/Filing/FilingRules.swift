@@ -64,32 +64,21 @@ public enum FilingRules {
         )
     }
 
-    /// Reply and forward prefixes, lower-cased: English, German (`AW`, `WG`, `Antw`), French (`TR`),
-    /// Spanish and Portuguese (`RV`, `RES`, `ENC`), Italian (`R`, `I`), Dutch (`Antw`, `Doorst`),
-    /// Scandinavian (`SV`, `VS`, `VB`), Finnish (`VS`, `VL`), Polish (`Odp`, `PD`), Turkish (`YNT`,
-    /// `İLT`) and Chinese (`回复`, `答复`, `转发`).
-    static let titlePrefixes: Set<String> = [
-        "re", "fw", "fwd", "aw", "wg", "tr", "rv", "sv", "vs", "vb", "vl", "antw", "doorst", "odp", "pd", "res", "enc", "r", "i",
-        "ynt", "ilt", "回复", "答复", "转发",
-    ]
+    /// The longest title kept, in characters: a subject longer than this is cut at a word and
+    /// ends with `…`.
+    public static let maxTitleLength = 200
 
-    /// The subject without `Re:`, `Fwd:` and their translations, or `(no subject)`.
+    /// The subject without `Re:`, `Fwd:`, their translations and the tags of mail gateways
+    /// (``SubjectPrefixes/stripped(_:)``), at most ``maxTitleLength`` characters; or `(no subject)`.
     public static func title(_ subject: String?) -> String {
-        var text = (subject ?? "")[...].trimmingWhiteSpace
-        var changed = true
-        while changed {
-            changed = false
-            guard let colon = text.firstIndex(where: { $0 == ":" || $0 == "：" }) else { break }
-            var head = text[..<colon].lowercased().trimmingWhiteSpace
-            // Turkish `İLT` lower-cases to `i̇lt`, an `i` with a combining dot above: the dot goes.
-            head.unicodeScalars.removeAll { $0 == "\u{307}" }
-            let bare = head.split(separator: "[").first.map(String.init) ?? head
-            if titlePrefixes.contains(bare) || titlePrefixes.contains(head) {
-                text = text[text.index(after: colon)...].trimmingWhiteSpace
-                changed = true
-            }
+        let text = SubjectPrefixes.stripped(subject ?? "")
+        guard !text.isEmpty else { return "(no subject)" }
+        guard text.count > maxTitleLength else { return text }
+        var cut = text.prefix(maxTitleLength - 1)
+        if let space = cut.lastIndex(where: \.isWhitespace), cut.distance(from: cut.startIndex, to: space) > maxTitleLength / 2 {
+            cut = cut[..<space]
         }
-        return text.isEmpty ? "(no subject)" : String(text)
+        return cut.trimmingWhiteSpace + "…"
     }
 
     /// The name of the company a domain belongs to: the label it is registered under, in words

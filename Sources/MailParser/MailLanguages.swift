@@ -73,7 +73,7 @@ enum MailLanguages {
             subject: ["betreff"],
             endSeparators: ["ende der weitergeleiteten nachricht"],
             replyIntros: ["am"], replyVerbs: ["schrieb", "hat geschrieben"],
-            forwardPrefixes: ["wg", "wtr", "fwd", "fw"], replyPrefixes: ["aw", "antw"],
+            forwardPrefixes: ["wg", "wtr", "weitergeleitet", "fwd", "fw"], replyPrefixes: ["aw", "antw", "antwort"],
             signatureStarts: [
                 "outlook für ios herunterladen", "outlook für android herunterladen", "von meinem", "gesendet von meinem", "gesendet mit",
                 "outlook für",

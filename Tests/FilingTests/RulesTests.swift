@@ -134,6 +134,33 @@ import Testing
         #expect(FilingRules.title(subject) == title)
     }
 
+    /// Prefixes every language row of the parser knows, and those of Greek, Hungarian, Korean
+    /// and Icelandic Outlook; counted replies; the tags mail gateways put before them; the
+    /// brackets of an old-style forward and Pine's `(fwd)`.
+    @Test(arguments: [
+        ("転送: 返信: 見積", "見積"), ("轉寄: 回覆: 報價", "報價"), ("Пересл: Отв: Счёт", "Счёт"), ("WTR: Angebot", "Angebot"),
+        ("Weitergeleitet: Angebot", "Angebot"), ("Antwort: Angebot", "Angebot"), ("ΠΡΘ: ΑΠ: Προσφορά", "Προσφορά"),
+        ("ΣΧΕΤ: Προσφορά", "Προσφορά"), ("TOV: VÁ: Ajánlat", "Ajánlat"), ("전달: 회신: 견적", "견적"), ("FS: SV: Tilboð", "Tilboð"),
+        ("RE(2): Quote", "Quote"), ("Fwd (2): Quote", "Quote"), ("Re[3]: Quote", "Quote"), ("FW : Quote", "Quote"),
+        ("Fwd: [EXTERNAL] RE: Quote", "Quote"), ("FW: *EXTERNAL* RE: Quote", "Quote"), ("FW: EXTERNAL: RE: Quote", "Quote"),
+        ("[EXT] FW: Quote", "Quote"), ("[External Email] Re: Quote", "Quote"), ("[Fwd: Quote]", "Quote"),
+        ("Fwd: [Fwd: Re: Quote]", "Quote"), ("Quote for chairs (fwd)", "Quote for chairs"), ("[list] Quote", "[list] Quote"),
+        ("Extension: 42 needs a new line", "Extension: 42 needs a new line"), ("(fwd)", "(fwd)"),
+    ])
+    func prefixesTagsAndBrackets(_ subject: String, _ title: String) {
+        #expect(FilingRules.title(subject) == title)
+    }
+
+    /// A title is at most 200 characters, cut at a word.
+    @Test func longSubjectsAreCut() {
+        let subject = String(repeating: "Quote for chairs and tables ", count: 500)
+        let title = FilingRules.title("Re: " + subject)
+        #expect(title.count <= FilingRules.maxTitleLength)
+        #expect(title.hasPrefix("Quote for chairs and tables Quote"))
+        #expect(title.hasSuffix("tables…") || title.hasSuffix("chairs…") || title.hasSuffix("and…") || title.hasSuffix("for…"))
+        #expect(FilingRules.title(String(repeating: "x", count: 300)).count == FilingRules.maxTitleLength)
+    }
+
     @Test func datesInTheUsersTimeZone() throws {
         // 2026-11-23 11:30 UTC is already the 24th in Kiritimati (UTC+14), still the 23rd in Pago Pago (UTC-11).
         let instant = try #require(ISO8601DateFormatter().date(from: "2026-11-23T11:30:00Z"))

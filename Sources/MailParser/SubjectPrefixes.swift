@@ -1,0 +1,102 @@
+/// Subject prefixes (`Re:`, `Fwd:`, `WG:`, `[list]`…) in the languages of ``MailLanguages`` and
+/// a few more, and the subject without them.
+public enum SubjectPrefixes {
+    /// Prefixes of languages ``MailLanguages`` has no row for, lower-cased: Greek (`ΑΠ`, `ΣΧΕΤ`,
+    /// `ΠΡΘ`), Hungarian (`VÁ`, `TOV`), Korean (`회신`, `답장`, `전달`), Icelandic (`SV`, `FS`).
+    static let otherLanguages: Set<String> = ["απ", "σχετ", "πρθ", "vá", "tov", "továbbítás", "회신", "답장", "전달", "fs"]
+
+    /// Every prefix, lower-cased, without its colon.
+    static let all: Set<String> = MailLanguages.forwardPrefixes.union(MailLanguages.replyPrefixes).union(otherLanguages)
+
+    /// Tags that mail gateways put before the subject of mail from outside the organisation
+    /// (`[EXTERNAL]`, `*EXT*`, `EXTERNAL:`), lower-cased, without their brackets.
+    static let gatewayTags: Set<String> = [
+        "external", "ext", "extern", "externe", "externo", "esterno", "external email", "external e-mail", "external mail",
+        "external message", "external sender", "caution: external", "caution external", "warning: external",
+    ]
+
+    /// The lower-cased prefixes of the subject, outermost first, e.g. `["re", "fwd"]`.
+    static func prefixes(_ subject: String) -> [String] {
+        var result: [String] = []
+        var s = Substring(subject)
+        while result.count < 10 {
+            while let f = s.first, f.isWhitespace { s.removeFirst() }
+            if s.first == "[", let close = s.firstIndex(of: "]"), s.distance(from: s.startIndex, to: close) < 40 {
+                s = s[s.index(after: close)...]
+                continue
+            }
+            guard let (word, rest) = prefix(s, in: MailLanguages.forwardPrefixes.union(MailLanguages.replyPrefixes)) else { break }
+            result.append(word)
+            s = rest
+        }
+        return result
+    }
+
+    /// The prefix `s` starts with, lower-cased, and what follows its colon; `nil` when it starts
+    /// with none of `known`. `Re[2]:`, `RE(3):`, `Fwd 2:` and `FW :` count.
+    private static func prefix(_ s: Substring, in known: Set<String>) -> (String, Substring)? {
+        guard let colon = s.firstIndex(where: { $0 == ":" || $0 == "：" }), s.distance(from: s.startIndex, to: colon) <= 16 else {
+            return nil
+        }
+        var word = String(s[..<colon]).foldedForLookup().trimmingWhitespace()
+        if let b = word.firstIndex(where: { $0 == "[" || $0 == "(" }) { word = String(word[..<b]) }
+        while let last = word.last, last.isWhitespace || (last.isASCII && last.isNumber) { word.removeLast() }
+        guard !word.isEmpty, word.count <= 14, !word.containsBytes(" "), known.contains(word) else { return nil }
+        return (word, s[s.index(after: colon)...])
+    }
+
+    /// `subject` without its reply and forward prefixes (`Fwd: Re: WG:`), the tags of mail
+    /// gateways among them (`[EXTERNAL] RE:`), the brackets of an old-style forward (`[Fwd: …]`)
+    /// and a trailing `(fwd)`; the rest as it is (`WG: Termin: 12:00 Uhr` → `Termin: 12:00 Uhr`).
+    public static func stripped(_ subject: String) -> String {
+        var s = Substring(subject).trimmingWhiteSpaceAndNBSP
+        for _ in 0..<32 {
+            if let rest = withoutGatewayTag(s) {
+                s = rest.trimmingWhiteSpaceAndNBSP
+            } else if s.first == "[", s.last == "]", prefix(s.dropFirst(), in: all) != nil {
+                s = s.dropFirst().dropLast()
+            } else if let (_, rest) = prefix(s, in: all) {
+                s = rest.trimmingWhiteSpaceAndNBSP
+            } else {
+                break
+            }
+        }
+        if s.count > 5, s.suffix(5).lowercased() == "(fwd)" { s = s.dropLast(5).trimmingWhiteSpaceAndNBSP }
+        return String(s)
+    }
+
+    /// `s` after the gateway tag it starts with (`[EXTERNAL]`, `*EXTERNAL*`, `(EXT)`,
+    /// `EXTERNAL:`), or `nil`.
+    private static func withoutGatewayTag(_ s: Substring) -> Substring? {
+        let pairs: [(Character, Character)] = [("[", "]"), ("*", "*"), ("(", ")")]
+        if let first = s.first, let close = pairs.first(where: { $0.0 == first })?.1,
+            let end = s.dropFirst().firstIndex(of: close)
+        {
+            let inner = s[s.index(after: s.startIndex)..<end].lowercased().trimmingWhitespace()
+            if gatewayTags.contains(inner) { return s[s.index(after: end)...] }
+        }
+        if let (word, rest) = prefix(s, in: ["external", "extern", "ext"]), !word.isEmpty { return rest }
+        return nil
+    }
+
+    /// Whether the outermost prefix marks a forward, in the given languages when known.
+    static func isForward(_ subject: String, languages: Set<String> = []) -> Bool {
+        guard let first = prefixes(subject).first else { return false }
+        let langs = languages.compactMap { MailLanguages.byCode[$0] }
+        if !langs.isEmpty {
+            return langs.contains { $0.forwardPrefixes.contains(first) && !$0.replyPrefixes.contains(first) }
+        }
+        // Without a language, a prefix that is a reply somewhere ("VS" in Finnish) is not a forward.
+        return MailLanguages.forwardPrefixes.contains(first) && !MailLanguages.replyPrefixes.contains(first)
+    }
+}
+
+extension Substring {
+    /// Without white space, no-break spaces included, at either end.
+    fileprivate var trimmingWhiteSpaceAndNBSP: Substring {
+        var s = self
+        while let f = s.first, f.isWhitespace { s.removeFirst() }
+        while let l = s.last, l.isWhitespace { s.removeLast() }
+        return s
+    }
+}
