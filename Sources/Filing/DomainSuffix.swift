@@ -23,6 +23,22 @@ enum DomainSuffix {
         return country.contains(label) && tld.count == 2 && tld.allSatisfy { $0.isASCII && $0.isLetter }
     }
 
+    /// Domains under which each name is another organisation's, as under a public suffix: the
+    /// tenant domains of Microsoft 365 (`acme.onmicrosoft.com`).
+    static let platforms: Set<String> = ["onmicrosoft.com", "mail.onmicrosoft.com"]
+
+    /// The domain a name is registered as: the suffix and one label more (`mail.acme.co.uk` →
+    /// `acme.co.uk`, `uk.globex.example` → `globex.example`, `acme.onmicrosoft.com` stays).
+    static func registrableDomain(_ domain: String) -> String {
+        let labels = domain.lowercased().split(separator: ".")
+        var keep = length(labels) + 1
+        for platform in platforms {
+            let count = platform.split(separator: ".").count
+            if labels.count > count, labels.suffix(count).joined(separator: ".") == platform { keep = max(keep, count + 1) }
+        }
+        return labels.count > keep ? labels.suffix(keep).joined(separator: ".") : domain.lowercased()
+    }
+
     /// How many labels at the end of `labels` are the suffix: the top-level domain, and the
     /// second-level label under it when there is one.
     static func length(_ labels: [Substring]) -> Int {

@@ -89,6 +89,11 @@ public struct ContactCandidate: Sendable, Hashable, Codable {
         self.companyDomain = companyDomain
     }
 
+    /// The domain of the address, lower-cased.
+    public var addressDomain: String {
+        address.lastIndex(of: "@").map { String(address[address.index(after: $0)...]).lowercased() } ?? ""
+    }
+
     /// A name for a new contact: the display name, else the local part made readable.
     public var contactName: String {
         if let name, !name.trimmingCharacters(in: .whitespaces).isEmpty { return name }

@@ -27,8 +27,8 @@ public enum FilingRules {
             if organisation.dropboxDomains.contains(domain) { continue }
             if organisation.internalDomains.contains(where: { domain == $0 || domain.hasSuffix("." + $0) }) { continue }
             if organisation.exclusions.contains(where: { $0.matches(address) }) { continue }
-            let companyDomain =
-                organisation.settings.companyFromDomain && !FreemailDomains.contains(domain, extra: freemailExtra) ? domain : nil
+            if MailAddress.isMailSystem(person.address) { continue }
+            let companyDomain = companyDomain(of: domain, settings: organisation.settings, freemailExtra: freemailExtra)
             result.append(
                 ContactCandidate(
                     address: address, name: person.name ?? person.address.name, source: person.source.rawValue, companyDomain: companyDomain
@@ -36,6 +36,14 @@ public enum FilingRules {
             )
         }
         return result
+    }
+
+    /// The domain of the company a contact at `domain` works for: its registrable domain
+    /// (`uk.globex.example` and `mail.globex.example` are both Globex's `globex.example`); `nil`
+    /// for a free-mail provider's, or when the organisation makes no companies from domains.
+    public static func companyDomain(of domain: String, settings: OrganisationSettings, freemailExtra: Set<String>) -> String? {
+        guard settings.companyFromDomain, !FreemailDomains.contains(domain, extra: freemailExtra) else { return nil }
+        return DomainSuffix.registrableDomain(domain)
     }
 
     /// What the message files for this recipient, or why it is refused.
@@ -57,11 +65,23 @@ public enum FilingRules {
                 due: due,
                 contacts: contacts,
                 referenceTags: message.referenceTags.compactMap(ReferenceTag.init),
-                threadMessageIDs: message.inReplyTo + message.references.filter { !message.inReplyTo.contains($0) },
+                threadMessageIDs: threadMessageIDs(message),
                 noteText: noteText(message),
                 automated: message.isAutomated
             )
         )
+    }
+
+    /// The Message-IDs that may name a thread the message belongs to: its In-Reply-To, then its
+    /// References; then, for each attached original (a customer's reply forwarded as an
+    /// attachment), its own Message-ID, In-Reply-To and References.
+    static func threadMessageIDs(_ message: MailMessage) -> [String] {
+        var ids = message.inReplyTo + message.references
+        for original in message.enclosedMessages {
+            ids += [original.messageID].compactMap { $0 } + original.inReplyTo + original.references
+        }
+        var seen: Set<String> = []
+        return ids.filter { seen.insert($0).inserted }
     }
 
     /// The longest title kept, in characters: a subject longer than this is cut at a word and

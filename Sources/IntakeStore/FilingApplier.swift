@@ -246,9 +246,15 @@ struct FilingApplier {
     ) throws -> (id: Int64, companyID: Int64?) {
         var companyID: Int64?
         if let domain = candidate.companyDomain {
+            // A company made before companies were keyed by the registrable domain may have the
+            // full domain of the address (`mail.globex.example`): the contact joins it.
             companyID = try Int64.fetchOne(
-                db.cachedStatement(sql: "SELECT id FROM company WHERE organisation_id = ? AND domain = ?"),
-                arguments: [organisationID, domain]
+                db.cachedStatement(
+                    sql: """
+                        SELECT id FROM company WHERE organisation_id = ? AND (domain = ? OR domain = ?)
+                        ORDER BY domain = ? DESC, id LIMIT 1
+                        """),
+                arguments: [organisationID, domain, candidate.addressDomain, domain]
             )
             if companyID == nil {
                 try db.executeCached(

@@ -294,9 +294,8 @@ extension IntakeDatabase {
                 throw StoreError(code: .invalid, message: "\(email) belongs to a user of \(organisation.name); users are never contacts")
             }
             let domain = MailAddress(address: email)?.domain ?? ""
-            let companyDomain =
-                context.settings.companyFromDomain && !FreemailDomains.contains(domain, extra: Set(context.settings.freemailDomainsExtra))
-                ? domain : nil
+            let companyDomain = FilingRules.companyDomain(
+                of: domain, settings: context.settings, freemailExtra: Set(context.settings.freemailDomainsExtra.map { $0.lowercased() }))
             let candidate = ContactCandidate(address: email, name: name, source: "admin", companyDomain: companyDomain)
             let (id, _) = try FilingApplier.createContact(
                 candidate, organisationID: organisation.id, now: Date().timeIntervalSince1970, in: db)

@@ -38,6 +38,15 @@ public struct MailAddress: Sendable, Hashable, CustomStringConvertible {
     /// Whether the address has a non-empty local part and domain.
     public var isComplete: Bool { !localPart.isEmpty && !domain.isEmpty }
 
+    /// Whether `address` is a mailbox of the mail system itself, which sends bounces and
+    /// reports: `MAILER-DAEMON` or `postmaster` (RFC 5321 §4.5.1), with or without a
+    /// `+detail`. No person reads it as their own.
+    public static func isMailSystem(_ address: MailAddress) -> Bool {
+        let local = address.localPart.lowercased()
+        let base = local.split(separator: "+", maxSplits: 1).first.map(String.init) ?? local
+        return base == "mailer-daemon" || base == "postmaster"
+    }
+
     public var description: String {
         if let name { return "\(name) <\(address)>" }
         return address

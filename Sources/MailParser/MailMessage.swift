@@ -173,7 +173,10 @@ public struct MailMessage: Sendable, Hashable {
         reply = ReplySplitter.split(lines, 0, noteEnd, quoteStart: quoteBlock)
         // A delivery report returns the original; it is not a forward (RFC 3462).
         let isReport = root.contentType.mimeType == "multipart/report"
-        for m in enclosed where !isReport {
+        // An attached original that is itself automated (a bounce or an auto-reply forwarded as
+        // an attachment) names no one to keep: its sender is a mail system, its recipients the
+        // user or the addresses that failed.
+        for m in enclosed where !isReport && !m.isAutomated {
             forwards.append(
                 ForwardedMessage(
                     origin: .attached, from: m.from, fromName: m.from?.name, addressMissing: false,
@@ -198,14 +201,15 @@ public struct MailMessage: Sendable, Hashable {
             default: break
             }
         }
-        for f in forwards {
+        // An inline forward of a bounce (`Mail Delivery Subsystem <mailer-daemon@…>`) likewise.
+        for f in forwards where !(f.from.map(MailAddress.isMailSystem) ?? false) {
             if let a = f.from { people.add(a, source: .forwardedFrom) }
             for a in f.to { people.add(a, source: .forwardedTo) }
             for a in f.cc { people.add(a, source: .forwardedCc) }
         }
         // An attached original's Reply-To (RFC 5322 §3.6.2): the person behind a no-reply or
         // form sender. Inline forwards rarely show it; their body is scanned below anyway.
-        for m in enclosed where !isReport {
+        for m in enclosed where !isReport && !m.isAutomated {
             for a in m.replyTo { people.add(a, source: .forwardedReplyTo) }
         }
         var msgIDs = Set<String>()
@@ -216,7 +220,7 @@ public struct MailMessage: Sendable, Hashable {
         // Attached originals' text on the same bound as the message's own, in all: a 25 MB
         // attached message is not scanned whole.
         var room = limits.maxAnalysedTextBytes
-        for m in enclosed where room > 0 {
+        for m in enclosed where room > 0 && !m.isAutomated {
             let text = Array(m.bodyText.utf8.prefix(room))
             room -= text.count
             bodies.append(text)
@@ -249,7 +253,7 @@ public struct MailMessage: Sendable, Hashable {
             if let v = headers[name]?.lowercased().trimmingWhitespace(), v != "no", v != "false" { return true }
         }
         if root.contentType.mimeType == "multipart/report" { return true }
-        if let local = from?.localPart.lowercased(), local == "mailer-daemon" || local == "postmaster" { return true }
+        if let from, MailAddress.isMailSystem(from) { return true }
         return false
     }
 

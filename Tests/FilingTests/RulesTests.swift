@@ -107,6 +107,19 @@ import Testing
     func fromDomain(_ domain: String, _ name: String) {
         #expect(FilingRules.companyName(domain: domain) == name)
     }
+
+    /// A company is its registrable domain's: regional and mail subdomains are the same company;
+    /// Microsoft 365 tenants are each their own.
+    @Test(arguments: [
+        ("uk.globex.example", "globex.example"), ("mail.globex.example", "globex.example"), ("globex.example", "globex.example"),
+        ("mail.acme.co.uk", "acme.co.uk"), ("acme.co.uk", "acme.co.uk"), ("cs.uni.ac.at", "uni.ac.at"),
+        ("acme.onmicrosoft.com", "acme.onmicrosoft.com"), ("eu.acme.mail.onmicrosoft.com", "acme.mail.onmicrosoft.com"),
+        ("sales.fenwick.ltd.uk", "fenwick.ltd.uk"),
+    ])
+    func companyDomains(_ domain: String, _ company: String) {
+        let settings = OrganisationSettings()
+        #expect(FilingRules.companyDomain(of: domain, settings: settings, freemailExtra: []) == company)
+    }
 }
 
 @Suite struct TitleDateAndKeyTests {
@@ -220,12 +233,49 @@ import Testing
         }
     }
 
+    /// A customer's reply forwarded as an attachment belongs to the thread its own headers name.
+    @Test func anAttachedOriginalNamesItsThread() throws {
+        let raw = """
+            From: bob@harbourview.example\r
+            To: tok@dropbox.localhost\r
+            Message-ID: <fwd1@harbourview.example>\r
+            In-Reply-To: <earlier@harbourview.example>\r
+            Subject: Fwd: Re: Chairs\r
+            Content-Type: multipart/mixed; boundary=b1\r
+            \r
+            --b1\r
+            Content-Type: text/plain\r
+            \r
+            For the case.\r
+            --b1\r
+            Content-Type: message/rfc822\r
+            \r
+            From: Jane <jane@client.example>\r
+            Message-ID: <reply1@client.example>\r
+            In-Reply-To: <case-opener@harbourview.example>\r
+            References: <older@harbourview.example> <case-opener@harbourview.example>\r
+            Subject: Re: Chairs\r
+            \r
+            Yes, forty.\r
+            --b1--\r
+
+            """
+        let intent = try FilingRules.intent(
+            for: MailMessage.parse(Array(raw.utf8)), user: Self.user, kind: .note, organisation: Self.organisation(),
+            receivedAt: Date()
+        ).get()
+        #expect(
+            intent.threadMessageIDs == [
+                "earlier@harbourview.example", "reply1@client.example", "case-opener@harbourview.example", "older@harbourview.example",
+            ])
+    }
+
     @Test func dropsEveryoneWhoIsNotAContact() {
         let message = Self.message(
             from: "bob@harbourview.example",
             to: "Jane <jane@client.example>, tok@dropbox.localhost, sarah@partner-office.example",
             cc: "ops@eu.harbourview.example, noreply@shop.example, x@spam.example, bob.carter@gmail.com, Max <max@gmail.com>",
-            body: "Also ask tom@client.example."
+            body: "Also ask tom@client.example, not MAILER-DAEMON@mx.client.example or postmaster+x@client.example."
         )
         let contacts = FilingRules.contacts(in: message, user: Self.user, organisation: Self.organisation())
         #expect(contacts.map(\.address) == ["jane@client.example", "max@gmail.com", "tom@client.example"])

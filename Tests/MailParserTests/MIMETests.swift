@@ -160,6 +160,36 @@ struct MIMETests {
         #expect(replyTo?.name == "Jane Fenwick")
     }
 
+    /// A bounce or an auto-reply forwarded as an attachment names no one: not its mail system
+    /// sender, not the addresses that failed in its text.
+    @Test(arguments: [
+        "From: Mail Delivery System <MAILER-DAEMON@mx.fenwick.example>\nTo: alice@acme.example\nSubject: Undelivered",
+        "From: Jane Fenwick <jane@fenwick.example>\nAuto-Submitted: auto-replied\nTo: alice@acme.example\nSubject: Out of office",
+        "From: postmaster@fenwick.example\nTo: alice@acme.example\nSubject: Delivery failure",
+    ])
+    func anAttachedAutomatedOriginalNamesNoOne(_ header: String) {
+        let m = Self.forward(attaching: header + "\n\nMail to old@fenwick.example could not be delivered; write to new@fenwick.example.")
+        #expect(m.people.map(\.address.normalized) == ["ada@acme.example"])
+    }
+
+    /// An inline forward of a bounce names no one from its header block (its text may show the
+    /// mail system's address; filing never makes such an address a contact).
+    @Test func anInlineForwardedBounceNamesNoOne() {
+        let m = textMessage(
+            subject: "Fwd: Delivery Status Notification (Failure)",
+            body: """
+                ---------- Forwarded message ---------
+                From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>
+                Date: Mon, 4 Mar 2024 at 10:00
+                Subject: Delivery Status Notification (Failure)
+                To: <me@mycorp.example>
+
+                Address not found.
+                """)
+        #expect(m.forwarded.count == 1)
+        #expect(!m.people.contains { $0.sources.contains(.forwardedFrom) || $0.sources.contains(.forwardedTo) })
+    }
+
     /// A reference tag in an attached original counts, as one in an inline forward does.
     @Test func aTagInAnAttachedOriginalIsFound() {
         let m = Self.forward(
