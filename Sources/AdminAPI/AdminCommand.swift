@@ -34,6 +34,9 @@ public struct AdminCommand: Sendable, Hashable {
             "Create a user with a new dropbox token; the result has their dropbox addresses."),
         AdminCommand("user.list", required: ["org"], "List an organisation's users."),
         AdminCommand("user.show", required: ["user"], "Show a user and their dropbox addresses."),
+        AdminCommand(
+            "user.update", required: ["user"], optional: ["name", "timezone"],
+            "Change a user's name or time zone (task due dates follow it from then on)."),
         AdminCommand("user.delete", required: ["user"], "Delete a user; their dropbox addresses stop working."),
         AdminCommand("user.rotate", required: ["user"], "Give a user a new token; every old dropbox address is refused from then on."),
         AdminCommand("sender.add", required: ["user", "email"], "Trust an extra address the user sends from."),

@@ -13,6 +13,12 @@ public enum FreemailDomains {
         "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "msn.com", "passport.com",
         "yahoo.com", "ymail.com", "rocketmail.com", "aol.com", "aim.com", "icloud.com", "me.com", "mac.com",
         "privaterelay.appleid.com",  // Hide My Email: a relay to an Apple account
+        // Relays that hide a person's own address: DuckDuckGo, Proton Pass, Firefox Relay,
+        // SimpleLogin, addy.io.
+        "duck.com", "passmail.net", "passmail.com", "passinbox.com", "mozmail.com", "simplelogin.com", "simplelogin.fr",
+        "aleeas.com", "slmail.me", "anonaddy.me", "anonaddy.com", "addy.io",
+        "zohomail.in", "zohomail.eu", "zohomail.com.au", "tom.com", "21cn.com", "i.softbank.jp", "au.com", "bigpond.net.au",
+        "telus.net", "videotron.ca", "tiscali.co.uk", "virgin.net", "xs4all.nl", "mail.ch",
         "gmx.com", "gmx.net", "gmx.de", "gmx.at", "gmx.ch", "web.de", "freenet.de", "t-online.de", "arcor.de",
         "posteo.de", "posteo.net", "mailbox.org", "mail.de", "email.de", "online.de", "vodafone.de",
         "mail.ru", "inbox.ru", "list.ru", "bk.ru", "internet.ru", "yandex.ru", "yandex.com", "ya.ru", "rambler.ru",

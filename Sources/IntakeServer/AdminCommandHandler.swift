@@ -27,7 +27,8 @@ struct AdminCommandHandler: Sendable {
 
     /// Commands that change something: logged at info.
     static let changes: Set<String> = [
-        "org.create", "user.create", "user.delete", "user.rotate", "sender.add", "sender.remove", "exclusion.add", "exclusion.remove",
+        "org.create", "user.create", "user.update", "user.delete", "user.rotate", "sender.add", "sender.remove", "exclusion.add",
+        "exclusion.remove",
         "settings.set", "message.assign", "message.reprocess",
     ]
 
@@ -103,6 +104,10 @@ struct AdminCommandHandler: Sendable {
             )
         case "user.show":
             return try await userObject(try await database.user(try params.reference("user")))
+        case "user.update":
+            return try await userObject(
+                try await database.updateUser(
+                    try params.reference("user"), name: try params.optionalString("name"), timeZone: try params.optionalString("timezone")))
         case "user.delete":
             let user = try await database.user(try params.reference("user"))
             let organisation = try await database.organisation(String(user.organisationID)).organisation

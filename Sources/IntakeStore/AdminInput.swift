@@ -76,6 +76,17 @@ enum AdminInput {
         }
     }
 
+    /// A time zone of the tz database by its name (`Europe/Berlin`, `America/St_Johns`, `UTC`).
+    /// Abbreviations and offsets (`IST`, `CET`, `GMT+5`) are refused: `IST` is India's, Ireland's
+    /// and Israel's, and an offset knows no daylight saving time.
+    static func timeZone(_ text: String) throws(StoreError) -> String {
+        let name = text.trimmingCharacters(in: .whitespaces)
+        guard name == "UTC" || name == "GMT" || name.contains("/"), TimeZone(identifier: name) != nil else {
+            throw StoreError(code: .invalid, message: "timezone must be an IANA time zone such as Europe/Berlin or UTC, not \(text)")
+        }
+        return name
+    }
+
     /// A name: not empty, no control characters, and not only digits (a number names a record
     /// by its id, so a name made of digits could never be found).
     static func name(_ text: String, of what: String) throws(StoreError) -> String {

@@ -62,9 +62,7 @@ extension IntakeDatabase {
     {
         let email = try AdminInput.address(email, field: "email")
         let name = try AdminInput.name(name, of: "a user")
-        guard TimeZone(identifier: timeZone) != nil else {
-            throw StoreError(code: .invalid, message: "timezone must be an IANA time zone such as Europe/Berlin, not \(timeZone)")
-        }
+        let timeZone = try AdminInput.timeZone(timeZone)
         return try await write { db in
             let organisation = try Self.organisation(db, organisation)
             if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM user WHERE email = ?)", arguments: [email]) == true {
@@ -110,6 +108,21 @@ extension IntakeDatabase {
         try await write { db in
             let id = try Self.userID(db, reference)
             try db.execute(sql: "UPDATE user SET token = ? WHERE id = ?", arguments: [DropboxToken.generate(), id])
+            return try Self.userRecord(db, id: id)
+        }
+    }
+
+    /// Changes a user's name, time zone, or both; `nil` keeps what is there.
+    public func updateUser(_ reference: String, name: String?, timeZone: String?) async throws(StoreError) -> UserRecord {
+        let name = try name.map { name throws(StoreError) in try AdminInput.name(name, of: "a user") }
+        let timeZone = try timeZone.map { zone throws(StoreError) in try AdminInput.timeZone(zone) }
+        guard name != nil || timeZone != nil else {
+            throw StoreError(code: .invalid, message: "user update needs a new name or a new timezone")
+        }
+        return try await write { db in
+            let id = try Self.userID(db, reference)
+            try db.execute(
+                sql: "UPDATE user SET name = ifnull(?, name), timezone = ifnull(?, timezone) WHERE id = ?", arguments: [name, timeZone, id])
             return try Self.userRecord(db, id: id)
         }
     }

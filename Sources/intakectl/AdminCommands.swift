@@ -55,7 +55,7 @@ struct UserCommands: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "user",
         abstract: "Users and their dropbox addresses.",
-        subcommands: [UserCreate.self, UserList.self, UserShow.self, UserDelete.self, UserRotate.self])
+        subcommands: [UserCreate.self, UserList.self, UserShow.self, UserUpdate.self, UserDelete.self, UserRotate.self])
 }
 
 /// The columns of a user table.
@@ -128,6 +128,24 @@ struct UserDelete: AdminVerb {
     func params() -> [String: JSONValue] {
         var params = Params()
         params.reference("user", user)
+        return params.values
+    }
+}
+
+struct UserUpdate: AdminVerb {
+    static let configuration = CommandConfiguration(
+        commandName: "update", abstract: "Change a user's name or time zone; task due dates follow the new zone from then on.")
+    static let command = "user.update"
+    @OptionGroup var connection: AdminConnectionOptions
+    @Option(help: "The user: id or primary email.") var user: String
+    @Option(help: "The user's new name.") var name: String?
+    @Option(help: "The user's new IANA time zone (e.g. Europe/Berlin).") var timezone: String?
+
+    func params() -> [String: JSONValue] {
+        var params = Params()
+        params.reference("user", user)
+        params.string("name", name)
+        params.string("timezone", timezone)
         return params.values
     }
 }

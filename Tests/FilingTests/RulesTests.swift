@@ -75,6 +75,9 @@ import Testing
         ("mail.yahoo.co.uk", true), ("vip.qq.com", true), ("vip.163.com", true), ("vip.sina.com", true), ("eu.mail.gmx.net", true),
         ("sina.com.cn", true), ("vip.sina.com.cn", true), ("btopenworld.com", true), ("btinternet.com", true),
         ("privaterelay.appleid.com", true), ("MAIL.Yahoo.CO.UK", true),
+        // Relays that hide a person's address, and regional providers.
+        ("duck.com", true), ("passmail.net", true), ("mozmail.com", true), ("simplelogin.com", true), ("aleeas.com", true),
+        ("i.softbank.jp", true), ("bigpond.net.au", true), ("telus.net", true), ("xs4all.nl", true), ("21cn.com", true),
         // Names that only look like one stay a company's.
         ("yahoo-logistics.example", false), ("notgmail.com", false), ("gmail.com.evil.example", false), ("qq.com.acme.example", false),
         ("mail.acme.co.uk", false), ("appleid.com", false), ("sina-steel.com.cn", false), ("yahoo.acme.example", false),

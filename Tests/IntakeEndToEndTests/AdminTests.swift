@@ -290,6 +290,47 @@ import Testing
 
     /// A message from someone new, kept as unmatched with create_contacts off, is filed under a
     /// contact the admin creates: named from the address, at the company of its domain.
+    /// A user's name and time zone change through the socket, and the next task due today is
+    /// dated in the new zone; abbreviations and offsets are no time zones.
+    @Test func aUsersTimeZoneChangesAndTasksFollowIt() async throws {
+        let admin = try await AdminFixture.start()
+        let (alice, _) = try Self.acme(admin)
+        let today = try #require(alice["addresses"]?["task_today"]?.stringValue)
+        // Kiritimati is UTC+14 and Pago Pago UTC-11: their dates differ at most moments.
+        for zone in ["Pacific/Kiritimati", "Pacific/Pago_Pago"] {
+            let updated = try admin.result("user.update", ["user": .string(Self.alice), "timezone": .string(zone)])
+            #expect(updated["timezone"] == .string(zone))
+            #expect(updated["addresses"] == alice["addresses"])
+            let sent = try admin.send(
+                mail(from: Self.alice, to: "Jane Fenwick <\(Self.jane)>", subject: "Call back, \(zone)"), from: Self.alice, to: [today])
+            #expect(sent.code == 250)
+            let task = try admin.items("task.list", ["org": "acme", "user": .string(Self.alice)]).first {
+                $0["title"] == .string("Call back, \(zone)")
+            }
+            let now = Date()
+            let expected = [0, 1].map { Self.localDate(now.addingTimeInterval(Double(-$0) * 60), zone) }
+            #expect(expected.contains(task?["due"]?.stringValue ?? "none"))
+        }
+        let renamed = try admin.result("user.update", ["user": .string(Self.alice), "name": "Alice Archer-Lee"])
+        #expect(renamed["name"] == "Alice Archer-Lee")
+        #expect(renamed["timezone"] == "Pacific/Pago_Pago")
+        for zone in ["IST", "CET", "GMT+5", "Europe/Nowhere", ""] {
+            #expect(try admin.error("user.update", ["user": .string(Self.alice), "timezone": .string(zone)])?.code == .invalid)
+            #expect(
+                try admin.error("user.create", ["org": "acme", "email": "z@acme.test", "name": "Z", "timezone": .string(zone)])?.code
+                    == .invalid)
+        }
+        #expect(try admin.error("user.update", ["user": .string(Self.alice)])?.message == "user update needs a new name or a new timezone")
+        #expect(try admin.result("user.update", ["user": .string(Self.bob), "timezone": "UTC"])["timezone"] == "UTC")
+    }
+
+    static func localDate(_ date: Date, _ zone: String) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: zone)!
+        let parts = calendar.dateComponents([.year, .month, .day], from: date)
+        return String(format: "%04d-%02d-%02d", parts.year!, parts.month!, parts.day!)
+    }
+
     @Test func aContactCreatedByHandTakesAnUnmatchedMessage() async throws {
         let admin = try await AdminFixture.start()
         let (alice, _) = try Self.acme(admin)
