@@ -173,8 +173,13 @@ extension IntakeDatabase {
             else { throw StoreError(code: .notFound, message: "message \(id) is gone") }
             let recipients = try Row.fetchAll(
                 db,
-                sql:
-                    "SELECT u.token, mu.kind FROM message_user mu JOIN user u ON u.id = mu.user_id WHERE mu.message_id = ? ORDER BY mu.received_at",
+                // In the order they were credited: the first files the message as its author and
+                // task owner. Credits of one transaction share a time; their log rows do not.
+                sql: """
+                    SELECT u.token, mu.kind FROM message_user mu JOIN user u ON u.id = mu.user_id WHERE mu.message_id = ?
+                    ORDER BY mu.received_at, (
+                        SELECT min(l.id) FROM message_log l WHERE l.message_id = mu.message_id AND l.user_id = mu.user_id AND l.kind = mu.kind)
+                    """,
                 arguments: [id]
             ).compactMap { row -> Delivery.Recipient? in
                 guard let kind = DropboxKind(rawValue: row["kind"]) else { return nil }
@@ -185,6 +190,9 @@ extension IntakeDatabase {
                 throw StoreError(code: .invalid, message: "no user of message \(id) is left to file it for; use message.assign")
             }
             let logRows = try Int64.fetchAll(db, sql: "SELECT id FROM message_log WHERE message_id = ?", arguments: [id])
+            let credits = try Row.fetchAll(
+                db, sql: "SELECT user_id, kind, received_at FROM message_user WHERE message_id = ?", arguments: [id])
+            let lastLogRow = try Int64.fetchOne(db, sql: "SELECT max(id) FROM message_log") ?? 0
             let recordsKept = try Self.filedRecords(db, message: id).filter { $0.type == "case" || $0.type == "opportunity" }
             try db.execute(
                 sql: "DELETE FROM record_contact WHERE record_type = 'task' AND record_id IN (SELECT id FROM task WHERE message_id = ?)",
@@ -212,8 +220,46 @@ extension IntakeDatabase {
                 try db.execute(
                     sql: "UPDATE message_log SET message_id = ? WHERE id IN (\(logRows.map(String.init).joined(separator: ",")))",
                     arguments: [newID])
+                try Self.foldReprocessedLog(db, message: newID, after: lastLogRow)
+            }
+            if let newID {
+                // Each user keeps the time the message reached them.
+                for credit in credits {
+                    try db.execute(
+                        sql: "UPDATE message_user SET received_at = ? WHERE message_id = ? AND user_id = ? AND kind = ?",
+                        arguments: [credit["received_at"] as Double, newID, credit["user_id"] as Int64, credit["kind"] as String])
+                }
             }
             return ReprocessResult(message: newID, results: results)
+        }
+    }
+
+    /// A reprocessed message's log: each row the filing wrote after `lastRow` replaces the outcome,
+    /// reason, unresolved tags and records of the row its recipient had from the message's
+    /// arrival, and goes; the log keeps one row per recipient as received (an unmatched message
+    /// now filed no longer shows as unmatched).
+    static func foldReprocessedLog(_ db: Database, message: Int64, after lastRow: Int64) throws {
+        let fresh = try Row.fetchAll(
+            db,
+            sql:
+                "SELECT id, recipient, user_id, kind, outcome, reason, unresolved_refs, filed FROM message_log WHERE message_id = ? AND id > ?",
+            arguments: [message, lastRow])
+        for row in fresh {
+            let earlier = try Int64.fetchOne(
+                db,
+                sql: "SELECT min(id) FROM message_log WHERE message_id = ? AND id <= ? AND recipient = ?",
+                arguments: [message, lastRow, row["recipient"] as String])
+            guard let earlier else { continue }
+            try db.execute(
+                sql: """
+                    UPDATE message_log SET user_id = ?, kind = ?, outcome = ?, reason = ?, unresolved_refs = ?, filed = ?
+                    WHERE id = ?
+                    """,
+                arguments: [
+                    row["user_id"] as Int64?, row["kind"] as String?, row["outcome"] as String, row["reason"] as String?,
+                    row["unresolved_refs"] as String, row["filed"] as String, earlier,
+                ])
+            try db.execute(sql: "DELETE FROM message_log WHERE id = ?", arguments: [row["id"] as Int64])
         }
     }
 }
