@@ -166,6 +166,17 @@ public struct FilingRefusal: Error, Sendable, Hashable {
         code: 550, enhancedCode: "5.7.1", text: "the message has no From address, so its sender cannot be trusted"
     )
 
+    /// A note with nobody to file it under whose reference tags name no record of the
+    /// organisation.
+    public static func unknownReference(_ tags: [String]) -> FilingRefusal {
+        let named = tags.map { "#" + $0 }.joined(separator: ", ")
+        let records = tags.count == 1 ? "is no case or opportunity" : "are no cases or opportunities"
+        return FilingRefusal(
+            code: 550, enhancedCode: "5.6.0",
+            text: "\(named) \(records) of your organisation, and no contact address was found in this message; "
+                + "check the reference, or CC the dropbox on mail you send to your contact")
+    }
+
     /// A note with nobody to file it under.
     public static let noContact = FilingRefusal(
         code: 550, enhancedCode: "5.6.0",

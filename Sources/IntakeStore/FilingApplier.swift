@@ -158,7 +158,12 @@ struct FilingApplier {
                     refusal: nil, filed: [], unresolvedReferences: unresolved
                 )
             }
-            return refused(recipient, .noContact)
+            guard !unresolved.isEmpty else { return refused(recipient, .noContact) }
+            // `#CS9999` mistyped in a note about a case: the tag is what went wrong.
+            let refusal = FilingRefusal.unknownReference(unresolved)
+            return RecipientResult(
+                recipient: recipient, outcome: .refused, reason: refusal.text, refusal: refusal, filed: [],
+                unresolvedReferences: unresolved)
         }
 
         let messageRow = try storeMessage(organisationID: user.organisationID)

@@ -341,6 +341,14 @@ import Testing
         let log = try await crm.log()
         #expect(log.first?.unresolvedRefs == ["CS9999"])
         #expect(log.first?.outcome == "filed")
+        // A note to a colleague about a mistyped case: refused for the tag, which is logged.
+        let refused = try crm.send(
+            mail(to: "sarah.okafor@harbourview.example", subject: "Update on #CS9998"), to: [crm.dropbox(Self.bob)])
+        #expect(refused.code == 550)
+        #expect(refused.text.contains("5.6.0 #CS9998 is no case or opportunity of your organisation"))
+        let refusedLog = try await crm.log().first
+        #expect(refusedLog?.outcome == "refused")
+        #expect(refusedLog?.unresolvedRefs == ["CS9998"])
         await crm.stop()
     }
 
