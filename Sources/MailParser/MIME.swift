@@ -166,6 +166,11 @@ struct MIMEParser {
         partCount += 1
         var (part, complete) = entityHeader(defaultType: defaultType)
         if complete { return part }
+        if Self.isMessageFile(part) {
+            // A saved message attached as a file (`Quote.eml`, `application/octet-stream`): read as
+            // the message it is, as Outlook and Thunderbird read it.
+            part.contentType = ContentType(type: "message", subtype: "rfc822", parameters: part.contentType.parameters)
+        }
         let contentType = part.contentType
         let cte = part.transferEncoding
 
@@ -221,6 +226,14 @@ struct MIMEParser {
             }
         }
         return leaf(part)
+    }
+
+    /// Whether `part` is a saved message attached as a file: named `*.eml` and typed as no
+    /// message, text or multipart (`application/octet-stream`, `application/x-eml`…).
+    static func isMessageFile(_ part: MIMEPart) -> Bool {
+        let type = part.contentType
+        guard type.type == "application", let name = part.filename?.lowercased() else { return false }
+        return name.hasSuffix(".eml")
     }
 
     /// Reads a leaf body up to the next boundary line of an enclosing multipart (or the end).

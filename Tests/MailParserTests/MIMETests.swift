@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import MailParser
 
@@ -188,6 +189,37 @@ struct MIMETests {
                 """)
         #expect(m.forwarded.count == 1)
         #expect(!m.people.contains { $0.sources.contains(.forwardedFrom) || $0.sources.contains(.forwardedTo) })
+    }
+
+    /// A saved message attached as a file (`.eml`, `application/octet-stream`, base64 or not) is
+    /// read as the message it is: its people are the forwarded original's.
+    @Test(arguments: ["7bit", "base64"])
+    func anEMLFileIsAnAttachedOriginal(_ encoding: String) {
+        let original = "From: Jane Fenwick <jane@fenwick.example>\r\nTo: ada@acme.example\r\nSubject: Chairs\r\n\r\nForty, please.\r\n"
+        let body = encoding == "base64" ? Data(original.utf8).base64EncodedString(options: .lineLength76Characters) : original
+        let m = MailMessage.parse(
+            eml(
+                """
+                From: ada@acme.example
+                Subject: Fwd: Chairs
+                Content-Type: multipart/mixed; boundary=b1
+
+                --b1
+                Content-Type: text/plain
+
+                See the attached mail.
+                --b1
+                Content-Type: application/octet-stream; name="Chairs.eml"
+                Content-Disposition: attachment; filename="Chairs.eml"
+                Content-Transfer-Encoding: \(encoding)
+
+                \(body)
+                --b1--
+                """))
+        #expect(m.enclosedMessages.count == 1)
+        let jane = m.people.first { $0.address.normalized == "jane@fenwick.example" }
+        #expect(jane?.source == .forwardedFrom)
+        #expect(jane?.name == "Jane Fenwick")
     }
 
     /// A reference tag in an attached original counts, as one in an inline forward does.
