@@ -27,7 +27,7 @@ public enum FilingRules {
             if organisation.dropboxDomains.contains(domain) { continue }
             if organisation.internalDomains.contains(where: { domain == $0 || domain.hasSuffix("." + $0) }) { continue }
             if organisation.exclusions.contains(where: { $0.matches(address) }) { continue }
-            if MailAddress.isMailSystem(person.address) { continue }
+            if MailAddress.isMailSystem(person.address) || MailAddress.isExchangeInternal(person.address) { continue }
             let companyDomain = companyDomain(of: domain, settings: organisation.settings, freemailExtra: freemailExtra)
             result.append(
                 ContactCandidate(

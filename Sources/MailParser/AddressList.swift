@@ -47,6 +47,14 @@ public struct MailAddress: Sendable, Hashable, CustomStringConvertible {
         return base == "mailer-daemon" || base == "postmaster"
     }
 
+    /// Whether `address` is an Exchange server's internal form of a mailbox, which messages
+    /// saved from Outlook carry (`IMCEAEX-_O=EXCHANGELABS_OU=…@namprd04.prod.outlook.com`): no
+    /// one can write to it.
+    public static func isExchangeInternal(_ address: MailAddress) -> Bool {
+        if address.localPart.lowercased().hasPrefix("imceaex-") { return true }
+        return ["prod.outlook.com", "prod.exchangelabs.com"].contains { address.domain == $0 || address.domain.hasSuffix("." + $0) }
+    }
+
     public var description: String {
         if let name { return "\(name) <\(address)>" }
         return address

@@ -219,8 +219,9 @@ import Testing
         )
     }
 
-    static func message(from: String, to: String, cc: String = "", body: String = "Hi") -> MailMessage {
-        MailMessage.parse(Array("From: \(from)\r\nTo: \(to)\r\nCc: \(cc)\r\nSubject: Test\r\n\r\n\(body)\r\n".utf8))
+    static func message(from: String, to: String, cc: String = "", body: String = "Hi", extraCc: String? = nil) -> MailMessage {
+        let cc = [cc, extraCc ?? ""].filter { !$0.isEmpty }.joined(separator: ", ")
+        return MailMessage.parse(Array("From: \(from)\r\nTo: \(to)\r\nCc: \(cc)\r\nSubject: Test\r\n\r\n\(body)\r\n".utf8))
     }
 
     @Test(arguments: [
@@ -278,7 +279,8 @@ import Testing
             from: "bob@harbourview.example",
             to: "Jane <jane@client.example>, tok@dropbox.localhost, sarah@partner-office.example",
             cc: "ops@eu.harbourview.example, noreply@shop.example, x@spam.example, bob.carter@gmail.com, Max <max@gmail.com>",
-            body: "Also ask tom@client.example, not MAILER-DAEMON@mx.client.example or postmaster+x@client.example."
+            body: "Also ask tom@client.example, not MAILER-DAEMON@mx.client.example or postmaster+x@client.example.",
+            extraCc: "IMCEAEX-_O=EXCHANGELABS_OU=EXCHANGE+20ADMINISTRATIVE+20GROUP_CN=RECIPIENTS_CN=abc123-jane@namprd04.prod.outlook.com"
         )
         let contacts = FilingRules.contacts(in: message, user: Self.user, organisation: Self.organisation())
         #expect(contacts.map(\.address) == ["jane@client.example", "max@gmail.com", "tom@client.example"])
