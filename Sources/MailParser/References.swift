@@ -18,7 +18,7 @@ public enum ReferenceTags {
                     if i > 0, followsWordCharacter(b, i) { i += 1; continue }
                     let c1 = ASCII.lower(b[i + 1]), c2 = ASCII.lower(b[i + 2])
                     guard c1 == UInt8(ascii: "c"), c2 == UInt8(ascii: "s") || c2 == UInt8(ascii: "o") else { i += 1; continue }
-                    // The tag must not continue a word: "abc#CS1" is fine, "#CS12x" is not a tag.
+                    // Nor may a word follow it: "#CS12x" and "#CS12_a" are no tags.
                     var j = i + 3
                     while j < b.count, ASCII.isDigit(b[j]) { j += 1 }
                     let digits = j - (i + 3)
