@@ -136,14 +136,15 @@ import Testing
         #expect(try params.optionalString("missing") == nil)
     }
 
-    /// The issues' admin list, `backup` of the operations issue, and `contact.create` for the
-    /// unmatched messages of someone new.
+    /// The issues' admin list, `backup` of the operations issue, `contact.create` for the
+    /// unmatched messages of someone new, and `user.update` for a user's name and time zone.
     @Test func theCommandTableIsTheIssuesList() {
         let names = AdminCommand.all.map(\.name)
         #expect(Set(names).count == names.count)
         #expect(
             Set(names) == [
-                "org.create", "org.list", "org.show", "user.create", "user.list", "user.show", "user.delete", "user.rotate", "sender.add",
+                "org.create", "org.list", "org.show", "user.create", "user.list", "user.show", "user.update", "user.delete", "user.rotate",
+                "sender.add",
                 "sender.remove", "sender.list", "exclusion.add", "exclusion.remove", "exclusion.list", "settings.get", "settings.set",
                 "contact.create", "contact.list", "contact.show", "company.list", "company.show", "note.list", "case.list", "case.show",
                 "opportunity.list",
