@@ -33,6 +33,15 @@ public struct IntakeServer: Sendable {
         } catch {
             throw IntakeConfigurationError("cannot create the data folder: \(error) (set data_dir to a writable folder)")
         }
+        // Before anything in the folder is touched: another daemon's sessions and filings use it.
+        let lock = try DataFolderLock(folder: dataDirectory)
+        defer { withExtendedLifetime(lock) {} }
+        let openFiles = OpenFileLimit.raise()
+        if openFiles > 0, openFiles < UInt64(configuration.limits.maxConnections) * 2 + 256 {
+            logger.warning(
+                "the open-file limit is low for smtp.max_connections: each session holds a file, and a message being spooled a second; raise LimitNOFILE or lower smtp.max_connections",
+                metadata: ["limit": "\(openFiles)", "smtp.max_connections": "\(configuration.limits.maxConnections)"])
+        }
         // Partial content of sessions cut off by a crash: never acknowledged, so never kept.
         DurableFiles.emptyFolder(temporaryDirectory)
         DurableFiles.emptyFolder(spoolDirectory + "/tmp")

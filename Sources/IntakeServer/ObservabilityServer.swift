@@ -9,6 +9,7 @@ import IntakeStore
 import Logging
 import NIOCore
 import NIOHTTP1
+import SMTPNIO
 import NIOPosix
 import Prometheus
 import ServiceLifecycle
@@ -50,6 +51,11 @@ final class ObservabilityServer: Service {
         do {
             channel = try await ServerBootstrap(group: group)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelInitializer { [logger] channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addAcceptBackoff(logger: logger, listener: "metrics")
+                    }
+                }
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)

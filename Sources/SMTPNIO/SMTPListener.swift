@@ -97,7 +97,14 @@ public final class SMTPListener: Service {
             serverChannel = try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 256)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .serverChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addAcceptBackoff(logger: logger, listener: "smtp")
+                    }
+                }
+                // At the TCP level: `.socketOption(.tcp_nodelay)` is SOL_SOCKET's option 1,
+                // SO_DEBUG, which only root may set; everyone else's connections failed.
+                .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                 // A client that sends its last commands and shuts down its side (a half-close) still
                 // gets every reply it is owed; the session closes once they are written.
                 .childChannelOption(.allowRemoteHalfClosure, value: true)

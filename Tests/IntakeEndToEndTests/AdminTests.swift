@@ -608,9 +608,20 @@ import Testing
     @Test func aStaleSocketIsReplacedAndALiveOneRefused() async throws {
         let first = try await AdminFixture.start()
         let folder = first.daemon.dataDirectory
-        // A second daemon on the same folder finds the first one answering and refuses to start.
+        // A second daemon on the same folder finds it locked and stops before touching it: a
+        // session's partial content in tmp/ stays.
+        let partial = folder + "/tmp/partial-of-a-live-session"
+        #expect(FileManager.default.createFile(atPath: partial, contents: Data("half a message".utf8)))
         do {
             _ = try await Daemon(settings: ["delivery": "filing"], dataDirectory: folder)
+            Issue.record("a second daemon started on a data folder in use")
+        } catch let DaemonError.didNotStart(log) {
+            #expect(log.contains("another intaked (process \(first.daemon.pid)) uses the data folder \(folder)"), "\(log)")
+        }
+        #expect(FileManager.default.fileExists(atPath: partial))
+        // One on another folder with the same admin socket finds the first answering there.
+        do {
+            _ = try await Daemon(settings: ["delivery": "filing", "admin.socket": first.socketPath])
             Issue.record("a second daemon started on a live admin socket")
         } catch let DaemonError.didNotStart(log) {
             #expect(log.contains("another intaked answers on the admin socket"))

@@ -30,15 +30,28 @@ final class Daemon: Sendable {
         return path
     }
 
-    /// Starts the daemon with `settings` (configuration keys) and waits until it listens.
-    init(settings: [String: String] = [:], environment: [String: String] = [:], dataDirectory: String? = nil, port: Int = 0) async throws {
+    /// Starts the daemon with `settings` (configuration keys) and waits until it listens; as the
+    /// user and group ids `user` (with `setpriv`, owning the data folder), and with at most
+    /// `openFiles` open files (with `prlimit`), when given.
+    init(
+        settings: [String: String] = [:], environment: [String: String] = [:], dataDirectory: String? = nil, port: Int = 0,
+        user: (uid: UInt32, gid: UInt32)? = nil, openFiles: Int? = nil
+    ) async throws {
         self.dataDirectory = dataDirectory ?? Self.temporaryDirectory()
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.executable)
+        process.executableURL = URL(fileURLWithPath: user == nil && openFiles == nil ? Self.executable : "/usr/bin/env")
         var arguments = ["--data-dir", self.dataDirectory, "--smtp-port", String(port), "--set", "smtp.hostname=mx.intake.test"]
         // The SMTP tests look at the spool; the filing tests ask for delivery=filing.
         let settings = settings.merging(["delivery": "spool"]) { given, _ in given }
         for (key, value) in settings.sorted(by: { $0.key < $1.key }) { arguments += ["--set", "\(key)=\(value)"] }
+        var launcher: [String] = []
+        if let user {
+            _ = chown(self.dataDirectory, user.uid, user.gid)
+            launcher += ["setpriv", "--reuid=\(user.uid)", "--regid=\(user.gid)", "--clear-groups"]
+        }
+        // Soft and hard: the daemon raises its soft limit to the hard one.
+        if let openFiles { launcher += ["prlimit", "--nofile=\(openFiles):\(openFiles)"] }
+        if !launcher.isEmpty { arguments = launcher + [Self.executable] + arguments }
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("INTAKE_") }
             .merging(environment) { _, new in new }

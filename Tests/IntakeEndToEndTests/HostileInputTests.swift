@@ -46,6 +46,27 @@ import Testing
         await daemon.stop()
     }
 
+    /// Out of file descriptors, the listener pauses accepting instead of trying again at once,
+    /// for ever, at full CPU; it says so in the log, and serves sessions again once there are
+    /// descriptors to spare.
+    @Test func runningOutOfFileDescriptorsPausesAccepting() async throws {
+        let daemon = try await Daemon(settings: ["smtp.max_connections_per_ip": "5000"], openFiles: 64)
+        #expect(daemon.logText.contains("the open-file limit is low for smtp.max_connections"))
+        var held: [RawSMTPClient] = []
+        for _ in 0..<100 { held.append(try RawSMTPClient(port: daemon.port)) }
+        try await Task.sleep(for: .milliseconds(500))
+        let before = cpuTicks(daemon.pid)
+        try await Task.sleep(for: .seconds(1))
+        // A bound against a busy loop, not a timing: accept tried again at once took a whole core.
+        #expect(cpuTicks(daemon.pid) - before < 50)
+        #expect(daemon.logText.contains("cannot accept connections; trying again in a second"))
+        held.removeAll()
+        try await Task.sleep(for: .milliseconds(1500))
+        let client = try RawSMTPClient(port: daemon.port)
+        #expect(try client.readReply().code == 220)
+        await daemon.stop()
+    }
+
     @Test func httpRequestIsTurnedAway() async throws {
         let daemon = try await Daemon()
         let client = try RawSMTPClient(port: daemon.port)
@@ -181,6 +202,17 @@ import Testing
         #expect(daemon.spooledMessages().isEmpty)
         await daemon.stop()
     }
+}
+
+/// The CPU time a process has used, user and system, in clock ticks (hundredths of a second).
+func cpuTicks(_ pid: Int32) -> Int {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let end = stat.lastIndex(of: ")")
+    else { return 0 }
+    // After the command's closing parenthesis: state is field 3, utime 14 and stime 15.
+    let fields = stat[stat.index(after: end)...].split(separator: " ")
+    guard fields.count > 12 else { return 0 }
+    return (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
 }
 
 /// The resident set size of a process, in kB.

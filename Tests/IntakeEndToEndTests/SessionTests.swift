@@ -20,6 +20,21 @@ import Testing
         await daemon.stop()
     }
 
+    /// The daemon as the systemd unit runs it, as a user of its own without privileges: its
+    /// sessions are served (setting TCP_NODELAY at the wrong level asked for SO_DEBUG, which only
+    /// root may set, and every connection was closed before its greeting).
+    @Test(.enabled(if: getuid() == 0, "switching to an ordinary user needs root"))
+    func aDaemonRunAsAnOrdinaryUserServesSessions() async throws {
+        let daemon = try await Daemon(user: (uid: 65534, gid: 65534))
+        let client = try RawSMTPClient(port: daemon.port)
+        #expect(try client.readReply().code == 220)
+        #expect(try client.command("EHLO client.test").code == 250)
+        try client.startMessage()
+        #expect(try client.command("Subject: as nobody\r\n\r\nhello\r\n.").summary == "250 2.0.0")
+        #expect(daemon.spooledMessages().count == 1)
+        await daemon.stop()
+    }
+
     @Test func pipelinedGroupGetsEveryReplyInOrderAndQuitAfterTheDot() async throws {
         let daemon = try await Daemon()
         let client = try RawSMTPClient.greeted(port: daemon.port, helo: "client.test")
