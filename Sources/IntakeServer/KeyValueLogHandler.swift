@@ -43,20 +43,36 @@ public struct KeyValueLogHandler: LogHandler {
         }
     }
 
+    /// `value` as a logfmt value: as it is when it is a plain word, else quoted, with quotes,
+    /// backslashes and every control character escaped (scalar by scalar: `"\r\n"` is one Swift
+    /// character, and went through unescaped, so a value could start a forged line).
     static func quoted(_ value: String) -> String {
-        let needsQuotes = value.isEmpty || value.contains { $0 == " " || $0 == "\"" || $0 == "=" || $0.isNewline }
+        let needsQuotes =
+            value.isEmpty
+            || value.unicodeScalars.contains {
+                $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\\" || Self.isControl($0)
+            }
         guard needsQuotes else { return value }
         var escaped = ""
-        for character in value {
-            switch character {
+        for scalar in value.unicodeScalars {
+            switch scalar {
             case "\"": escaped += "\\\""
             case "\\": escaped += "\\\\"
             case "\n": escaped += "\\n"
             case "\r": escaped += "\\r"
-            default: escaped.append(character)
+            case "\t": escaped += "\\t"
+            case _ where Self.isControl(scalar):
+                let hex = String(scalar.value, radix: 16)
+                escaped += "\\u{" + hex + "}"
+            default: escaped.unicodeScalars.append(scalar)
             }
         }
         return "\"\(escaped)\""
+    }
+
+    /// C0 and C1 controls, DEL, and the line and paragraph separators.
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar == "\u{2028}" || scalar == "\u{2029}"
     }
 
     static func timestamp() -> String {

@@ -472,6 +472,21 @@ import Testing
         await admin.stop()
     }
 
+    /// A value with line breaks, tabs or escape characters (here an unknown command's name) is
+    /// logged on one line, escaped: it cannot forge a second line.
+    @Test func aLoggedValueCannotForgeALogLine() async throws {
+        let admin = try await AdminFixture.start(settings: ["log.level": "debug"])
+        let forged = "x\r\nts=2026-01-01T00:00:00.000Z level=critical msg=\"forged\"\t\u{1B}[31m"
+        #expect(try admin.call(forged).error?.code == .invalid)
+        try await Task.sleep(for: .milliseconds(200))
+        // Split at every line feed, the one of a "\r\n" pair too.
+        let lines = admin.daemon.logText.unicodeScalars.split(separator: "\n").map { String(String.UnicodeScalarView($0)) }
+        #expect(!lines.contains { $0.hasPrefix("ts=2026-01-01") || $0.unicodeScalars.contains("\r") })
+        let logged = try #require(lines.first { $0.contains("admin.command=") && $0.contains("forged") })
+        #expect(logged.contains(#"admin.command="x\r\nts=2026-01-01T00:00:00.000Z level=critical msg=\"forged\"\t\u{1b}[31m""#))
+        await admin.stop()
+    }
+
     @Test func badRequestsKeepTheConnectionUsableAndAnswersComeInOrder() async throws {
         let admin = try await AdminFixture.start()
         let client = try admin.client()
