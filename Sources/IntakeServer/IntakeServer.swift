@@ -69,6 +69,8 @@ public struct IntakeServer: Sendable {
             do {
                 database = try IntakeDatabase.open(
                     path: configuration.resolvedDatabasePath, maxSize: configuration.databaseMaxSize, ownerCheckpoints: true)
+            } catch  where error.isLockWait {
+                throw IntakeTemporaryError("cannot open the database: \(error) (another program holds it locked; try again later)")
             } catch {
                 throw IntakeConfigurationError("cannot open the database: \(error) (check database.path and data_dir)")
             }

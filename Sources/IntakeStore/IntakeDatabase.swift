@@ -305,6 +305,9 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     /// what the disk holds is uncertain, and a later fsync that succeeds would not say so (the
     /// kernel reports a failed write-back once).
     public var isSyncFailure: Bool
+    /// Another connection holds a lock the call needed (`SQLITE_BUSY`, `SQLITE_LOCKED`): trying
+    /// again later may succeed.
+    public var isLockWait = false
 
     public init(code: Code, message: String, isSyncFailure: Bool = false) {
         self.code = code
@@ -327,6 +330,7 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
                 self.init(
                     code: .unavailable, message: "the database is unavailable (\(what)): \(error.message ?? "\(error.resultCode)")",
                     isSyncFailure: error.extendedResultCode == .SQLITE_IOERR_FSYNC || error.extendedResultCode == .SQLITE_IOERR_DIR_FSYNC)
+                isLockWait = error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED
             default:
                 self.init(code: .internalError, message: "database error (\(what)): \(error.message ?? "\(error.resultCode)")")
             }

@@ -75,8 +75,8 @@ struct Intaked: AsyncParsableCommand {
             environment.prefixKeys(with: "intake"),
         ]
         let configPath = config ?? ConfigReader(provider: environment).string(forKey: "intake.config")
-        if let configPath {
-            try Self.checkConfigurationFile(configPath)
+        // A file that is empty or all comments sets nothing: every key takes its default.
+        if let configPath, try Self.checkConfigurationFile(configPath) {
             do {
                 providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(configPath)))
             } catch {
@@ -102,12 +102,17 @@ struct Intaked: AsyncParsableCommand {
         } catch let error as ListenError {
             logger.critical("cannot start: \(error)")
             throw Self.fail("\(error)")
+        } catch let error as IntakeTemporaryError {
+            logger.critical("cannot start: \(error)")
+            FileHandle.standardError.write(Data("intaked: \(error)\n".utf8))
+            throw ExitCode(75)  // EX_TEMPFAIL
         }
     }
 
     /// Reads the YAML file: it must be readable, parse, and name only settings (nested, as
     /// `smtp: {port: 25}`, or dotted, as `smtp.port: 25`).
-    static func checkConfigurationFile(_ path: String) throws {
+    /// - Returns: whether it sets anything (`false` when it is empty or all comments).
+    static func checkConfigurationFile(_ path: String) throws -> Bool {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
@@ -125,7 +130,8 @@ struct Intaked: AsyncParsableCommand {
             let first = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
             throw fail("the configuration file \(path) is not valid YAML: \(first)")
         }
-        guard let document else { return }
+        // Nothing, or a document marker alone (`---`): no settings.
+        guard let document, !(document is NSNull), (document as? String)?.isEmpty != true else { return false }
         guard let mapping = document as? [String: Any] else {
             throw fail("the configuration file \(path) must be a mapping of settings, such as smtp: {port: 2525}")
         }
@@ -134,6 +140,7 @@ struct Intaked: AsyncParsableCommand {
                 throw fail("configuration file \(path): \(problem)")
             }
         }
+        return true
     }
 
     /// The dotted keys of the leaves of a YAML mapping: `smtp: {tls: {certificate: x}}` →

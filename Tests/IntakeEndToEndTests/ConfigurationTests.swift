@@ -73,6 +73,43 @@ import Testing
         #expect(result.error.contains("cannot load the TLS certificate /nonexistent/cert.pem"), "\(result.error)")
     }
 
+    /// A database another program holds locked at start is a reason to try again later (exit 75,
+    /// which systemd restarts after), not a configuration error (78, which it does not).
+    @Test func aDatabaseLockedAtStartIsATemporaryFailure() async throws {
+        let folder = Daemon.temporaryDirectory()
+        let database = folder + "/intake.sqlite"
+        // Made by a first start, then held by another program in a write transaction.
+        let first = try await Daemon(settings: ["delivery": "filing"], dataDirectory: folder)
+        await first.stop()
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        holder.arguments = [
+            "-c",
+            "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], isolation_level=None); c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(60)",
+            database,
+        ]
+        let output = Pipe()
+        holder.standardOutput = output
+        try holder.run()
+        defer { holder.terminate() }
+        _ = output.fileHandleForReading.availableData  // "locked"
+        let result = try runCommand(Daemon.executable, ["--data-dir", folder, "--smtp-port", "0", "--set", "delivery=filing"])
+        #expect(result.status == 75)
+        #expect(result.error.contains("another program holds it locked; try again later"), "\(result.error)")
+    }
+
+    /// A configuration file that is empty, or all comments as the example is before editing,
+    /// sets nothing: the daemon runs on the defaults.
+    @Test(arguments: ["", "# every key commented out\n# smtp:\n#   port: 25\n", "---\n"])
+    func aConfigurationFileThatSetsNothingLeavesTheDefaults(_ text: String) async throws {
+        let folder = Daemon.temporaryDirectory()
+        try text.write(toFile: folder + "/intake.yaml", atomically: true, encoding: .utf8)
+        let daemon = try await Daemon(environment: ["INTAKE_CONFIG": folder + "/intake.yaml"], dataDirectory: folder)
+        let client = try RawSMTPClient(port: daemon.port)
+        #expect(try client.readReply().code == 220)
+        await daemon.stop()
+    }
+
     @Test func yamlFileThenEnvironmentThenCommandLine() async throws {
         let folder = Daemon.temporaryDirectory()
         let file = folder + "/intake.yaml"
