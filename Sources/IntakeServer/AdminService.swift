@@ -60,11 +60,17 @@ final class AdminService: Service {
 
     func run() async throws {
         let maxLineLength = AdminFraming.maxLineLength
-        let server = try await ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 256)
-            .bind(unixDomainSocketPath: socketPath) { channel in
-                Self.makeConnection(channel, maxLineLength: maxLineLength)
-            }
+        let server: NIOAsyncChannel<Connection, Never>
+        do {
+            server = try await ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 256)
+                .bind(unixDomainSocketPath: socketPath) { channel in
+                    Self.makeConnection(channel, maxLineLength: maxLineLength)
+                }
+        } catch {
+            // A read-only or missing folder: named like the other listeners, exit 78.
+            throw ListenError(socketPath: socketPath, key: "admin.socket", error)
+        }
         var status = stat()
         let inode = stat(socketPath, &status) == 0 ? status.st_ino : 0
         if chmod(socketPath, 0o660) != 0 {

@@ -138,14 +138,17 @@ public struct ListenError: Error, CustomStringConvertible {
 
     /// The failure to listen on `host`:`port`, set by the configuration `keys`.
     init(host: String, port: Int, keys: String, _ error: any Error) {
-        let reason: String
-        if let error = error as? IOError {
-            reason = String(cString: strerror(error.errnoCode)).lowercased()
-        } else if error is SocketAddressError || error is SocketAddressError.UnknownHost {
-            reason = "not an IP address or a known host name"
-        } else {
-            reason = "\(error)"
-        }
-        description = "cannot listen on \(host):\(port) (\(keys)): \(reason)"
+        description = "cannot listen on \(host):\(port) (\(keys)): \(Self.reason(error))"
+    }
+
+    /// The failure to listen on the Unix socket `path`, set by the configuration `key`.
+    init(socketPath path: String, key: String, _ error: any Error) {
+        description = "cannot listen on \(path) (\(key)): \(Self.reason(error))"
+    }
+
+    private static func reason(_ error: any Error) -> String {
+        if let error = error as? IOError { return String(cString: strerror(error.errnoCode)).lowercased() }
+        if error is SocketAddressError || error is SocketAddressError.UnknownHost { return "not an IP address or a known host name" }
+        return "\(error)"
     }
 }

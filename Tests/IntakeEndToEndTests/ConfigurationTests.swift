@@ -98,6 +98,23 @@ import Testing
         #expect(result.error.contains("another program holds it locked; try again later"), "\(result.error)")
     }
 
+    /// An admin socket that cannot be made (its folder is on a read-only file system) stops the
+    /// daemon like the other listeners: named with its key, exit 78 (a raw error and exit 1 made
+    /// systemd restart it in a loop).
+    @Test(.enabled(if: canMountTmpfs, "mounting a read-only tmpfs needs root with CAP_SYS_ADMIN"))
+    func anAdminSocketThatCannotBeMadeIsNamed() throws {
+        let folder = Daemon.temporaryDirectory()
+        let readOnly = folder + "/run"
+        try FileManager.default.createDirectory(atPath: readOnly, withIntermediateDirectories: true)
+        #expect(try runCommand("/bin/mount", ["-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", readOnly]).status == 0)
+        defer { _ = try? runCommand("/bin/umount", ["--lazy", readOnly]) }
+        let result = try runCommand(
+            Daemon.executable,
+            ["--data-dir", folder + "/data", "--smtp-port", "0", "--set", "delivery=filing", "--set", "admin.socket=\(readOnly)/admin.sock"])
+        #expect(result.status == 78)
+        #expect(result.error.contains("cannot listen on \(readOnly)/admin.sock (admin.socket): read-only file system"), "\(result.error)")
+    }
+
     /// A configuration file that is empty, or all comments as the example is before editing,
     /// sets nothing: the daemon runs on the defaults.
     @Test(arguments: ["", "# every key commented out\n# smtp:\n#   port: 25\n", "---\n"])
