@@ -44,6 +44,26 @@ public struct IntakeDatabase: Sendable {
     /// themselves (SQLite's automatic checkpoint, which runs inside the commit that crosses 1,000
     /// pages, before it returns): the owner watches ``walPages`` and ``walFrames`` and calls
     /// ``checkpointBesideWriter()`` or ``checkpointNow()`` at moments of its choosing.
+    /// Refuses a database file that exists and is empty while its raw folder holds messages:
+    /// it was truncated or replaced, and filling it with an empty schema would answer every
+    /// dropbox address `550 5.1.1` (no such user), which senders take as final.
+    static func refuseEmptiedDatabase(_ path: String) throws(StoreError) {
+        var status = stat()
+        guard stat(path, &status) == 0, status.st_size == 0 else { return }
+        let raw = RawMessageFolder(databasePath: path).path
+        let kept = ((try? FileManager.default.subpathsOfDirectory(atPath: raw)) ?? []).filter { name in
+            var entry = stat()
+            return stat(raw + "/" + name, &entry) == 0 && (entry.st_mode & S_IFMT) == S_IFREG
+        }
+        guard kept.isEmpty else {
+            throw StoreError(
+                code: .invalid,
+                message:
+                    "the database \(path) is empty, but \(raw) holds \(kept.count) kept messages: it was truncated or replaced; restore it from a backup (intakectl backup), or move both aside to start afresh"
+            )
+        }
+    }
+
     public static func open(path: String, maxSize: Int = 0, ownerCheckpoints: Bool = false) throws(StoreError) -> IntakeDatabase {
         // Each commit's WAL frames written with one call, not two per frame (`CSQLiteWALBuffer`).
         let registered = intake_wal_buffer_register()
@@ -71,6 +91,7 @@ public struct IntakeDatabase: Sendable {
                 try db.execute(sql: "PRAGMA max_page_count = \(max(16, maxSize / pageSize))")
             }
         }
+        try refuseEmptiedDatabase(path)
         do {
             let pool = try DatabasePool(path: path, configuration: configuration)
             // The pool sets its writer's synchronous to NORMAL when it sets up WAL mode, after
@@ -79,6 +100,18 @@ public struct IntakeDatabase: Sendable {
             // fsynced before it returns (but those of ``fileDeferringSync(_:)``, synced by
             // ``syncWAL()``); the writer keeps its connection for the pool's life.
             try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+            // Migrations this version does not know: a newer Intake wrote the file, and this
+            // one would read and write it wrongly (a downgrade, or a backup of a newer one).
+            let unknown = try pool.read { db in
+                try Schema.migrator.appliedIdentifiers(db).subtracting(Schema.migrator.migrations)
+            }
+            guard unknown.isEmpty else {
+                throw StoreError(
+                    code: .invalid,
+                    message:
+                        "the database \(path) was migrated by a newer Intake (\(unknown.sorted().joined(separator: ", "))); run that version, or a backup from this one"
+                )
+            }
             try Schema.migrator.migrate(pool)
             let rawFolder = RawMessageFolder(databasePath: path)
             try rawFolder.create()

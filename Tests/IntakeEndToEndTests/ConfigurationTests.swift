@@ -110,7 +110,10 @@ import Testing
         defer { _ = try? runCommand("/bin/umount", ["--lazy", readOnly]) }
         let result = try runCommand(
             Daemon.executable,
-            ["--data-dir", folder + "/data", "--smtp-port", "0", "--set", "delivery=filing", "--set", "admin.socket=\(readOnly)/admin.sock"])
+            [
+                "--data-dir", folder + "/data", "--smtp-port", "0", "--set", "delivery=filing", "--set",
+                "admin.socket=\(readOnly)/admin.sock",
+            ])
         #expect(result.status == 78)
         #expect(result.error.contains("cannot listen on \(readOnly)/admin.sock (admin.socket): read-only file system"), "\(result.error)")
     }

@@ -37,6 +37,46 @@ import Testing
         }
     }
 
+    /// A database a newer Intake migrated further is refused, naming what this one does not
+    /// know: reading it as the older schema would be wrong.
+    @Test func aDatabaseFromANewerVersionIsRefused() throws {
+        let folder = NSTemporaryDirectory() + "intake-future-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = folder + "/intake.sqlite"
+        let queue = try DatabaseQueue(path: path)
+        try Schema.migrator.migrate(queue)
+        try queue.write { db in try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99 from the future')") }
+        try queue.close()
+        #expect(throws: StoreError.self) { _ = try IntakeDatabase.open(path: path) }
+        do {
+            _ = try IntakeDatabase.open(path: path)
+        } catch {
+            #expect(error.message.contains("was migrated by a newer Intake (v99 from the future)"))
+        }
+    }
+
+    /// An empty database file beside kept raw messages was truncated or replaced: refused, not
+    /// filled with an empty schema. Empty with nothing kept (a first start cut short), it opens.
+    @Test func anEmptiedDatabaseBesideKeptMessagesIsRefused() throws {
+        let folder = NSTemporaryDirectory() + "intake-emptied-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: folder + "/intake.sqlite-raw/ab", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = folder + "/intake.sqlite"
+        #expect(FileManager.default.createFile(atPath: path, contents: Data()))
+        _ = try IntakeDatabase.open(path: path)
+        try Data().write(to: URL(fileURLWithPath: path))
+        try? FileManager.default.removeItem(atPath: path + "-wal")
+        try? FileManager.default.removeItem(atPath: path + "-shm")
+        try Data("raw".utf8).write(to: URL(fileURLWithPath: folder + "/intake.sqlite-raw/ab/" + String(repeating: "ab", count: 32)))
+        do {
+            _ = try IntakeDatabase.open(path: path)
+            Issue.record("an emptied database was opened")
+        } catch {
+            #expect(error.message.contains("is empty, but \(path)-raw holds 1 kept messages"), "\(error)")
+        }
+    }
+
     @Test func v4KeepsEveryDeliveryOfAMessageInOneBTreeAndDropsTheMessageIDIndex() throws {
         try database(upTo: "v3 messages by raw file") { queue in try v4(queue) }
     }
