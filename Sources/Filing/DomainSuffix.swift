@@ -27,16 +27,35 @@ enum DomainSuffix {
     /// tenant domains of Microsoft 365 (`acme.onmicrosoft.com`).
     static let platforms: Set<String> = ["onmicrosoft.com", "mail.onmicrosoft.com"]
 
-    /// The domain a name is registered as: the suffix and one label more (`mail.acme.co.uk` →
-    /// `acme.co.uk`, `uk.globex.example` → `globex.example`, `acme.onmicrosoft.com` stays).
+    /// The domain a company's addresses share: the suffix and one label more (`mail.acme.co.uk`
+    /// → `acme.co.uk`, `uk.globex.com` → `globex.com`), where that is known to be a registered
+    /// name: under a generic top-level domain, or under a country code's known second-level label.
+    /// Under a country code whose second level this list does not know, the domain stays whole
+    /// (`met.police.uk` and `gmp.police.uk` are not one company, nor `kist.re.kr` and
+    /// `kaeri.re.kr`); so do address literals and tenants of a platform (`acme.onmicrosoft.com`).
     static func registrableDomain(_ domain: String) -> String {
-        let labels = domain.lowercased().split(separator: ".")
-        var keep = length(labels) + 1
-        for platform in platforms {
+        let whole = domain.lowercased()
+        guard !whole.hasPrefix("[") else { return whole }
+        let labels = whole.split(separator: ".")
+        guard let tld = labels.last else { return whole }
+        if let platform = platform(of: labels) {
             let count = platform.split(separator: ".").count
-            if labels.count > count, labels.suffix(count).joined(separator: ".") == platform { keep = max(keep, count + 1) }
+            return labels.suffix(count + 1).joined(separator: ".")
         }
-        return labels.count > keep ? labels.suffix(keep).joined(separator: ".") : domain.lowercased()
+        let suffix = length(labels)
+        let isCountry = tld.count == 2 && tld.allSatisfy { $0.isASCII && $0.isLetter }
+        // `acme.de`, `mail.acme.de`: whether `acme` is a name or a suffix such as `police.uk`
+        // cannot be told without the Public Suffix List; the domain stays as it is.
+        if isCountry && suffix == 1 && labels.count > 2 { return whole }
+        return labels.count > suffix + 1 ? labels.suffix(suffix + 1).joined(separator: ".") : whole
+    }
+
+    /// The platform whose tenant `labels` names (`acme.onmicrosoft.com` → `onmicrosoft.com`).
+    static func platform(of labels: [Substring]) -> String? {
+        platforms.filter { platform in
+            let count = platform.split(separator: ".").count
+            return labels.count > count && labels.suffix(count).joined(separator: ".") == platform
+        }.max { $0.count < $1.count }
     }
 
     /// How many labels at the end of `labels` are the suffix: the top-level domain, and the

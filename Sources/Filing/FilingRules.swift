@@ -104,7 +104,11 @@ public enum FilingRules {
     /// The name of the company a domain belongs to: the label it is registered under, in words
     /// (`acme-corp.co.uk` → `Acme Corp`, `toyota.or.jp` → `Toyota`).
     public static func companyName(domain: String) -> String {
-        let labels = domain.split(separator: ".")
+        var labels = domain.split(separator: ".")
+        // A platform's tenant is named after its own label: `acme.onmicrosoft.com` is Acme.
+        if let platform = DomainSuffix.platform(of: labels) {
+            labels = Array(labels.dropLast(platform.split(separator: ".").count)) + ["com"]
+        }
         let tld = labels.last ?? ""
         var main = labels.first.map(String.init) ?? domain
         for label in labels.dropLast() where !DomainSuffix.isSecondLevel(label, under: tld) && label.count > 1 {

@@ -138,7 +138,7 @@ struct BodySelector {
         attachments.append(
             Attachment(
                 filename: p.filename, contentType: p.contentType.mimeType,
-                content: p.isEnclosedMessage ? Array(p.rawBody) : p.content,
+                content: p.content,
                 contentID: p.contentID, isInline: inline && p.disposition?.isAttachment != true, digest: p.contentDigest))
     }
 

@@ -166,11 +166,11 @@ struct MIMEParser {
         partCount += 1
         var (part, complete) = entityHeader(defaultType: defaultType)
         if complete { return part }
-        if Self.isMessageFile(part) {
-            // A saved message attached as a file (`Quote.eml`, `application/octet-stream`): read as
-            // the message it is, as Outlook and Thunderbird read it.
-            part.contentType = ContentType(type: "message", subtype: "rfc822", parameters: part.contentType.parameters)
-        }
+        // A saved message attached as a file (`Quote.eml`, `application/octet-stream`): read as
+        // the message it is, as Outlook and Thunderbird read it, when it starts as one.
+        let declaredType = part.contentType
+        let messageFile = Self.isMessageFile(part)
+        if messageFile { part.contentType = ContentType(type: "message", subtype: "rfc822", parameters: declaredType.parameters) }
         let contentType = part.contentType
         let cte = part.transferEncoding
 
@@ -211,11 +211,19 @@ struct MIMEParser {
             switch cte {
             case .base64, .quotedPrintable:
                 part = leaf(part)
+                if messageFile && !Self.startsLikeMessage(part.content[...]) {
+                    part.contentType = declaredType
+                    return part
+                }
                 var inner = defects
                 part.parts = [MIMEParser.parse(part.content, limits: limits, defects: &inner, depth: depth + 1, digest: digest)]
                 defects = inner
                 return part
             case .sevenBit, .eightBit, .binary, .other:
+                if messageFile && !Self.startsLikeMessage(bytes[pos..<min(end, pos + 1024)]) {
+                    part.contentType = declaredType
+                    return leaf(part)
+                }
                 let start = pos
                 let child = parseEntity(depth: depth + 1, defaultType: .default)
                 part.parts = [child]
@@ -234,6 +242,17 @@ struct MIMEParser {
         let type = part.contentType
         guard type.type == "application", let name = part.filename?.lowercased() else { return false }
         return name.hasSuffix(".eml")
+    }
+
+    /// Whether `bytes` begin as a message does: with a header field (`Name:`, RFC 5322 §2.2,
+    /// field names of printable ASCII but the colon) or an mbox `From ` line.
+    static func startsLikeMessage(_ bytes: ArraySlice<UInt8>) -> Bool {
+        var i = bytes.startIndex
+        while i < bytes.endIndex, bytes[i] == ASCII.cr || bytes[i] == ASCII.lf { i += 1 }
+        if bytes[i...].starts(with: "From ".utf8) { return true }
+        let nameStart = i
+        while i < bytes.endIndex, bytes[i] > 0x20, bytes[i] < 0x7F, bytes[i] != ASCII.colon { i += 1 }
+        return i > nameStart && i < bytes.endIndex && bytes[i] == ASCII.colon
     }
 
     /// Reads a leaf body up to the next boundary line of an enclosing multipart (or the end).

@@ -409,7 +409,10 @@ enum AddressScanner {
         } else if let q = raw.firstIndex(of: "\"") {
             raw = String(raw[raw.index(after: q)...])
         }
-        let name = ForwardScanner.cleanName(withoutLeadingTime(raw))
+        // `… at 4:47 PM Nora Quinn <…>`: the scan stopped at the colon of a time, whose minutes
+        // begin the text.
+        let afterTime = s >= 2 && buf[s - 1] == ASCII.colon && ASCII.isDigit(buf[s - 2])
+        let name = ForwardScanner.cleanName(afterTime ? withoutLeadingTime(raw) : raw)
         guard !name.isEmpty, !name.containsBytes("@"), name.utf8.count <= 240 else { return nil }
         if trusted { return name }
         // Unquoted free text is a name only when it looks like one: at most five words, each
@@ -421,9 +424,11 @@ enum AddressScanner {
     }
 
     /// Whether a word of free text may be part of a name: its first letter a capital (or of a
-    /// script without case), and no digit before it (`(Sales)` is one, `47` and `or` are not).
+    /// script without case), or digits with letters (`3M`, `20th`); `(Sales)` is one, `47` and
+    /// `or` are not.
     static func looksLikeNameWord(_ word: Substring) -> Bool {
-        guard let first = word.first(where: { $0.isLetter || $0.isNumber }), first.isLetter else { return false }
+        guard let first = word.first(where: { $0.isLetter || $0.isNumber }) else { return false }
+        if first.isNumber { return word.contains(where: \.isLetter) }
         return first.isUppercase || !first.isCased
     }
 
@@ -433,7 +438,7 @@ enum AddressScanner {
     static func withoutLeadingTime(_ text: String) -> String {
         var rest = text[...].drop(while: { $0 == " " || $0 == "\u{00A0}" || $0 == "\t" })
         let digits = rest.prefix(while: { $0.isASCII && $0.isNumber })
-        guard !digits.isEmpty, digits.count <= 2 else { return text }
+        guard digits.count == 2 else { return text }
         rest = rest.dropFirst(digits.count)
         // Seconds (`4:47:12`) are cut at the first colon too; the name begins after them.
         rest = rest.drop(while: { $0 == " " || $0 == "," || $0 == "\u{00A0}" || $0 == "\u{202F}" })

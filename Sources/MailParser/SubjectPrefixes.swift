@@ -2,11 +2,19 @@
 /// a few more, and the subject without them.
 public enum SubjectPrefixes {
     /// Prefixes of languages ``MailLanguages`` has no row for, lower-cased: Greek (`ΑΠ`, `ΣΧΕΤ`,
-    /// `ΠΡΘ`), Hungarian (`VÁ`, `TOV`), Korean (`회신`, `답장`, `전달`), Icelandic (`SV`, `FS`).
-    static let otherLanguages: Set<String> = ["απ", "σχετ", "πρθ", "vá", "tov", "továbbítás", "회신", "답장", "전달", "fs"]
+    /// `ΠΡΘ`), Hungarian (`VÁ`, `TOV`), Korean (`회신`, `답장`, `전달`). (Icelandic writes `SV`, as
+    /// the Scandinavian languages do.)
+    static let otherLanguages: Set<String> = ["απ", "σχετ", "πρθ", "vá", "tov", "továbbítás", "회신", "답장", "전달"]
 
-    /// Every prefix, lower-cased, without its colon.
-    static let all: Set<String> = MailLanguages.forwardPrefixes.union(MailLanguages.replyPrefixes).union(otherLanguages)
+    /// The prefixes of ``MailLanguages``, lower-cased, without their colon.
+    static let known: Set<String> = MailLanguages.forwardPrefixes.union(MailLanguages.replyPrefixes)
+
+    /// Prefixes that also begin ordinary subjects (`Trans: …`, `Resp: …`, `Réf : Devis 2024`,
+    /// `FS: 2023 accounts`): they tell a forward from a reply, but stay in a title.
+    static let alsoWords: Set<String> = ["réf", "rép", "trans", "resp", "ris", "yan", "reenv", "reenc"]
+
+    /// The prefixes a title loses, lower-cased, without their colon.
+    static let all: Set<String> = known.union(otherLanguages).subtracting(alsoWords)
 
     /// Tags that mail gateways put before the subject of mail from outside the organisation
     /// (`[EXTERNAL]`, `*EXT*`, `EXTERNAL:`), lower-cased, without their brackets.
@@ -25,7 +33,7 @@ public enum SubjectPrefixes {
                 s = s[s.index(after: close)...]
                 continue
             }
-            guard let (word, rest) = prefix(s, in: MailLanguages.forwardPrefixes.union(MailLanguages.replyPrefixes)) else { break }
+            guard let (word, rest) = prefix(s, in: known) else { break }
             result.append(word)
             s = rest
         }
@@ -39,8 +47,16 @@ public enum SubjectPrefixes {
             return nil
         }
         var word = String(s[..<colon]).foldedForLookup().trimmingWhitespace()
-        if let b = word.firstIndex(where: { $0 == "[" || $0 == "(" }) { word = String(word[..<b]) }
-        while let last = word.last, last.isWhitespace || (last.isASCII && last.isNumber) { word.removeLast() }
+        // A count: bracketed (`Re[2]`, `RE(3)`) or after a space, of one or two digits (`Fwd 2`);
+        // `VS2019` and `TR 2024` are words.
+        if let b = word.firstIndex(where: { $0 == "[" || $0 == "(" }) {
+            word = String(word[..<b])
+        } else if let space = word.lastIndex(of: " "), word[word.index(after: space)...].count <= 2,
+            word[word.index(after: space)...].allSatisfy({ $0.isASCII && $0.isNumber })
+        {
+            word = String(word[..<space])
+        }
+        word = word.trimmingWhitespace()
         guard !word.isEmpty, word.count <= 14, !word.containsBytes(" "), known.contains(word) else { return nil }
         return (word, s[s.index(after: colon)...])
     }
@@ -75,7 +91,7 @@ public enum SubjectPrefixes {
             let inner = s[s.index(after: s.startIndex)..<end].lowercased().trimmingWhitespace()
             if gatewayTags.contains(inner) { return s[s.index(after: end)...] }
         }
-        if let (word, rest) = prefix(s, in: ["external", "extern", "ext"]), !word.isEmpty { return rest }
+        if let (_, rest) = prefix(s, in: ["external", "extern"]) { return rest }
         return nil
     }
 

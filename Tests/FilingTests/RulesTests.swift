@@ -106,6 +106,8 @@ import Testing
         ("council.govt.nz", "Council"), ("ntt.ne.jp", "Ntt"), ("www.city.go.kr", "City"), ("shop.info.pl", "Shop"),
         // Outside a country code these are names: `or.example` is the company Or.
         ("acme.ltd", "Acme"), ("ltd.example", "Ltd"), ("or.example", "Or"), ("nhs.com", "Nhs"),
+        // A platform's tenant is its own.
+        ("acme-corp.onmicrosoft.com", "Acme Corp"), ("globex.mail.onmicrosoft.com", "Globex"),
     ])
     func fromDomain(_ domain: String, _ name: String) {
         #expect(FilingRules.companyName(domain: domain) == name)
@@ -117,7 +119,11 @@ import Testing
         ("uk.globex.example", "globex.example"), ("mail.globex.example", "globex.example"), ("globex.example", "globex.example"),
         ("mail.acme.co.uk", "acme.co.uk"), ("acme.co.uk", "acme.co.uk"), ("cs.uni.ac.at", "uni.ac.at"),
         ("acme.onmicrosoft.com", "acme.onmicrosoft.com"), ("eu.acme.mail.onmicrosoft.com", "acme.mail.onmicrosoft.com"),
-        ("sales.fenwick.ltd.uk", "fenwick.ltd.uk"),
+        ("sales.fenwick.ltd.uk", "fenwick.ltd.uk"), ("acme.de", "acme.de"),
+        // Under a country code whose second level is unknown here, the domain stays whole: these
+        // are suffixes (police.uk, re.kr, ad.jp, bc.ca) as often as names.
+        ("met.police.uk", "met.police.uk"), ("kist.re.kr", "kist.re.kr"), ("iij.ad.jp", "iij.ad.jp"), ("gov.bc.ca", "gov.bc.ca"),
+        ("mail.acme.de", "mail.acme.de"), ("health.nsw.gov.au", "nsw.gov.au"), ("[192.0.2.1]", "[192.0.2.1]"),
     ])
     func companyDomains(_ domain: String, _ company: String) {
         let settings = OrganisationSettings()
@@ -156,12 +162,16 @@ import Testing
     @Test(arguments: [
         ("転送: 返信: 見積", "見積"), ("轉寄: 回覆: 報價", "報價"), ("Пересл: Отв: Счёт", "Счёт"), ("WTR: Angebot", "Angebot"),
         ("Weitergeleitet: Angebot", "Angebot"), ("Antwort: Angebot", "Angebot"), ("ΠΡΘ: ΑΠ: Προσφορά", "Προσφορά"),
-        ("ΣΧΕΤ: Προσφορά", "Προσφορά"), ("TOV: VÁ: Ajánlat", "Ajánlat"), ("전달: 회신: 견적", "견적"), ("FS: SV: Tilboð", "Tilboð"),
+        ("ΣΧΕΤ: Προσφορά", "Προσφορά"), ("TOV: VÁ: Ajánlat", "Ajánlat"), ("전달: 회신: 견적", "견적"), ("SV: Tilboð", "Tilboð"),
         ("RE(2): Quote", "Quote"), ("Fwd (2): Quote", "Quote"), ("Re[3]: Quote", "Quote"), ("FW : Quote", "Quote"),
         ("Fwd: [EXTERNAL] RE: Quote", "Quote"), ("FW: *EXTERNAL* RE: Quote", "Quote"), ("FW: EXTERNAL: RE: Quote", "Quote"),
         ("[EXT] FW: Quote", "Quote"), ("[External Email] Re: Quote", "Quote"), ("[Fwd: Quote]", "Quote"),
         ("Fwd: [Fwd: Re: Quote]", "Quote"), ("Quote for chairs (fwd)", "Quote for chairs"), ("[list] Quote", "[list] Quote"),
         ("Extension: 42 needs a new line", "Extension: 42 needs a new line"), ("(fwd)", "(fwd)"),
+        // Words that only look like prefixes, or like one with a count, stay.
+        ("VS2019: migration notes", "VS2019: migration notes"), ("R2: deployment plan", "R2: deployment plan"),
+        ("TR 2024: Jahresbericht", "TR 2024: Jahresbericht"), ("Réf : Devis 2024-118", "Réf : Devis 2024-118"),
+        ("Trans: Q3 figures", "Trans: Q3 figures"), ("Ext: 42", "Ext: 42"), ("FS: 2023 accounts", "FS: 2023 accounts"),
     ])
     func prefixesTagsAndBrackets(_ subject: String, _ title: String) {
         #expect(FilingRules.title(subject) == title)

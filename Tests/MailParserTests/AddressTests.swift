@@ -170,6 +170,9 @@ struct DisplayNameTests {
         ("Please write to <sales@acme.example>", nil),
         ("Call 555 0100 <ops@acme.example>", nil),
         ("Jane Smith (Sales) <jane@smith.example>", "Jane Smith (Sales)"),
+        // Digits that begin a name, with no time before them, stay.
+        ("3M Sales <sales@3m.example>", "3M Sales"), ("Contact 24 Hour Fitness <info@24hour.example>", nil),
+        ("From: 20th Century Studios <press@studios.example>", "20th Century Studios"),
     ]
 
     @Test(arguments: bodyLines)
@@ -190,6 +193,7 @@ struct DisplayNameTests {
         ("\"Smith, Jane (Delta Bouw)\" <jane@delta.example>", ["Smith, Jane (Delta Bouw)"]),
         ("Doe, John <john@doe.example>; Roe, Richard <richard@roe.example>", ["Doe, John", "Roe, Richard"]),
         ("<only@address.example>", [nil]),
+        ("3M Sales <sales@3m.example>, 24 Hour Fitness <info@24hour.example>", ["3M Sales", "24 Hour Fitness"]),
     ]
 
     @Test(arguments: fields)

@@ -173,6 +173,16 @@ struct MIMETests {
         #expect(m.people.map(\.address.normalized) == ["ada@acme.example"])
     }
 
+    /// A customer's mail to a list (`Precedence: list`), forwarded as an attachment, still names
+    /// the customer: only automatic answers name no one.
+    @Test func anAttachedListMessageNamesItsSender() {
+        let m = Self.forward(
+            attaching:
+                "From: Jane Fenwick <jane@fenwick.example>\nTo: support@lists.acme.example\nPrecedence: list\nSubject: Chairs\n\nForty, please."
+        )
+        #expect(m.people.first { $0.address.normalized == "jane@fenwick.example" }?.source == .forwardedFrom)
+    }
+
     /// An inline forward of a bounce names no one from its header block (its text may show the
     /// mail system's address; filing never makes such an address a contact).
     @Test func anInlineForwardedBounceNamesNoOne() {
@@ -220,6 +230,33 @@ struct MIMETests {
         let jane = m.people.first { $0.address.normalized == "jane@fenwick.example" }
         #expect(jane?.source == .forwardedFrom)
         #expect(jane?.name == "Jane Fenwick")
+        // The attachment is the file's octets, decoded.
+        #expect(m.attachments.first?.size == original.utf8.count)
+    }
+
+    /// A file named `.eml` that is no message stays the file it is.
+    @Test func anEMLFileThatIsNoMessageStaysAFile() {
+        let m = MailMessage.parse(
+            eml(
+                """
+                From: ada@acme.example
+                Subject: Fwd: Chairs
+                Content-Type: multipart/mixed; boundary=b1
+
+                --b1
+                Content-Type: text/plain
+
+                See the attachment, and write to jane@fenwick.example.
+                --b1
+                Content-Type: application/octet-stream; name="Chairs.eml"
+                Content-Transfer-Encoding: base64
+
+                AAECAwQFBgcICQ==
+                --b1--
+                """))
+        #expect(m.enclosedMessages.isEmpty)
+        #expect(m.attachments.first?.contentType == "application/octet-stream")
+        #expect(m.attachments.first?.size == 10)
     }
 
     /// A reference tag in an attached original counts, as one in an inline forward does.
