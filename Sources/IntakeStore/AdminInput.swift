@@ -81,7 +81,9 @@ enum AdminInput {
     /// and Israel's, and an offset knows no daylight saving time.
     static func timeZone(_ text: String) throws(StoreError) -> String {
         let name = text.trimmingCharacters(in: .whitespaces)
-        guard name == "UTC" || name == "GMT" || name.contains("/"), TimeZone(identifier: name) != nil else {
+        // `Etc/GMT+5` is a tz database name too, but an offset (of UTC-5).
+        let offset = name.hasPrefix("Etc/GMT") && name.count > "Etc/GMT".count
+        guard name == "UTC" || name == "GMT" || name.contains("/"), !offset, TimeZone(identifier: name) != nil else {
             throw StoreError(code: .invalid, message: "timezone must be an IANA time zone such as Europe/Berlin or UTC, not \(text)")
         }
         return name

@@ -44,26 +44,6 @@ public struct IntakeDatabase: Sendable {
     /// themselves (SQLite's automatic checkpoint, which runs inside the commit that crosses 1,000
     /// pages, before it returns): the owner watches ``walPages`` and ``walFrames`` and calls
     /// ``checkpointBesideWriter()`` or ``checkpointNow()`` at moments of its choosing.
-    /// Refuses a database file that exists and is empty while its raw folder holds messages:
-    /// it was truncated or replaced, and filling it with an empty schema would answer every
-    /// dropbox address `550 5.1.1` (no such user), which senders take as final.
-    static func refuseEmptiedDatabase(_ path: String) throws(StoreError) {
-        var status = stat()
-        guard stat(path, &status) == 0, status.st_size == 0 else { return }
-        let raw = RawMessageFolder(databasePath: path).path
-        let kept = ((try? FileManager.default.subpathsOfDirectory(atPath: raw)) ?? []).filter { name in
-            var entry = stat()
-            return stat(raw + "/" + name, &entry) == 0 && (entry.st_mode & S_IFMT) == S_IFREG
-        }
-        guard kept.isEmpty else {
-            throw StoreError(
-                code: .invalid,
-                message:
-                    "the database \(path) is empty, but \(raw) holds \(kept.count) kept messages: it was truncated or replaced; restore it from a backup (intakectl backup), or move both aside to start afresh"
-            )
-        }
-    }
-
     public static func open(path: String, maxSize: Int = 0, ownerCheckpoints: Bool = false) throws(StoreError) -> IntakeDatabase {
         // Each commit's WAL frames written with one call, not two per frame (`CSQLiteWALBuffer`).
         let registered = intake_wal_buffer_register()
@@ -131,6 +111,26 @@ public struct IntakeDatabase: Sendable {
                 walFile: walFile, maxSize: maxSize)
         } catch {
             throw StoreError(error, doing: "open the database \(path)")
+        }
+    }
+
+    /// Refuses a database file that exists and is empty while its raw folder holds messages:
+    /// it was truncated or replaced, and filling it with an empty schema would answer every
+    /// dropbox address `550 5.1.1` (no such user), which senders take as final.
+    static func refuseEmptiedDatabase(_ path: String) throws(StoreError) {
+        var status = stat()
+        guard stat(path, &status) == 0, status.st_size == 0 else { return }
+        let raw = RawMessageFolder(databasePath: path).path
+        let kept = ((try? FileManager.default.subpathsOfDirectory(atPath: raw)) ?? []).filter { name in
+            var entry = stat()
+            return stat(raw + "/" + name, &entry) == 0 && (entry.st_mode & S_IFMT) == S_IFREG
+        }
+        guard kept.isEmpty else {
+            throw StoreError(
+                code: .invalid,
+                message:
+                    "the database \(path) is empty, but \(raw) holds \(kept.count) kept messages: it was truncated or replaced; restore it from a backup (intakectl backup), or move both aside to start afresh"
+            )
         }
     }
 
