@@ -8,6 +8,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import SMTPNIO
 import ServiceLifecycle
 import Synchronization
 
@@ -64,6 +65,13 @@ final class AdminService: Service {
         do {
             server = try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 256)
+                // NIO's own back-off, which this bind adds, cannot pause a listener whose accept
+                // failed (it stays registered for reading): this one can, and logs.
+                .serverChannelInitializer { [logger] channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addAcceptBackoff(logger: logger, listener: "admin")
+                    }
+                }
                 .bind(unixDomainSocketPath: socketPath) { channel in
                     Self.makeConnection(channel, maxLineLength: maxLineLength)
                 }

@@ -15,18 +15,22 @@ final class DataFolderLock: Sendable {
     private let descriptor: Int32
 
     /// Takes the lock of `folder` (which exists).
-    /// - Throws: when another process holds it, naming that process, or when the lock file cannot
-    ///   be opened.
-    init(folder: String) throws(IntakeConfigurationError) {
+    /// - Throws: ``IntakeTemporaryError`` when another process holds it, naming that process
+    ///   (exit 75: a service manager tries again, and starts once the other has stopped);
+    ///   ``IntakeConfigurationError`` when the lock file cannot be opened.
+    init(folder: String) throws {
         let path = folder + "/intaked.lock"
-        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        var descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        // A lock file another user made (root, starting the daemon by hand): flock works on a
+        // descriptor opened for reading too; only the process id is not written then.
+        if descriptor < 0 && errno == EACCES { descriptor = open(path, O_RDONLY | O_CLOEXEC) }
         guard descriptor >= 0 else {
             throw IntakeConfigurationError("cannot open \(path): \(String(cString: strerror(errno))) (set data_dir to a writable folder)")
         }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
             let holder = Self.processID(in: descriptor).map { " (process \($0))" } ?? ""
             close(descriptor)
-            throw IntakeConfigurationError(
+            throw IntakeTemporaryError(
                 "another intaked\(holder) uses the data folder \(folder); stop it first, or give this one another data_dir")
         }
         let text = Array("\(getpid())\n".utf8)

@@ -266,7 +266,6 @@ private struct Settings {
     }
 }
 
-/// A configuration value that cannot be used, with a message that names the key.
 /// Why the daemon cannot start now, though it may later (a database another program holds
 /// locked): `intaked` exits with EX_TEMPFAIL (75), which a service manager restarts after.
 public struct IntakeTemporaryError: Error, CustomStringConvertible, Sendable {
@@ -277,6 +276,7 @@ public struct IntakeTemporaryError: Error, CustomStringConvertible, Sendable {
     }
 }
 
+/// A configuration value that cannot be used, with a message that names the key.
 public struct IntakeConfigurationError: Error, CustomStringConvertible, Sendable {
     public var description: String
 

@@ -85,15 +85,20 @@ import Testing
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         holder.arguments = [
             "-c",
-            "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], isolation_level=None); c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(60)",
+            // In exclusive locking mode the lock keeps every other connection out, readers too
+            // (in WAL mode a plain exclusive transaction leaves readers in).
+            "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], isolation_level=None); c.execute('PRAGMA locking_mode=EXCLUSIVE'); c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(60)",
             database,
         ]
         let output = Pipe()
         holder.standardOutput = output
         try holder.run()
         defer { holder.terminate() }
-        _ = output.fileHandleForReading.availableData  // "locked"
-        let result = try runCommand(Daemon.executable, ["--data-dir", folder, "--smtp-port", "0", "--set", "delivery=filing"])
+        let said = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+        try #require(said.hasPrefix("locked"), "the lock holder did not take the lock")
+        // The daemon waits ten seconds for the lock before it gives up.
+        let result = try await runCommandDetached(
+            Daemon.executable, ["--data-dir", folder, "--smtp-port", "0", "--set", "delivery=filing"])
         #expect(result.status == 75)
         #expect(result.error.contains("another program holds it locked; try again later"), "\(result.error)")
     }

@@ -8,6 +8,13 @@ final class Daemon: Sendable {
     let port: Int
     private let process: Process
     private let log: LogBuffer
+    /// When the process ended, as its termination handler saw it: a test's own clock runs on
+    /// threads that other tests may keep busy, and would add their waits to the daemon's.
+    private let exit = ExitTime()
+
+    private final class ExitTime: Sendable {
+        let instant = Mutex<ContinuousClock.Instant?>(nil)
+    }
 
     /// The folder holding the built executables (`intaked` sits beside the test bundle).
     static let binDirectory: URL = {
@@ -67,6 +74,8 @@ final class Daemon: Sendable {
             }
             log.append(String(decoding: data, as: UTF8.self))
         }
+        let exit = self.exit
+        process.terminationHandler = { _ in exit.instant.withLock { $0 = .now } }
         try process.run()
         self.process = process
         self.log = log
@@ -96,6 +105,9 @@ final class Daemon: Sendable {
     var logText: String { log.text }
 
     var isRunning: Bool { process.isRunning }
+
+    /// When the process ended, or `nil` while it runs.
+    var exitedAt: ContinuousClock.Instant? { exit.instant.withLock { $0 } }
 
     var pid: Int32 { process.processIdentifier }
 
@@ -180,6 +192,41 @@ func runCommand(
     let output = outputPipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: output, as: UTF8.self), errorReader.wait())
+}
+
+/// ``runCommand(_:_:input:environment:)`` on a thread of its own, for a command that takes
+/// seconds: waiting for it does not hold one of the few threads every test's tasks run on (a
+/// test that blocked one for ten seconds slowed the whole suite, and Postfix's tests met their
+/// time limit).
+/// A command still running after `timeout` is ended (SIGTERM), so that a test never waits for ever.
+func runCommandDetached(
+    _ executable: String, _ arguments: [String], timeout: Duration = .seconds(60)
+) async throws -> (status: Int32, output: String, error: String) {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(
+                with: Result {
+                    let process = Process()
+                    process.executableURL = URL(fileURLWithPath: executable)
+                    process.arguments = arguments
+                    let outputPipe = Pipe()
+                    let errorPipe = Pipe()
+                    process.standardOutput = outputPipe
+                    process.standardError = errorPipe
+                    process.standardInput = FileHandle.nullDevice
+                    try process.run()
+                    let pid = process.processIdentifier
+                    let watchdog = DispatchWorkItem { kill(pid, SIGTERM) }
+                    DispatchQueue.global().asyncAfter(
+                        deadline: .now() + .milliseconds(Int(timeout.components.seconds * 1000)), execute: watchdog)
+                    let errorReader = Thread.detachedReader(errorPipe.fileHandleForReading)
+                    let output = outputPipe.fileHandleForReading.readDataToEndOfFile()
+                    process.waitUntilExit()
+                    watchdog.cancel()
+                    return (process.terminationStatus, String(decoding: output, as: UTF8.self), errorReader.wait())
+                })
+        }
+    }
 }
 
 /// Finds a program on PATH, or records an issue that says how to install it.
