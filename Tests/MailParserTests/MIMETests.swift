@@ -201,13 +201,10 @@ struct MIMETests {
         #expect(!m.people.contains { $0.sources.contains(.forwardedFrom) || $0.sources.contains(.forwardedTo) })
     }
 
-    /// A saved message attached as a file (`.eml`, `application/octet-stream`, base64 or not) is
-    /// read as the message it is: its people are the forwarded original's.
-    @Test(arguments: ["7bit", "base64"])
-    func anEMLFileIsAnAttachedOriginal(_ encoding: String) {
-        let original = "From: Jane Fenwick <jane@fenwick.example>\r\nTo: ada@acme.example\r\nSubject: Chairs\r\n\r\nForty, please.\r\n"
-        let body = encoding == "base64" ? Data(original.utf8).base64EncodedString(options: .lineLength76Characters) : original
-        let m = MailMessage.parse(
+    /// A forward whose attachment is a file named `Chairs.eml`, sent as `application/octet-stream`
+    /// in `encoding` with `body`.
+    static func forward(emlFile body: String, encoding: String) -> MailMessage {
+        MailMessage.parse(
             eml(
                 """
                 From: ada@acme.example
@@ -226,6 +223,15 @@ struct MIMETests {
                 \(body)
                 --b1--
                 """))
+    }
+
+    /// A saved message attached as a file (`.eml`, `application/octet-stream`, base64 or not) is
+    /// read as the message it is: its people are the forwarded original's.
+    @Test(arguments: ["7bit", "base64"])
+    func anEMLFileIsAnAttachedOriginal(_ encoding: String) {
+        let original = "From: Jane Fenwick <jane@fenwick.example>\r\nTo: ada@acme.example\r\nSubject: Chairs\r\n\r\nForty, please.\r\n"
+        let body = encoding == "base64" ? Data(original.utf8).base64EncodedString(options: .lineLength76Characters) : original
+        let m = Self.forward(emlFile: body, encoding: encoding)
         #expect(m.enclosedMessages.count == 1)
         let jane = m.people.first { $0.address.normalized == "jane@fenwick.example" }
         #expect(jane?.source == .forwardedFrom)
@@ -236,24 +242,7 @@ struct MIMETests {
 
     /// A file named `.eml` that is no message stays the file it is.
     @Test func anEMLFileThatIsNoMessageStaysAFile() {
-        let m = MailMessage.parse(
-            eml(
-                """
-                From: ada@acme.example
-                Subject: Fwd: Chairs
-                Content-Type: multipart/mixed; boundary=b1
-
-                --b1
-                Content-Type: text/plain
-
-                See the attachment, and write to jane@fenwick.example.
-                --b1
-                Content-Type: application/octet-stream; name="Chairs.eml"
-                Content-Transfer-Encoding: base64
-
-                AAECAwQFBgcICQ==
-                --b1--
-                """))
+        let m = Self.forward(emlFile: "AAECAwQFBgcICQ==", encoding: "base64")
         #expect(m.enclosedMessages.isEmpty)
         #expect(m.attachments.first?.contentType == "application/octet-stream")
         #expect(m.attachments.first?.size == 10)
