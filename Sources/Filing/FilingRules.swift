@@ -104,15 +104,16 @@ public enum FilingRules {
     /// The name of the company a domain belongs to: the label it is registered under, in words
     /// (`acme-corp.co.uk` → `Acme Corp`, `toyota.or.jp` → `Toyota`).
     public static func companyName(domain: String) -> String {
-        var labels = domain.split(separator: ".")
-        // A platform's tenant is named after its own label: `acme.onmicrosoft.com` is Acme.
-        if let platform = DomainSuffix.platform(of: labels) {
-            labels = Array(labels.dropLast(platform.split(separator: ".").count)) + ["com"]
-        }
-        let tld = labels.last ?? ""
+        let labels = domain.split(separator: ".")
         var main = labels.first.map(String.init) ?? domain
-        for label in labels.dropLast() where !DomainSuffix.isSecondLevel(label, under: tld) && label.count > 1 {
-            main = String(label)
+        if let platform = DomainSuffix.platform(of: labels) {
+            // A platform's tenant is named after its own label: `acme.onmicrosoft.com` is Acme.
+            main = String(labels[labels.count - platform.split(separator: ".").count - 1])
+        } else {
+            let tld = labels.last ?? ""
+            for label in labels.dropLast() where !DomainSuffix.isSecondLevel(label, under: tld) && label.count > 1 {
+                main = String(label)
+            }
         }
         return main.split(whereSeparator: { $0 == "-" || $0 == "_" }).map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined(
             separator: " ")

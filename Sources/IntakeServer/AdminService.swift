@@ -67,11 +67,7 @@ final class AdminService: Service {
                 .serverChannelOption(.backlog, value: 256)
                 // NIO's own back-off, which this bind adds, cannot pause a listener whose accept
                 // failed (it stays registered for reading): this one can, and logs.
-                .serverChannelInitializer { [logger] channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addAcceptBackoff(logger: logger, listener: "admin")
-                    }
-                }
+                .acceptBackoff(logger: logger, listener: "admin")
                 .bind(unixDomainSocketPath: socketPath) { channel in
                     Self.makeConnection(channel, maxLineLength: maxLineLength)
                 }

@@ -51,11 +51,7 @@ final class ObservabilityServer: Service {
         do {
             channel = try await ServerBootstrap(group: group)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .serverChannelInitializer { [logger] channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addAcceptBackoff(logger: logger, listener: "metrics")
-                    }
-                }
+                .acceptBackoff(logger: logger, listener: "metrics")
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)

@@ -160,10 +160,7 @@ struct FilingApplier {
             }
             guard !unresolved.isEmpty else { return refused(recipient, .noContact) }
             // `#CS9999` mistyped in a note about a case: the tag is what went wrong.
-            let refusal = FilingRefusal.unknownReference(unresolved)
-            return RecipientResult(
-                recipient: recipient, outcome: .refused, reason: refusal.text, refusal: refusal, filed: [],
-                unresolvedReferences: unresolved)
+            return refused(recipient, .unknownReference(unresolved), unresolved: unresolved)
         }
 
         let messageRow = try storeMessage(organisationID: user.organisationID)
@@ -219,9 +216,10 @@ struct FilingApplier {
         )
     }
 
-    private func refused(_ recipient: String, _ refusal: FilingRefusal) -> RecipientResult {
+    private func refused(_ recipient: String, _ refusal: FilingRefusal, unresolved: [String] = []) -> RecipientResult {
         RecipientResult(
-            recipient: recipient, outcome: .refused, reason: refusal.text, refusal: refusal, filed: [], unresolvedReferences: []
+            recipient: recipient, outcome: .refused, reason: refusal.text, refusal: refusal, filed: [],
+            unresolvedReferences: unresolved
         )
     }
 

@@ -220,7 +220,7 @@ extension IntakeDatabase {
                 try db.execute(
                     sql: "UPDATE message_log SET message_id = ? WHERE id IN (\(logRows.map(String.init).joined(separator: ",")))",
                     arguments: [newID])
-                try Self.foldReprocessedLog(db, message: newID, earlierRows: logRows, after: lastLogRow)
+                try Self.foldReprocessedLog(db, message: newID, after: lastLogRow)
             }
             if let newID {
                 // Each user keeps the time the message reached them.
@@ -241,31 +241,24 @@ extension IntakeDatabase {
     /// unmatched). Rows are paired by user and kind, not by address: the address a reprocess
     /// writes is the user's current token, in its canonical form, at the first dropbox domain.
     /// A row with nothing to replace stays, pointed at `message`.
-    static func foldReprocessedLog(_ db: Database, message: Int64, earlierRows: [Int64], after lastRow: Int64) throws {
+    static func foldReprocessedLog(_ db: Database, message: Int64, after lastRow: Int64) throws {
         let fresh = try Row.fetchAll(
             db, sql: "SELECT id, user_id, kind, outcome, reason, unresolved_refs, filed FROM message_log WHERE id > ? ORDER BY id",
             arguments: [lastRow])
         var replaced: Set<Int64> = []
         for row in fresh {
+            // The rows from the message's arrival point at it already.
             let earlier = try Int64.fetchOne(
-                db,
-                sql: """
-                    SELECT min(id) FROM message_log WHERE id IN (\(earlierRows.map(String.init).joined(separator: ",")))
-                    AND user_id IS ? AND kind IS ?
-                    """,
-                arguments: [row["user_id"] as Int64?, row["kind"] as String?])
+                db, sql: "SELECT min(id) FROM message_log WHERE message_id = ? AND id <= ? AND user_id IS ? AND kind IS ?",
+                arguments: [message, lastRow, row["user_id"] as Int64?, row["kind"] as String?])
             guard let earlier, replaced.insert(earlier).inserted else {
                 try db.execute(sql: "UPDATE message_log SET message_id = ? WHERE id = ?", arguments: [message, row["id"] as Int64])
                 continue
             }
             try db.execute(
-                sql: """
-                    UPDATE message_log SET outcome = ?, reason = ?, unresolved_refs = ?, filed = ?, message_id = ?
-                    WHERE id = ?
-                    """,
+                sql: "UPDATE message_log SET outcome = ?, reason = ?, unresolved_refs = ?, filed = ? WHERE id = ?",
                 arguments: [
-                    row["outcome"] as String, row["reason"] as String?, row["unresolved_refs"] as String, row["filed"] as String,
-                    message, earlier,
+                    row["outcome"] as String, row["reason"] as String?, row["unresolved_refs"] as String, row["filed"] as String, earlier,
                 ])
             try db.execute(sql: "DELETE FROM message_log WHERE id = ?", arguments: [row["id"] as Int64])
         }

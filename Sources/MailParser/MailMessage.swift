@@ -175,12 +175,13 @@ public struct MailMessage: Sendable, Hashable {
         let noteEnd = blocks.first { $0.isForward }?.start ?? lines.count
         let quoteBlock = blocks.first { !$0.isForward && $0.kind != .end && $0.start < noteEnd }?.start
         reply = ReplySplitter.split(lines, 0, noteEnd, quoteStart: quoteBlock)
-        // A delivery report returns the original; it is not a forward (RFC 3462).
-        let isReport = root.contentType.mimeType == "multipart/report"
         // An attached original that is itself automated (a bounce or an auto-reply forwarded as
         // an attachment) names no one to keep: its sender is a mail system, its recipients the
         // user or the addresses that failed.
-        for m in enclosed where !isReport && !m.isAutomaticAnswer {
+        let naming = enclosed.filter { !$0.isAutomaticAnswer }
+        // A delivery report returns the original; it is not a forward (RFC 3462).
+        let originals = root.contentType.mimeType == "multipart/report" ? [] : naming
+        for m in originals {
             forwards.append(
                 ForwardedMessage(
                     origin: .attached, from: m.from, fromName: m.from?.name, addressMissing: false,
@@ -213,7 +214,7 @@ public struct MailMessage: Sendable, Hashable {
         }
         // An attached original's Reply-To (RFC 5322 §3.6.2): the person behind a no-reply or
         // form sender. Inline forwards rarely show it; their body is scanned below anyway.
-        for m in enclosed where !isReport && !m.isAutomaticAnswer {
+        for m in originals {
             for a in m.replyTo { people.add(a, source: .forwardedReplyTo) }
         }
         var msgIDs = Set<String>()
@@ -224,7 +225,7 @@ public struct MailMessage: Sendable, Hashable {
         // Attached originals' text on the same bound as the message's own, in all: a 25 MB
         // attached message is not scanned whole.
         var room = limits.maxAnalysedTextBytes
-        for m in enclosed where room > 0 && !m.isAutomaticAnswer {
+        for m in naming where room > 0 {
             let text = Array(m.bodyText.utf8.prefix(room))
             room -= text.count
             bodies.append(text)

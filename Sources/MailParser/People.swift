@@ -451,7 +451,8 @@ enum AddressScanner {
         }
         rest = rest.drop(while: { $0 == " " || $0 == "," || $0 == "\u{00A0}" || $0 == "\u{202F}" })
         // `um 15:41 schrieb Jörg Weiß <…>`: the verb comes before the name.
-        for verb in MailLanguages.replyVerbs where rest.lowercased().hasPrefix(verb + " ") {
+        let lowered = rest.lowercased()
+        for verb in MailLanguages.replyVerbs where lowered.hasPrefix(verb + " ") {
             rest = rest.dropFirst(verb.count + 1)
             break
         }

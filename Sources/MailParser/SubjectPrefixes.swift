@@ -41,8 +41,8 @@ public enum SubjectPrefixes {
     }
 
     /// The prefix `s` starts with, lower-cased, and what follows its colon; `nil` when it starts
-    /// with none of `known`. `Re[2]:`, `RE(3):`, `Fwd 2:` and `FW :` count.
-    private static func prefix(_ s: Substring, in known: Set<String>) -> (String, Substring)? {
+    /// with none of `prefixes`. `Re[2]:`, `RE(3):`, `Fwd 2:` and `FW :` count.
+    private static func prefix(_ s: Substring, in prefixes: Set<String>) -> (String, Substring)? {
         guard let colon = s.firstIndex(where: { $0 == ":" || $0 == "：" }), s.distance(from: s.startIndex, to: colon) <= 16 else {
             return nil
         }
@@ -57,7 +57,7 @@ public enum SubjectPrefixes {
             word = String(word[..<space])
         }
         word = word.trimmingWhitespace()
-        guard !word.isEmpty, word.count <= 14, !word.containsBytes(" "), known.contains(word) else { return nil }
+        guard !word.isEmpty, word.count <= 14, !word.containsBytes(" "), prefixes.contains(word) else { return nil }
         return (word, s[s.index(after: colon)...])
     }
 

@@ -7,12 +7,18 @@ import Darwin
 #endif
 import Logging
 import NIOCore
+import NIOPosix
 
-extension ChannelPipeline.SynchronousOperations {
-    /// Adds to a listening channel's pipeline a handler that stops accepting for a second when
-    /// `accept` fails for want of file descriptors or memory, and logs it.
-    public func addAcceptBackoff(logger: Logger, listener: String) throws {
-        try addHandler(AcceptBackoff(logger: logger, listener: listener))
+extension ServerBootstrap {
+    /// The bootstrap with ``AcceptBackoff`` on the listening channel: it stops accepting for a
+    /// second when `accept` fails for want of file descriptors or memory, and logs it as
+    /// `listener`'s.
+    public func acceptBackoff(logger: Logger, listener: String) -> ServerBootstrap {
+        serverChannelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(AcceptBackoff(logger: logger, listener: listener))
+            }
+        }
     }
 }
 

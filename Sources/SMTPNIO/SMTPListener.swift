@@ -97,11 +97,7 @@ public final class SMTPListener: Service {
             serverChannel = try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 256)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .serverChannelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addAcceptBackoff(logger: logger, listener: "smtp")
-                    }
-                }
+                .acceptBackoff(logger: logger, listener: "smtp")
                 // At the TCP level: `.socketOption(.tcp_nodelay)` is SOL_SOCKET's option 1,
                 // SO_DEBUG, which only root may set; everyone else's connections failed.
                 .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)

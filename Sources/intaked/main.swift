@@ -104,8 +104,7 @@ struct Intaked: AsyncParsableCommand {
             throw Self.fail("\(error)")
         } catch let error as IntakeTemporaryError {
             logger.critical("cannot start: \(error)")
-            FileHandle.standardError.write(Data("intaked: \(error)\n".utf8))
-            throw ExitCode(75)  // EX_TEMPFAIL
+            throw Self.fail("\(error)", status: 75)  // EX_TEMPFAIL
         }
     }
 
@@ -153,9 +152,9 @@ struct Intaked: AsyncParsableCommand {
         }
     }
 
-    /// Prints the message on standard error and exits with EX_CONFIG (78).
-    static func fail(_ message: String) -> ExitCode {
+    /// Prints the message on standard error and exits with `status`, EX_CONFIG (78) unless given.
+    static func fail(_ message: String, status: Int32 = 78) -> ExitCode {
         FileHandle.standardError.write(Data("intaked: \(message)\n".utf8))
-        return ExitCode(78)
+        return ExitCode(status)
     }
 }

@@ -168,10 +168,12 @@ enum DaemonError: Error, CustomStringConvertible {
     }
 }
 
-/// Runs a command to completion and returns its exit status and output.
+/// Runs a command to completion and returns its exit status and output. A command still running
+/// after `timeout` is ended (SIGTERM), so that a test never waits for ever.
 @discardableResult
 func runCommand(
-    _ executable: String, _ arguments: [String], input: String? = nil, environment: [String: String]? = nil
+    _ executable: String, _ arguments: [String], input: String? = nil, environment: [String: String]? = nil,
+    timeout: Duration? = nil
 ) throws -> (status: Int32, output: String, error: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
@@ -184,6 +186,12 @@ func runCommand(
     let inputPipe = Pipe()
     process.standardInput = input == nil ? FileHandle.nullDevice : inputPipe
     try process.run()
+    let pid = process.processIdentifier
+    let watchdog = DispatchWorkItem { kill(pid, SIGTERM) }
+    if let timeout {
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(timeout.components.seconds * 1000)), execute: watchdog)
+    }
+    defer { watchdog.cancel() }
     if let input {
         inputPipe.fileHandleForWriting.write(Data(input.utf8))
         try inputPipe.fileHandleForWriting.close()
@@ -194,37 +202,16 @@ func runCommand(
     return (process.terminationStatus, String(decoding: output, as: UTF8.self), errorReader.wait())
 }
 
-/// ``runCommand(_:_:input:environment:)`` on a thread of its own, for a command that takes
+/// ``runCommand(_:_:input:environment:timeout:)`` on a thread of its own, for a command that takes
 /// seconds: waiting for it does not hold one of the few threads every test's tasks run on (a
 /// test that blocked one for ten seconds slowed the whole suite, and Postfix's tests met their
-/// time limit).
-/// A command still running after `timeout` is ended (SIGTERM), so that a test never waits for ever.
+/// time limit). A command still running after `timeout` is ended.
 func runCommandDetached(
     _ executable: String, _ arguments: [String], timeout: Duration = .seconds(60)
 ) async throws -> (status: Int32, output: String, error: String) {
     try await withCheckedThrowingContinuation { continuation in
         Thread.detachNewThread {
-            continuation.resume(
-                with: Result {
-                    let process = Process()
-                    process.executableURL = URL(fileURLWithPath: executable)
-                    process.arguments = arguments
-                    let outputPipe = Pipe()
-                    let errorPipe = Pipe()
-                    process.standardOutput = outputPipe
-                    process.standardError = errorPipe
-                    process.standardInput = FileHandle.nullDevice
-                    try process.run()
-                    let pid = process.processIdentifier
-                    let watchdog = DispatchWorkItem { kill(pid, SIGTERM) }
-                    DispatchQueue.global().asyncAfter(
-                        deadline: .now() + .milliseconds(Int(timeout.components.seconds * 1000)), execute: watchdog)
-                    let errorReader = Thread.detachedReader(errorPipe.fileHandleForReading)
-                    let output = outputPipe.fileHandleForReading.readDataToEndOfFile()
-                    process.waitUntilExit()
-                    watchdog.cancel()
-                    return (process.terminationStatus, String(decoding: output, as: UTF8.self), errorReader.wait())
-                })
+            continuation.resume(with: Result { try runCommand(executable, arguments, timeout: timeout) })
         }
     }
 }
