@@ -74,11 +74,39 @@ public enum AddressList {
         var unit: [Token] = []
         var group: String? = nil
         var inAngle = false
+        // Words with no address before a comma: the surname of an unquoted `Doe, John <j@x>`,
+        // as some clients write it, if a name-addr follows; else an entry that cannot be read.
+        var stray: String? = nil
 
         func finish() {
             defer { unit.removeAll(keepingCapacity: true) }
             guard unit.contains(where: { $0.kind != .comment && $0.kind != .space }) else { return }
-            if let mb = mailbox(unit, group: group) { result.append(mb) } else { invalid += 1 }
+            let isAngle = unit.contains { $0.kind == .special && $0.byte == UInt8(ascii: "<") }
+            let isPhrase = !isAngle && unit.allSatisfy { $0.kind == .atom || $0.kind == .quoted || $0.kind == .space }
+            if isPhrase {
+                if stray != nil { invalid += 1 }
+                stray = phrase(unit)
+                return
+            }
+            guard var mb = mailbox(unit, group: group) else {
+                invalid += stray == nil ? 1 : 2
+                stray = nil
+                return
+            }
+            if let surname = stray {
+                if isAngle {
+                    mb.name = [surname, mb.name].compactMap { $0 }.joined(separator: ", ")
+                } else {
+                    invalid += 1
+                }
+                stray = nil
+            }
+            result.append(mb)
+        }
+
+        func finishStray() {
+            if stray != nil { invalid += 1 }
+            stray = nil
         }
 
         for t in tokens {
@@ -96,8 +124,10 @@ public enum AddressList {
                     finish()
                 case UInt8(ascii: ";"):
                     finish()
+                    finishStray()
                     group = nil
                 case UInt8(ascii: ":") where !unit.contains(where: { $0.kind == .special && $0.byte == UInt8(ascii: "@") }):
+                    finishStray()
                     let name = phrase(unit)
                     unit.removeAll()
                     group = name.isEmpty ? "" : name
@@ -109,6 +139,7 @@ public enum AddressList {
             unit.append(t)
         }
         finish()
+        finishStray()
         return (result, invalid)
     }
 
