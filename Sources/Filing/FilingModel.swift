@@ -96,7 +96,18 @@ public struct ContactCandidate: Sendable, Hashable, Codable {
 
     /// A name for a new contact: the display name, else the local part made readable.
     public var contactName: String {
-        if let name, !name.trimmingCharacters(in: .whitespaces).isEmpty { return name }
+        displayName ?? nameFromAddress
+    }
+
+    /// The display name, unless it is blank or an address.
+    public var displayName: String? {
+        guard let name, !name.trimmingCharacters(in: .whitespaces).isEmpty, !name.contains("@") else { return nil }
+        return name
+    }
+
+    /// The local part made readable (`jane.fenwick` → `Jane Fenwick`): a contact's name until a
+    /// message gives a display name.
+    public var nameFromAddress: String {
         let local = address.split(separator: "@").first.map(String.init) ?? address
         return local.split(whereSeparator: { $0 == "." || $0 == "_" || $0 == "-" })
             .map { $0.prefix(1).uppercased() + $0.dropFirst() }

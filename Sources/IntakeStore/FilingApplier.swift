@@ -140,7 +140,12 @@ struct FilingApplier {
         var unknown = 0
         for candidate in intent.contacts {
             if let contact = try findContact(candidate.address, organisationID: user.organisationID) {
-                contacts.append(contact)
+                // A contact first met without a display name (an address in a body or a Cc) is
+                // named after its local part; the first message that gives a name renames it.
+                if let better = candidate.displayName, contact.name == candidate.nameFromAddress, better != contact.name {
+                    try db.executeCached(sql: "UPDATE contact SET name = ? WHERE id = ?", arguments: [better, contact.id])
+                }
+                contacts.append((contact.id, contact.companyID))
             } else if organisation.settings.createContacts {
                 contacts.append(try createContact(candidate, organisationID: user.organisationID))
             } else {
@@ -225,17 +230,17 @@ struct FilingApplier {
 
     // MARK: Records
 
-    private func findContact(_ address: String, organisationID: Int64) throws -> (id: Int64, companyID: Int64?)? {
+    private func findContact(_ address: String, organisationID: Int64) throws -> (id: Int64, name: String, companyID: Int64?)? {
         guard
             let row = try Row.fetchOne(
                 db.cachedStatement(
                     sql:
-                        "SELECT c.id, c.company_id FROM contact_email e JOIN contact c ON c.id = e.contact_id WHERE e.organisation_id = ? AND e.email = ?"
+                        "SELECT c.id, c.name, c.company_id FROM contact_email e JOIN contact c ON c.id = e.contact_id WHERE e.organisation_id = ? AND e.email = ?"
                 ),
                 arguments: [organisationID, address.lowercased()]
             )
         else { return nil }
-        return (row["id"], row["company_id"])
+        return (row["id"], row["name"], row["company_id"])
     }
 
     private func createContact(_ candidate: ContactCandidate, organisationID: Int64) throws -> (id: Int64, companyID: Int64?) {

@@ -34,6 +34,27 @@ import Testing
         await crm.stop()
     }
 
+    @Test func aContactNamedAfterItsAddressTakesTheFirstDisplayNameGiven() async throws {
+        let crm = try await CRMFixture.start()
+        func name() async throws -> [String] {
+            try await crm.database.contacts(organisation: CRMFixture.organisation).map(\.name)
+        }
+        #expect(try crm.send(mail(to: "tom.reyes@fenwick-logistics.example", subject: "Pallets"), to: [crm.dropbox(Self.bob)]).code == 250)
+        #expect(try await name() == ["Tom Reyes"])
+        #expect(
+            try crm.send(
+                mail(to: "\"Reyes, Tomás\" <tom.reyes@fenwick-logistics.example>", subject: "Pallets"), to: [crm.dropbox(Self.bob)]
+            )
+            .code == 250)
+        #expect(try await name() == ["Reyes, Tomás"])
+        // A name once given stays: later messages do not rename the contact back and forth.
+        #expect(
+            try crm.send(mail(to: "Tom <tom.reyes@fenwick-logistics.example>", subject: "Pallets"), to: [crm.dropbox(Self.bob)]).code == 250
+        )
+        #expect(try await name() == ["Reyes, Tomás"])
+        await crm.stop()
+    }
+
     @Test func aLargeMessageIsKeptAsAFileNamedByItsDigest() async throws {
         // Over the memory threshold the message goes to a file, which is kept in the raw folder.
         let crm = try await CRMFixture.start(settings: ["smtp.memory_threshold": "4096"])

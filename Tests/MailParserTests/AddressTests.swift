@@ -14,16 +14,23 @@ struct AddressTests {
 
     /// Some clients (and Outlook's saved messages) write a "Last, First" name without quotes;
     /// the words before the comma are the surname when a name-addr follows, else unreadable.
-    @Test(arguments: [
-        ("Doe, John <john@doe.example>", ["john@doe.example"], ["Doe, John"], 0),
-        ("Doe, John <john@doe.example>, Roe, Richard <richard@roe.example>", ["john@doe.example", "richard@roe.example"], ["Doe, John", "Roe, Richard"], 0),
-        ("van der Berg, Anna Maria <anna@berg.example>", ["anna@berg.example"], ["van der Berg, Anna Maria"], 0),
-        ("Doe, <john@doe.example>", ["john@doe.example"], ["Doe"], 0),
-        ("Sales, info@sales.example", ["info@sales.example"], [nil], 1),
-        ("Sales", [], [], 1),
-        ("Sales, Support", [], [], 2),
-        ("Team: Doe, John <john@doe.example>;, Roe, <richard@roe.example>", ["john@doe.example", "richard@roe.example"], ["Doe, John", "Roe"], 0),
-    ] as [(String, [String], [String?], Int)])
+    @Test(
+        arguments: [
+            ("Doe, John <john@doe.example>", ["john@doe.example"], ["Doe, John"], 0),
+            (
+                "Doe, John <john@doe.example>, Roe, Richard <richard@roe.example>", ["john@doe.example", "richard@roe.example"],
+                ["Doe, John", "Roe, Richard"], 0
+            ),
+            ("van der Berg, Anna Maria <anna@berg.example>", ["anna@berg.example"], ["van der Berg, Anna Maria"], 0),
+            ("Doe, <john@doe.example>", ["john@doe.example"], ["Doe"], 0),
+            ("Sales, info@sales.example", ["info@sales.example"], [nil], 1),
+            ("Sales", [], [], 1),
+            ("Sales, Support", [], [], 2),
+            (
+                "Team: Doe, John <john@doe.example>;, Roe, <richard@roe.example>", ["john@doe.example", "richard@roe.example"],
+                ["Doe, John", "Roe"], 0
+            ),
+        ] as [(String, [String], [String?], Int)])
     func unquotedLastFirstNames(_ value: String, _ addresses: [String], _ names: [String?], _ invalid: Int) {
         let parsed = AddressList.parse(value)
         #expect(parsed.addresses.map(\.address) == addresses)
