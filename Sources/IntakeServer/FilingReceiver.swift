@@ -28,6 +28,8 @@ struct FilingReceiver: SMTPMessageReceiver {
     let largeParses = DispatchQueue(label: "intake-large-parse")
     let logger: Logger
     let metrics: IntakeMetrics
+    /// The last delivery that could not be stored, for `/healthz`.
+    let failures = StorageFailures()
 
     func checkRecipient(_ recipient: ForwardPath, transaction: MailTransaction, session: SMTPSessionInfo) async -> RecipientDecision {
         switch immediateDecision(recipient) {
@@ -150,6 +152,7 @@ struct FilingReceiver: SMTPMessageReceiver {
             return .success(.file(path: path, size: size))
         } catch {
             logger.error("cannot keep the message's file", metadata: ["smtp.message.id": "\(id)", "error": "\(error)"])
+            if !error.isOutOfSpace { failures.failed("cannot keep the message's file: \(error)") }
             return .failure(Refusal(result: .rejected(.storageFailure(outOfSpace: error.isOutOfSpace))))
         }
     }
@@ -173,6 +176,7 @@ struct FilingReceiver: SMTPMessageReceiver {
             return .success(try RawMessage.read(path, size: size, into: &bytes))
         } catch {
             logger.error("cannot read the received message", metadata: ["error": "\(error)"])
+            failures.failed("cannot read the received message: \(error)")
             return .failure(
                 Refusal(
                     result: .rejected(SMTPReply(451, EnhancedStatusCode(4, 3, 0), "could not read the message back; try again later"))))
@@ -226,6 +230,7 @@ struct FilingReceiver: SMTPMessageReceiver {
         metrics.filingDuration.recordInterval(since: started)
         switch outcome {
         case .success(let results):
+            failures.stored()
             for result in results {
                 metrics.filingOutcomes[result.outcome]?.increment()
                 // One summary line per message and recipient: outcome, kind, size, duration.
@@ -247,6 +252,9 @@ struct FilingReceiver: SMTPMessageReceiver {
             logger.error(
                 "could not file the message",
                 metadata: ["smtp.session.id": "\(message.session.id)", "smtp.message.id": "\(message.id)", "error": "\(error)"])
+            // A full database or disk is the database's standing failure (cleared with room);
+            // so is the server shutting down, which is no failure of the storage.
+            if error.code != .full && error.code != .unavailable { failures.failed("\(error)") }
             return .rejected(.storageFailure(outOfSpace: error.code == .full))
         }
     }

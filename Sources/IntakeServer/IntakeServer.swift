@@ -88,10 +88,14 @@ public struct IntakeServer: Sendable {
             let queue = FilingQueue(
                 database: database, metrics: metrics, checkpointPages: configuration.checkpointPages, logger: logger)
             services.append(.init(service: queue))
-            receiver = FilingReceiver(
+            let filing = FilingReceiver(
                 policy: policy, database: database, queue: queue, durableWrites: durableWrites(), logger: logger, metrics: metrics
             )
-            health = { await database.writeProblem() }
+            receiver = filing
+            health = { [failures = filing.failures] in
+                if let problem = await database.writeProblem() { return problem }
+                return failures.problem
+            }
             beforeScrape = {
                 metrics.databaseSize.record(await database.size())
                 metrics.walPages.record(database.walFrames)

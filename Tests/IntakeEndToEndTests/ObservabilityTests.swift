@@ -69,4 +69,27 @@ import Testing
         #expect(try Self.get(port, "/healthz").0 == 200)
         await crm.stop()
     }
+
+    /// The probe's own write succeeds while deliveries fail (here, the raw folder refuses the
+    /// large message's file): `/healthz` says so until a delivery is stored again.
+    @Test func healthzReportsDeliveriesThatCannotBeStored() async throws {
+        let crm = try await CRMFixture.start(settings: ["metrics.port": "0", "smtp.memory_threshold": "4096"])
+        let port = try #require(Self.httpPort(crm.daemon))
+        let rawFolder = try #require(crm.database.rawFolder).path
+        let large = mail(
+            to: "jane@fenwick-logistics.example", subject: "Plans", body: String(repeating: "The plans, line by line.\n", count: 400))
+        let locked = try runCommand("/usr/bin/chattr", ["-R", "+i", rawFolder])
+        try #require(locked.status == 0, "chattr +i is needed for this test: \(locked.error)")
+        defer { _ = try? runCommand("/usr/bin/chattr", ["-R", "-i", rawFolder]) }
+        let refused = try crm.send(large, to: [crm.dropbox(FilingTests.bob)])
+        #expect(refused.code == 451)
+        let (status, body) = try Self.get(port, "/healthz")
+        #expect(status == 503)
+        #expect(body.contains("the last delivery could not be stored"), "\(body)")
+        #expect(body.contains("cannot keep the message's file"), "\(body)")
+        _ = try runCommand("/usr/bin/chattr", ["-R", "-i", rawFolder])
+        #expect(try crm.send(large, to: [crm.dropbox(FilingTests.bob)]).code == 250)
+        #expect(try Self.get(port, "/healthz").0 == 200)
+        await crm.stop()
+    }
 }
