@@ -41,6 +41,9 @@ struct Intaked: AsyncParsableCommand {
     var settings: [String] = []
 
     func run() async throws {
+        // SIGHUP's default action ends the process; its handler (a TLS reload) is set up only
+        // once the services start, after the database is open. Until then it is ignored.
+        signal(SIGHUP, SIG_IGN)
         MallocTuning.returnLargeBuffersToTheSystem()
         // Command-line values go through the same string parsing as environment variables, so
         // `--set smtp.max_recipients=50` and `INTAKE_SMTP_MAX_RECIPIENTS=50` mean the same.

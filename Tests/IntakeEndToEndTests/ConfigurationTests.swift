@@ -75,6 +75,26 @@ import Testing
 
     /// A database another program holds locked at start is a reason to try again later (exit 75,
     /// which systemd restarts after), not a configuration error (78, which it does not).
+    /// A SIGHUP that comes while the daemon starts (here: as soon as it has locked its data
+    /// folder, before it opens the database) is ignored, as it is once the daemon runs.
+    @Test func aHangupWhileStartingIsIgnored() async throws {
+        let folder = Daemon.temporaryDirectory()
+        let script = """
+            "$1" --data-dir "$2" --smtp-port 0 --set delivery=filing 2>"$2/log" &
+            pid=$!
+            for _ in $(seq 5000); do [ -e "$2/intaked.lock" ] && break; sleep 0.001; done
+            kill -HUP $pid
+            for _ in $(seq 1000); do grep -q 'SMTP listening' "$2/log" && break; kill -0 $pid 2>/dev/null || break; sleep 0.01; done
+            if kill -0 $pid 2>/dev/null; then echo running; kill -TERM $pid; fi
+            wait $pid
+            echo "exit $?"
+            """
+        let result = try await runCommandDetached("/bin/bash", ["-c", script, "hangup", Daemon.executable, folder])
+        let log = (try? String(contentsOfFile: folder + "/log", encoding: .utf8)) ?? ""
+        #expect(result.output == "running\nexit 0\n", "\(result.output)\(log)")
+        #expect(log.contains("SMTP listening"))
+    }
+
     @Test func aDatabaseLockedAtStartIsATemporaryFailure() async throws {
         let folder = Daemon.temporaryDirectory()
         let database = folder + "/intake.sqlite"
