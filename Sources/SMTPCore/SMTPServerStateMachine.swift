@@ -305,6 +305,15 @@ public struct SMTPServerStateMachine: Sendable {
                     421, EnhancedStatusCode(4, 3, 2),
                     "\(configuration.hostname) is shutting down; the message was not kept, send it again later")
             ])
+        case .delivering:
+            // Still waiting for the store: the client must not count the message as delivered.
+            // Should it be stored after all, the client's retry is recognised as a duplicate.
+            state = .closed
+            return .replyAndClose([
+                SMTPReply(
+                    421, EnhancedStatusCode(4, 3, 2),
+                    "\(configuration.hostname) is shutting down before the message was stored; send it again later")
+            ])
         case .startingTLS:
             // The handshake holds the connection: a plaintext reply could not be sent.
             state = .closed
@@ -312,7 +321,7 @@ public struct SMTPServerStateMachine: Sendable {
         case .awaitingHello, .ready, .transaction, .checkingRecipient:
             state = .closed
             return .replyAndClose([.shuttingDown(configuration.hostname)])
-        case .delivering, .closed:
+        case .closed:
             return nil
         }
     }

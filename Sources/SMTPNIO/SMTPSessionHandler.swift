@@ -317,6 +317,11 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
                 MessageFiles.remove(path)
             }
             self.body = nil
+            // The grace period ended first and the client was told 421: no reply goes out now.
+            guard !self.closing else {
+                self.logDelivery(result, transaction: transaction, size: summary.size, afterClose: true)
+                return
+            }
             self.environment.metrics.endOfDataToReply.recordInterval(since: dataEnded)
             self.logDelivery(result, transaction: transaction, size: summary.size)
             switch result {
@@ -374,7 +379,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
             + "\t\(SMTPIdentifiers.rfc5322Date())\r\n"
     }
 
-    private func logDelivery(_ result: DeliveryResult, transaction: MailTransaction, size: Int) {
+    private func logDelivery(_ result: DeliveryResult, transaction: MailTransaction, size: Int, afterClose: Bool = false) {
         let elapsed = ContinuousClock.now - dataStarted
         let milliseconds = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
         var metadata: Logger.Metadata = [
@@ -383,6 +388,16 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
             "smtp.recipients": "\(transaction.recipients.count)",
             "duration_ms": "\(Int(milliseconds.rounded()))",
         ]
+        if afterClose {
+            // The client got 421 at the end of the shutdown's grace period and sends it again.
+            metadata["smtp.reply"] = "421"
+            switch result {
+            case .accepted: metadata["smtp.later_outcome"] = "stored"
+            case .rejected(let reply): metadata["smtp.later_outcome"] = "\(reply.code)"
+            }
+            logger.notice("message answered 421 at the end of the shutdown grace period", metadata: metadata)
+            return
+        }
         switch result {
         case .accepted:
             metadata["smtp.reply"] = "250"

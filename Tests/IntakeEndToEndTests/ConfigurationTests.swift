@@ -113,7 +113,8 @@ import Testing
         let output = Pipe()
         holder.standardOutput = output
         try holder.run()
-        defer { holder.terminate() }
+        // SIGKILL: under the test runner, `terminate()` (SIGTERM) left it holding the lock.
+        defer { kill(holder.processIdentifier, SIGKILL) }
         let said = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
         try #require(said.hasPrefix("locked"), "the lock holder did not take the lock")
         // The daemon waits ten seconds for the lock before it gives up.

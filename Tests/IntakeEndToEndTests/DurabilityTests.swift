@@ -62,6 +62,39 @@ import Testing
         #expect(daemon.logText.contains("msg=\"SMTP stopped\""))
     }
 
+    /// A message whose commit still waits at the end of the grace period (here another program
+    /// holds the database's write lock) gets `421 4.3.2`, not a silent close; once the lock is
+    /// free the queue commits it all the same, and the log says so.
+    @Test func aMessageStillWaitingForTheStoreAtTheEndOfTheGraceGets421() async throws {
+        let crm = try await CRMFixture.start(settings: ["shutdown.grace_seconds": "1"])
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        holder.arguments = [
+            "-c",
+            "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], isolation_level=None); c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(60)",
+            crm.daemon.dataDirectory + "/intake.sqlite",
+        ]
+        let output = Pipe()
+        holder.standardOutput = output
+        try holder.run()
+        // SIGKILL: under the test runner, `terminate()` (SIGTERM) left it holding the lock.
+        defer { kill(holder.processIdentifier, SIGKILL) }
+        let said = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+        try #require(said.hasPrefix("locked"), "the lock holder did not take the lock")
+        let client = try RawSMTPClient.greeted(port: crm.daemon.port)
+        try client.startMessage(from: FilingTests.bob, to: crm.dropbox(FilingTests.bob))
+        try client.send(mail(to: "jane@fenwick-logistics.example", subject: "Held up") + "\r\n.\r\n")
+        try await Task.sleep(for: .milliseconds(300))
+        kill(crm.daemon.pid, SIGTERM)
+        let reply = try client.readReply()
+        #expect(reply.summary == "421 4.3.2", "\(reply)")
+        #expect(reply.lines.last?.contains("before the message was stored") == true, "\(reply)")
+        #expect(client.isClosedByServer())
+        kill(holder.processIdentifier, SIGKILL)
+        #expect(await crm.daemon.stop() == 0)
+        #expect(crm.daemon.logText.contains("smtp.later_outcome=stored"), "\(crm.daemon.logText)")
+    }
+
     @Test func shutdownGracePeriodEndsStalledSessions() async throws {
         let daemon = try await Daemon(settings: ["shutdown.grace_seconds": "1"])
         let stalled = try RawSMTPClient.greeted(port: daemon.port, helo: "stalled.test")

@@ -7,6 +7,8 @@ struct SessionFixture: CustomTestStringConvertible, Sendable {
     enum Step: Sendable {
         case line(String)
         case data(MessageDataSummary)
+        /// The data ends, and its delivery is still under way at the next step.
+        case dataStillDelivering(MessageDataSummary)
         case delivery(DeliveryResult)
         case idle
         case shutdown
@@ -50,6 +52,8 @@ struct SessionDriver {
             perform(machine.receivedLine(.tooLong))
         case .bareLineEnding:
             perform(machine.receivedLine(.bareLineEnding))
+        case .dataStillDelivering(let summary):
+            perform(machine.dataReceived(summary))
         case .data(let summary):
             perform(machine.dataReceived(summary))
             if pendingDelivery {
@@ -270,6 +274,12 @@ private let ok = MessageDataSummary(size: 100, receivedHeaderCount: 1)
         .init(
             name: "shutdown grace over during DATA drops the message with 421",
             steps: transaction + [.line("DATA"), .shutdown, .shutdownGraceElapsed],
+            replies: ["220", "250", "250 2.1.0", "250 2.1.5", "354", "421 4.3.2"],
+            closes: true
+        ),
+        .init(
+            name: "shutdown grace over while the message is stored gets 421",
+            steps: transaction + [.line("DATA"), .shutdown, .dataStillDelivering(ok), .shutdownGraceElapsed],
             replies: ["220", "250", "250 2.1.0", "250 2.1.5", "354", "421 4.3.2"],
             closes: true
         ),
