@@ -53,6 +53,44 @@ struct IntakeMetrics: Sendable {
     }
 }
 
+/// The `# HELP` line of each metric, which swift-metrics cannot carry: added to the exposition
+/// text before the metric's `# TYPE` line.
+/// - SeeAlso: https://prometheus.io/docs/instrumenting/exposition_formats/#text-based-format
+enum MetricHelp {
+    static let texts: [String: String] = [
+        "smtp_sessions_active": "SMTP sessions open now.",
+        "smtp_connections_refused_total": "Connections refused with 421 at smtp.max_connections or smtp.max_connections_per_ip.",
+        "smtp_tls_handshakes_total": "TLS handshakes after STARTTLS, by result.",
+        "smtp_messages_total": "Messages whose data ended, by the reply they got (accepted, or the class of the refusal).",
+        "smtp_replies_total": "SMTP replies sent, by code.",
+        "smtp_end_of_data_to_reply_seconds": "From reading the end of a message's data to writing its reply.",
+        "filing_messages_total": "Deliveries to a dropbox recipient, by filing outcome.",
+        "filing_duration_seconds": "From the end of data until the commit that holds the message is durable.",
+        "filing_commit_duration_seconds": "One group commit's transaction, without the WAL sync.",
+        "database_wal_sync_duration_seconds": "One sync of the WAL, which makes the commits before it durable.",
+        "database_checkpoint_duration_seconds": "One WAL checkpoint, by the thread that ran it.",
+        "database_wal_pages": "Pages in the WAL, copied back into the database file or not.",
+        "database_size_bytes": "The database file's pages in use times the page size.",
+    ]
+
+    /// `exposition` with a `# HELP` line before each `# TYPE` line of a metric in ``texts``.
+    static func adding(to exposition: String) -> String {
+        var out = ""
+        out.reserveCapacity(exposition.utf8.count + texts.count * 80)
+        for line in exposition.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("# TYPE "), let name = line.dropFirst("# TYPE ".count).split(separator: " ").first,
+                let help = texts[String(name)]
+            {
+                out += "# HELP \(name) \(help)\n"
+            }
+            out += line
+            out += "\n"
+        }
+        out.removeLast()
+        return out
+    }
+}
+
 extension ContinuousClock.Instant {
     /// Whole milliseconds from this instant to now, for log lines.
     var millisecondsElapsed: Int64 {

@@ -83,7 +83,7 @@ final class ObservabilityServer: Service {
             switch path {
             case "/metrics":
                 await beforeScrape()
-                return (.ok, "text/plain; version=0.0.4", registry.emitToString())
+                return (.ok, "text/plain; version=0.0.4", MetricHelp.adding(to: registry.emitToString()))
             case "/healthz":
                 if let problem = await health() { return (.serviceUnavailable, "text/plain", "unhealthy: \(problem)\n") }
                 return (.ok, "text/plain", "ok\n")

@@ -46,6 +46,12 @@ import Testing
         // The commit's pages in the WAL, which starts over only at a later commit.
         #expect(Self.value(after, "database_wal_pages") > 0)
         #expect(!after.contains("harbourview") && !after.contains("@"))
+        // Every metric says what it measures, on the line before its type.
+        let lines = after.split(separator: "\n")
+        for (index, line) in lines.enumerated() where line.hasPrefix("# TYPE ") {
+            let name = line.split(separator: " ")[2]
+            #expect(index > 0 && lines[index - 1].hasPrefix("# HELP \(name) "), "no HELP line for \(name)")
+        }
         #expect(try Self.get(port, "/nothing").0 == 404)
         await crm.stop()
     }
