@@ -24,6 +24,30 @@ struct AdminConnectionOptions: ParsableArguments {
     }
 }
 
+extension AdminConnectionOptions {
+    /// `arguments` with the connection options written before the subcommand moved to its end,
+    /// where each admin command declares them (argument parsing takes a subcommand's options
+    /// only after its name).
+    static func movedAfterSubcommand(_ arguments: [String]) -> [String] {
+        var leading: [String] = []
+        var rest = arguments[...]
+        while let first = rest.first {
+            if first == "--json" || first.hasPrefix("--socket=") {
+                leading.append(first)
+                rest = rest.dropFirst()
+            } else if first == "--socket", rest.count >= 2 {
+                leading += rest.prefix(2)
+                rest = rest.dropFirst(2)
+            } else {
+                break
+            }
+        }
+        // Alone, they are left for the parser to refuse (no subcommand was named).
+        guard !leading.isEmpty, !rest.isEmpty else { return arguments }
+        return Array(rest) + leading
+    }
+}
+
 /// An `intakectl GROUP VERB` command: one admin command with its parameters.
 protocol AdminVerb: ParsableCommand {
     /// The admin command it sends (`user.create`).

@@ -11,4 +11,10 @@ struct IntakeCtl: ParsableCommand {
         abstract: "Administer Intake and inspect how it reads a message.",
         subcommands: [Inspect.self, BenchParse.self] + adminGroups
     )
+
+    /// Runs the command line, taking the connection options (`--socket`, `--json`) before the
+    /// subcommand too: `intakectl --socket /run/intake/admin.sock org list`.
+    static func main() {
+        main(AdminConnectionOptions.movedAfterSubcommand(Array(CommandLine.arguments.dropFirst())))
+    }
 }

@@ -70,6 +70,12 @@ import Testing
             AdminFixture.intakectl, ["org", "list"], environment: ["INTAKE_ADMIN_SOCKET": admin.socketPath])
         #expect(fromEnvironment.status == 0)
         #expect(fromEnvironment.output.split(separator: "\n").last?.hasPrefix("1   acme") == true, "\(fromEnvironment.output)")
+        // The connection options before the subcommand, as with most tools.
+        let before = try runCommand(AdminFixture.intakectl, ["--socket", admin.socketPath, "--json", "org", "list"])
+        #expect(before.status == 0, "\(before.error)")
+        #expect(before.output.hasPrefix("{"), "\(before.output)")
+        let beforeWithEquals = try runCommand(AdminFixture.intakectl, ["--socket=\(admin.socketPath)", "org", "show", "--org", "acme"])
+        #expect(beforeWithEquals.output.contains("name: acme\n"), "\(beforeWithEquals.error)")
         await admin.stop()
         let gone = try runCommand(AdminFixture.intakectl, ["org", "list", "--socket", admin.socketPath])
         #expect(gone.status == 69)
