@@ -89,6 +89,20 @@ struct ForwardScanner {
 
     /// `Label: value` in any of the languages.
     func labelLine(_ i: Int) -> Label? {
+        guard let (label, value) = anyLabel(i) else { return nil }
+        return Label(field: label.field, value: value, label: label.text)
+    }
+
+    /// Whether line `i` is a row that clients put in header blocks and that names no one
+    /// (`Reply-To:`, `Importance:`, `Attachments:`), in any of the languages.
+    func isIgnoredLabelLine(_ i: Int) -> Bool {
+        let s = lines.bytes[lines.ranges[i]]
+        guard s.count >= 3, let colon = s.prefix(48).firstIndex(of: ASCII.colon), colon > s.startIndex else { return false }
+        let label = String(decoding: s[s.startIndex..<colon], as: UTF8.self).strippingDecoration(["*", "_", "\u{00A0}"]).foldedForLookup()
+        return MailLanguages.ignoredLabels.contains(label)
+    }
+
+    private func anyLabel(_ i: Int) -> ((field: MailLanguages.Field, text: String), String)? {
         let s = lines.bytes[lines.ranges[i]]
         guard s.count >= 3 else { return nil }
         // A colon (ASCII or full-width) within the first 48 bytes.
@@ -113,7 +127,7 @@ struct ForwardScanner {
         }
         guard let field else { return nil }
         let value = String(decoding: s[(colonAt + colonLen)...], as: UTF8.self).strippingDecoration(["*", "\u{00A0}"])
-        return Label(field: field, value: value, label: label)
+        return ((field, label), value)
     }
 
     /// Reads the `Label: value` lines starting at `k`.
@@ -143,11 +157,18 @@ struct ForwardScanner {
                 j += 1
                 continue
             }
-            // A wrapped To / Cc list continues on the next line (no label before its first address).
-            if let last = fields.last, last.0 == .to || last.0 == .cc, let at = lines.slice(j).firstIndex(of: UInt8(ascii: "@")),
+            // A wrapped To / Cc list continues on the next line (no label before its first address),
+            // as does a From whose name filled the line (`From: Name` then `<address>`).
+            if let last = fields.last, last.0 == .to || last.0 == .cc || (last.0 == .from && !last.1.contains("@")),
+                let at = lines.slice(j).firstIndex(of: UInt8(ascii: "@")),
                 !lines.bytes[lines.ranges[j].lowerBound..<at].contains(ASCII.colon)
             {
                 fields[fields.count - 1].1 += " " + lines.string(j).trimmingWhitespace()
+                j += 1
+                continue
+            }
+            // Reply-To, Importance, Attachments: rows of the block that name no one.
+            if !fields.isEmpty, isIgnoredLabelLine(j) {
                 j += 1
                 continue
             }

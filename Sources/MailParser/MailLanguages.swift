@@ -246,6 +246,15 @@ enum MailLanguages {
         return d
     }()
 
+    /// Labels of header-block rows that name no one and are skipped (Thunderbird's Reply-To,
+    /// Outlook's Importance and Attachments), lower-cased as ``labels``.
+    static let ignoredLabels: Set<String> = [
+        "reply-to", "reply to", "antwort an", "répondre à", "responder a", "responder para", "rispondi a", "antwoord aan",
+        "svara till", "svar til", "odpowiedź do", "importance", "wichtigkeit", "priorität", "priorité", "importancia",
+        "importanza", "prioriteit", "priority", "attachments", "attachment", "anlagen", "anhänge", "pièces jointes",
+        "adjuntos", "datos adjuntos", "allegati", "anexos", "bijlagen",
+    ]
+
     /// The languages whose clients use each label.
     static let labelLanguages: [String: Set<String>] = {
         var d: [String: Set<String>] = [:]

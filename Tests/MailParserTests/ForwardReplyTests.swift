@@ -265,6 +265,71 @@ struct ForwardTests {
         #expect(m.newText == "FYI")
     }
 
+    /// Thunderbird puts Reply-To between From and To; Outlook adds Importance and Attachments
+    /// rows. The block goes on past them.
+    @Test func rowsThatNameNoOneDoNotEndTheHeaderBlock() {
+        let thunderbird = textMessage(
+            subject: "Fwd: Crates",
+            body: """
+                See below.
+
+                -------- Forwarded Message --------
+                Subject: 	Crates
+                Date: 	Mon, 4 Mar 2024 09:00:00 +0100
+                From: 	Jane Fenwick <jane@fenwick.example>
+                Reply-To: 	sales@fenwick.example
+                To: 	Bob Carter <bob@harbourview.example>
+                CC: 	Tom Reyes <tom@fenwick.example>
+
+                Forty crates on Friday.
+                """)
+        #expect(thunderbird.forwarded.first?.from?.address == "jane@fenwick.example")
+        #expect(thunderbird.forwarded.first?.to.map(\.address) == ["bob@harbourview.example"])
+        #expect(thunderbird.forwarded.first?.cc.map(\.address) == ["tom@fenwick.example"])
+        #expect(thunderbird.forwarded.first?.bodyText == "Forty crates on Friday.")
+        let outlook = textMessage(
+            subject: "WG: Angebot",
+            body: """
+                Zur Info.
+
+                Von: Anna Berg <anna@berg.example>
+                Gesendet: Montag, 4. März 2024 09:00
+                Wichtigkeit: Hoch
+                An: Bob Carter <bob@harbourview.example>
+                Cc: Lena Vogt <lena@berg.example>
+                Betreff: Angebot
+                Anlagen: angebot.pdf
+
+                Anbei das Angebot.
+                """)
+        #expect(outlook.forwarded.first?.from?.address == "anna@berg.example")
+        #expect(outlook.forwarded.first?.cc.map(\.address) == ["lena@berg.example"])
+        #expect(outlook.forwarded.first?.subject == "Angebot")
+        #expect(outlook.forwarded.first?.bodyText == "Anbei das Angebot.")
+    }
+
+    /// Plain-text clients wrap a long From row before the address.
+    @Test func aFromRowWrappedBeforeItsAddress() {
+        let m = textMessage(
+            subject: "FW: Tender",
+            body: """
+                FYI
+
+                -----Original Message-----
+                From: Jane Fenwick-Montgomery (Fenwick Logistics Procurement Department)
+                <jane.fenwick-montgomery@fenwick.example>
+                Sent: Monday, March 4, 2024 9:00 AM
+                To: Bob Carter <bob@harbourview.example>
+                Subject: Tender
+
+                The tender closes on Friday.
+                """)
+        #expect(m.forwarded.first?.from?.address == "jane.fenwick-montgomery@fenwick.example")
+        #expect(m.forwarded.first?.fromName == "Jane Fenwick-Montgomery (Fenwick Logistics Procurement Department)")
+        #expect(m.forwarded.first?.addressMissing == false)
+        #expect(m.forwarded.first?.to.map(\.address) == ["bob@harbourview.example"])
+    }
+
     @Test func forwardOfForward() {
         let m = textMessage(
             subject: "Fwd: Fwd: Offer",
