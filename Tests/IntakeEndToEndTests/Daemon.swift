@@ -209,10 +209,14 @@ func runCommand(
 func runCommandDetached(
     _ executable: String, _ arguments: [String], timeout: Duration = .seconds(60)
 ) async throws -> (status: Int32, output: String, error: String) {
+    try await onThreadOfItsOwn { try runCommand(executable, arguments, timeout: timeout) }
+}
+
+/// Runs `body` on a thread of its own: blocking calls and sleeps in it are timed by the clock,
+/// not stretched by other tests that keep Swift's few cooperative threads busy.
+func onThreadOfItsOwn<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread {
-            continuation.resume(with: Result { try runCommand(executable, arguments, timeout: timeout) })
-        }
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
     }
 }
 

@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// A reply as read off the wire: its code and its lines (without the code).
-struct WireReply: CustomStringConvertible {
+struct WireReply: CustomStringConvertible, Sendable {
     var code: Int
     var lines: [String]
 
