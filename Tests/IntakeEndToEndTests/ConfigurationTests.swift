@@ -101,22 +101,8 @@ import Testing
         // Made by a first start, then held by another program in a write transaction.
         let first = try await Daemon(settings: ["delivery": "filing"], dataDirectory: folder)
         await first.stop()
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        holder.arguments = [
-            "-c",
-            // In exclusive locking mode the lock keeps every other connection out, readers too
-            // (in WAL mode a plain exclusive transaction leaves readers in).
-            "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], isolation_level=None); c.execute('PRAGMA locking_mode=EXCLUSIVE'); c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(60)",
-            database,
-        ]
-        let output = Pipe()
-        holder.standardOutput = output
-        try holder.run()
-        // SIGKILL: under the test runner, `terminate()` (SIGTERM) left it holding the lock.
-        defer { kill(holder.processIdentifier, SIGKILL) }
-        let said = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
-        try #require(said.hasPrefix("locked"), "the lock holder did not take the lock")
+        let holder = try SQLiteLockHolder(database, everyone: true)
+        defer { holder.release() }
         // The daemon waits ten seconds for the lock before it gives up.
         let result = try await runCommandDetached(
             Daemon.executable, ["--data-dir", folder, "--smtp-port", "0", "--set", "delivery=filing"])

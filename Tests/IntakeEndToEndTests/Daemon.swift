@@ -255,3 +255,37 @@ extension Thread {
 
     static func detachedReader(_ handle: FileHandle) -> PipeReader { PipeReader(handle) }
 }
+
+/// Another program (Python's sqlite3) holding a lock on an SQLite database until ``release()``.
+final class SQLiteLockHolder: Sendable {
+    private let process: Process
+
+    /// Takes the lock: the write lock (`BEGIN IMMEDIATE`: readers go on), or with `everyone`
+    /// the whole file in exclusive locking mode (readers too; in WAL mode a plain exclusive
+    /// transaction leaves readers in).
+    init(_ database: String, everyone: Bool = false) throws {
+        let statements =
+            everyone ? "c.execute('PRAGMA locking_mode=EXCLUSIVE'); c.execute('BEGIN EXCLUSIVE')" : "c.execute('BEGIN IMMEDIATE')"
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [
+            "-c",
+            "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], isolation_level=None); \(statements); print('locked', flush=True); time.sleep(60)",
+            database,
+        ]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let said = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+        guard said.hasPrefix("locked") else {
+            release()
+            throw DaemonError.didNotStart("the lock holder did not take the lock on \(database)")
+        }
+    }
+
+    /// Ends the holder, and so its lock: with SIGKILL, as under the test runner `terminate()`
+    /// (SIGTERM) left it holding the lock.
+    func release() {
+        kill(process.processIdentifier, SIGKILL)
+    }
+}

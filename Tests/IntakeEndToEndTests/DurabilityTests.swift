@@ -67,20 +67,8 @@ import Testing
     /// free the queue commits it all the same, and the log says so.
     @Test func aMessageStillWaitingForTheStoreAtTheEndOfTheGraceGets421() async throws {
         let crm = try await CRMFixture.start(settings: ["shutdown.grace_seconds": "1"])
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        holder.arguments = [
-            "-c",
-            "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], isolation_level=None); c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(60)",
-            crm.daemon.dataDirectory + "/intake.sqlite",
-        ]
-        let output = Pipe()
-        holder.standardOutput = output
-        try holder.run()
-        // SIGKILL: under the test runner, `terminate()` (SIGTERM) left it holding the lock.
-        defer { kill(holder.processIdentifier, SIGKILL) }
-        let said = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
-        try #require(said.hasPrefix("locked"), "the lock holder did not take the lock")
+        let holder = try SQLiteLockHolder(crm.daemon.dataDirectory + "/intake.sqlite")
+        defer { holder.release() }
         // The commit waits ten seconds for the lock: the steps are timed on a thread of their own.
         let (port, pid, dropbox) = (crm.daemon.port, crm.daemon.pid, crm.dropbox(FilingTests.bob))
         let (reply, closed) = try await onThreadOfItsOwn {
@@ -94,7 +82,7 @@ import Testing
         #expect(reply.summary == "421 4.3.2", "\(reply)")
         #expect(reply.lines.last?.contains("before the message was stored") == true, "\(reply)")
         #expect(closed)
-        kill(holder.processIdentifier, SIGKILL)
+        holder.release()
         #expect(await crm.daemon.stop() == 0)
         #expect(crm.daemon.logText.contains("smtp.later_outcome=stored"), "\(crm.daemon.logText)")
     }
