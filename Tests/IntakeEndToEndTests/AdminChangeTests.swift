@@ -16,7 +16,7 @@ import Testing
             let updated = try admin.result("user.update", ["user": .string(AdminTests.alice), "timezone": .string(zone)])
             #expect(updated["timezone"] == .string(zone))
             #expect(updated["addresses"] == alice["addresses"])
-            let sent = try admin.send(
+            let sent = try await admin.send(
                 mail(from: AdminTests.alice, to: "Jane Fenwick <\(AdminTests.jane)>", subject: "Call back, \(zone)"),
                 from: AdminTests.alice, to: [today])
             #expect(sent.code == 250)
@@ -52,7 +52,7 @@ import Testing
             try admin.result("sender.add", ["user": .string(user), "email": "team@acme-team.test"])
         }
         let recipients = try [bob, alice].map { try #require($0["addresses"]?["task_today"]?.stringValue) }
-        let sent = try admin.send(
+        let sent = try await admin.send(
             mail(from: "team@acme-team.test", to: AdminTests.jane, subject: "Call Jane"), from: "team@acme-team.test", to: recipients)
         #expect(sent.code == 250)
         #expect(try admin.items("task.list", ["org": "acme"]).map { $0["owner"] } == [.string(AdminTests.bob)])
@@ -69,7 +69,7 @@ import Testing
         let token = try #require(alice["addresses"]?["note"]?.stringValue?.split(separator: "@").first)
         let opp = "\(token)+opp@dropbox.localhost"
         #expect(
-            try admin.send(
+            try await admin.send(
                 mail(from: "team@acme-team.test", to: AdminTests.jane, subject: "Chairs"), from: "team@acme-team.test", to: [opp]
             ).code == 250)
         try admin.result("user.rotate", ["user": .string(AdminTests.alice)])

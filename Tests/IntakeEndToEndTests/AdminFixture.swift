@@ -59,8 +59,8 @@ struct AdminFixture {
 
     /// Sends `message` over SMTP with Python's smtplib; returns the reply code (0: every recipient
     /// refused at RCPT) and the refusals.
-    func send(_ message: String, from: String, to recipients: [String]) throws -> (code: Int, refused: [String: Int]) {
-        let result = try runCommand(
+    func send(_ message: String, from: String, to recipients: [String]) async throws -> (code: Int, refused: [String: Int]) {
+        let result = try await runCommandDetached(
             "/usr/bin/env",
             ["python3", ClientTests.scripts + "/send_message.py", String(daemon.port), from, recipients.joined(separator: ",")],
             input: message

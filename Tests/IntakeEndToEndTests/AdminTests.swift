@@ -101,15 +101,17 @@ import Testing
         let oldNote = try #require(bob["addresses"]?["note"]?.stringValue)
         let newNote = try #require(rotated["addresses"]?["note"]?.stringValue)
         #expect(oldNote != newNote)
-        let refused = try admin.send(mail(from: "Bob <\(Self.bob)>", to: Self.jane, subject: "Hi"), from: Self.bob, to: [oldNote])
+        let refused = try await admin.send(mail(from: "Bob <\(Self.bob)>", to: Self.jane, subject: "Hi"), from: Self.bob, to: [oldNote])
         #expect(refused.code == 0 && refused.refused[oldNote] == 550)
-        #expect(try admin.send(mail(from: "Bob <\(Self.bob)>", to: Self.jane, subject: "Hi"), from: Self.bob, to: [newNote]).code == 250)
+        #expect(
+            try await admin.send(mail(from: "Bob <\(Self.bob)>", to: Self.jane, subject: "Hi"), from: Self.bob, to: [newNote]).code == 250)
 
         // Deleting a user.
         #expect(try admin.result("user.delete", ["user": .string(Self.bob)])["email"] == .string(Self.bob))
         #expect(try admin.error("user.show", ["user": .string(Self.bob)])?.code == .notFound)
         #expect(
-            try admin.send(mail(from: "Bob <\(Self.bob)>", to: Self.jane, subject: "Hi"), from: Self.bob, to: [newNote]).refused[newNote]
+            try await admin.send(mail(from: "Bob <\(Self.bob)>", to: Self.jane, subject: "Hi"), from: Self.bob, to: [newNote]).refused[
+                newNote]
                 == 550)
         await admin.stop()
     }
@@ -119,7 +121,7 @@ import Testing
         let (alice, _) = try Self.acme(admin)
         let addresses = try #require(alice["addresses"])
         let from = "Alice Archer <\(Self.alice)>"
-        let sent = try admin.send(
+        let sent = try await admin.send(
             mail(from: from, to: "Jane Fenwick <\(Self.jane)>", cc: "Mike Lee <mike.lee@gmail.com>", subject: "Quote for 40 chairs"),
             from: Self.alice, to: [addresses["note"]!.stringValue!])
         #expect(sent.code == 250)
@@ -177,15 +179,17 @@ import Testing
 
         // Cases, opportunities and tasks.
         #expect(
-            try admin.send(mail(from: from, to: Self.jane, subject: "Wobbly desk"), from: Self.alice, to: [addresses["case"]!.stringValue!])
-                .code == 250)
+            try await admin.send(
+                mail(from: from, to: Self.jane, subject: "Wobbly desk"), from: Self.alice, to: [addresses["case"]!.stringValue!]
+            )
+            .code == 250)
         #expect(
-            try admin.send(
+            try await admin.send(
                 mail(from: from, to: Self.jane, subject: "Chairs for Leeds"), from: Self.alice, to: [addresses["opportunity"]!.stringValue!]
             )
             .code == 250)
         #expect(
-            try admin.send(
+            try await admin.send(
                 mail(from: from, to: Self.jane, subject: "Call Jane back"), from: Self.alice, to: [addresses["task_today"]!.stringValue!]
             )
             .code == 250)
@@ -222,9 +226,11 @@ import Testing
         try admin.result("settings.set", ["org": "acme", "key": "create_contacts", "value": false])
 
         // No known contact and create_contacts off: kept as unmatched.
-        #expect(try admin.send(mail(from: from, to: "Jane <\(Self.jane)>", subject: "First"), from: Self.alice, to: [note]).code == 250)
         #expect(
-            try admin.send(mail(from: from, to: "Tom <tom@tanaka.example>", subject: "Second"), from: Self.alice, to: [note]).code == 250)
+            try await admin.send(mail(from: from, to: "Jane <\(Self.jane)>", subject: "First"), from: Self.alice, to: [note]).code == 250)
+        #expect(
+            try await admin.send(mail(from: from, to: "Tom <tom@tanaka.example>", subject: "Second"), from: Self.alice, to: [note]).code
+                == 250)
         let unmatched = try admin.items("message.list", ["org": "acme", "outcome": "unmatched"])
         #expect(unmatched.map { $0["subject"] } == ["Second", "First"])
         #expect(try admin.items("contact.list", ["org": "acme"]).isEmpty)
@@ -258,7 +264,7 @@ import Testing
 
         // Assign to a case; reprocessed, a message filed under a case stays under it.
         #expect(
-            try admin.send(
+            try await admin.send(
                 mail(from: from, to: Self.jane, subject: "Broken"), from: Self.alice, to: [alice["addresses"]!["case"]!.stringValue!]
             )
             .code == 250)
@@ -279,7 +285,7 @@ import Testing
         #expect(try admin.result("case.show", ["case": "CS1001"])["messages"]?.arrayValue?.count == 2)
         // An auto-reply, kept unfiled, assigned to the case by hand: reprocessed, it stays there.
         let autoReply = mail(from: from, to: Self.jane, subject: "Out of office", extraHeaders: ["Auto-Submitted: auto-replied"])
-        #expect(try admin.send(autoReply, from: Self.alice, to: [note]).code == 250)
+        #expect(try await admin.send(autoReply, from: Self.alice, to: [note]).code == 250)
         let automated = try #require(try admin.items("message.list", ["org": "acme", "outcome": "automated"]).first?["message"])
         try admin.result("message.assign", ["message": automated, "case": "CS1001"])
         let automatedAgain = try #require(try admin.result("message.reprocess", ["message": automated])["message"])
@@ -299,7 +305,7 @@ import Testing
         let note = try #require(alice["addresses"]?["note"]?.stringValue)
         try admin.result("settings.set", ["org": "acme", "key": "create_contacts", "value": false])
         let message = mail(from: "Alice Archer <\(Self.alice)>", to: "tom.tanaka@tanaka.example", subject: "Quote")
-        #expect(try admin.send(message, from: Self.alice, to: [note]).code == 250)
+        #expect(try await admin.send(message, from: Self.alice, to: [note]).code == 250)
         let unmatched = try #require(try admin.items("message.list", ["org": "acme", "outcome": "unmatched"]).first?["message"])
 
         let created = try admin.result("contact.create", ["org": "acme", "email": "Tom.Tanaka@Tanaka.example"])

@@ -63,13 +63,15 @@ struct CRMFixture {
     }
 
     /// Sends `message` with Python's smtplib.
-    func send(_ message: String, from: String = "bob.carter@harbourview.example", to recipients: [String]) throws -> Sent {
-        try send(Data(message.utf8), from: from, to: recipients)
+    func send(_ message: String, from: String = "bob.carter@harbourview.example", to recipients: [String]) async throws -> Sent {
+        try await send(Data(message.utf8), from: from, to: recipients)
     }
 
-    func send(_ message: Data, from: String, to recipients: [String]) throws -> Sent {
+    /// On a thread of its own: Python's start and the SMTP session block, and would hold one of
+    /// Swift's few cooperative threads that the other tests' waits need.
+    func send(_ message: Data, from: String, to recipients: [String]) async throws -> Sent {
         let script = ClientTests.scripts + "/send_message.py"
-        let result = try runCommand(
+        let result = try await runCommandDetached(
             "/usr/bin/env", ["python3", script, String(daemon.port), from, recipients.joined(separator: ",")],
             input: String(decoding: message, as: UTF8.self)
         )

@@ -207,9 +207,9 @@ func runCommand(
 /// test that blocked one for ten seconds slowed the whole suite, and Postfix's tests met their
 /// time limit). A command still running after `timeout` is ended.
 func runCommandDetached(
-    _ executable: String, _ arguments: [String], timeout: Duration = .seconds(60)
+    _ executable: String, _ arguments: [String], input: String? = nil, timeout: Duration = .seconds(60)
 ) async throws -> (status: Int32, output: String, error: String) {
-    try await onThreadOfItsOwn { try runCommand(executable, arguments, timeout: timeout) }
+    try await onThreadOfItsOwn { try runCommand(executable, arguments, input: input, timeout: timeout) }
 }
 
 /// Runs `body` on a thread of its own: blocking calls and sleeps in it are timed by the clock,

@@ -17,7 +17,7 @@ import Testing
             to: "Jane Fenwick <jane.fenwick@fenwick-logistics.example>", cc: "Mike Lee <mike.lee@gmail.com>",
             subject: "Quote for 40 chairs"
         )
-        let sent = try crm.send(message, to: [crm.dropbox(Self.bob)])
+        let sent = try await crm.send(message, to: [crm.dropbox(Self.bob)])
         #expect(sent.code == 250)
         let contacts = try await crm.database.contacts(organisation: CRMFixture.organisation)
         #expect(Set(contacts.map(\.name)) == ["Jane Fenwick", "Mike Lee"])
@@ -39,17 +39,20 @@ import Testing
         func name() async throws -> [String] {
             try await crm.database.contacts(organisation: CRMFixture.organisation).map(\.name)
         }
-        #expect(try crm.send(mail(to: "tom.reyes@fenwick-logistics.example", subject: "Pallets"), to: [crm.dropbox(Self.bob)]).code == 250)
+        #expect(
+            try await crm.send(mail(to: "tom.reyes@fenwick-logistics.example", subject: "Pallets"), to: [crm.dropbox(Self.bob)]).code == 250
+        )
         #expect(try await name() == ["Tom Reyes"])
         #expect(
-            try crm.send(
+            try await crm.send(
                 mail(to: "\"Reyes, Tomás\" <tom.reyes@fenwick-logistics.example>", subject: "Pallets"), to: [crm.dropbox(Self.bob)]
             )
             .code == 250)
         #expect(try await name() == ["Reyes, Tomás"])
         // A name once given stays: later messages do not rename the contact back and forth.
         #expect(
-            try crm.send(mail(to: "Tom <tom.reyes@fenwick-logistics.example>", subject: "Pallets"), to: [crm.dropbox(Self.bob)]).code == 250
+            try await crm.send(mail(to: "Tom <tom.reyes@fenwick-logistics.example>", subject: "Pallets"), to: [crm.dropbox(Self.bob)]).code
+                == 250
         )
         #expect(try await name() == ["Reyes, Tomás"])
         await crm.stop()
@@ -68,7 +71,7 @@ import Testing
             attachment + "--b--", "",
         ].joined(separator: "\r\n")
         #expect(message.utf8.count > 900_000)
-        #expect(try crm.send(message, to: [crm.dropbox(Self.bob)]).code == 250)
+        #expect(try await crm.send(message, to: [crm.dropbox(Self.bob)]).code == 250)
         let entry = try #require(try await crm.log().first)
         #expect(entry.outcome == "filed")
         let raw = try await crm.database.rawMessage(try #require(entry.storedMessage))
@@ -93,9 +96,9 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: rawFolder.file(sha256)))
 
         // A duplicate and a refusal leave no file behind.
-        #expect(try crm.send(message, to: [crm.dropbox(Self.bob)]).code == 250)
+        #expect(try await crm.send(message, to: [crm.dropbox(Self.bob)]).code == 250)
         let untrusted = message.replacingOccurrences(of: "bob.carter@harbourview.example", with: "bob@elsewhere.example")
-        #expect(try crm.send(untrusted, from: "bob@elsewhere.example", to: [crm.dropbox(Self.bob)]).code == 550)
+        #expect(try await crm.send(untrusted, from: "bob@elsewhere.example", to: [crm.dropbox(Self.bob)]).code == 550)
         #expect(try rawFiles(rawFolder.path) == [sha256])
         #expect(try await crm.log().map(\.outcome).sorted() == ["duplicate", "filed", "refused"])
 
@@ -126,7 +129,7 @@ import Testing
         for index in 0..<40 where refused == nil {
             let body = String(repeating: "Quarterly figures line \(index), all well within budget.\n", count: 700)
             let message = mail(to: "jane.fenwick@fenwick-logistics.example", subject: "Report \(index)", body: body)
-            let sent = try crm.send(message, to: [crm.dropbox(Self.bob)])
+            let sent = try await crm.send(message, to: [crm.dropbox(Self.bob)])
             if sent.code == 250 {
                 filed += 1
             } else {
@@ -162,7 +165,7 @@ import Testing
         #expect(try ObservabilityTests.get(port, "/healthz").0 == 200)
         // With room, the same message is filed.
         let roomy = try await crm.restarted(settings: ["smtp.memory_threshold": "4096"])
-        #expect(try roomy.send(message, to: [roomy.dropbox(Self.bob)]).code == 250)
+        #expect(try await roomy.send(message, to: [roomy.dropbox(Self.bob)]).code == 250)
         #expect(try await roomy.database.storedMessageCount() == left + 1)
         await roomy.stop()
     }
@@ -175,8 +178,10 @@ import Testing
         let rawFolder = try #require(crm.database.rawFolder)
         let body = String(repeating: "Site survey notes, section by section.\n", count: 300)
         #expect(
-            try crm.send(mail(to: "jane.fenwick@fenwick-logistics.example", subject: "Survey", body: body), to: [crm.dropbox(Self.bob)])
-                .code == 250)
+            try await crm.send(
+                mail(to: "jane.fenwick@fenwick-logistics.example", subject: "Survey", body: body), to: [crm.dropbox(Self.bob)]
+            )
+            .code == 250)
         let named = try #require(try rawFiles(rawFolder.path).first)
         await crm.stop()
 
@@ -195,7 +200,7 @@ import Testing
         let entry = try #require(try await restarted.log().first)
         #expect(try await restarted.database.rawMessage(try #require(entry.storedMessage)).count > 4096)
         #expect(
-            try restarted.send(
+            try await restarted.send(
                 mail(to: "jane.fenwick@fenwick-logistics.example", subject: "Again", body: body + "More.\n"),
                 to: [restarted.dropbox(Self.bob)]
             ).code == 250)
@@ -213,7 +218,7 @@ import Testing
         let crm = try await CRMFixture.start(settings: ["database.checkpoint_pages": "16"])
         for index in 0..<5 {
             let message = mail(to: "jane.fenwick@fenwick-logistics.example", subject: "Checkpoint \(index)")
-            #expect(try crm.send(message, to: [crm.dropbox(Self.bob)]).code == 250)
+            #expect(try await crm.send(message, to: [crm.dropbox(Self.bob)]).code == 250)
         }
         // The database file alone, without its WAL, holds every message once checkpointed.
         let copy = Daemon.temporaryDirectory("intake-checkpoint") + "/copy.sqlite"
@@ -264,7 +269,7 @@ import Testing
     ])
     func forwardsFileTheOriginalPeople(_ fixture: String, _ user: String, _ expected: [String]) async throws {
         let crm = try await CRMFixture.start()
-        let sent = try crm.send(try CRMFixture.fixture(fixture), from: user, to: [crm.dropbox(user)])
+        let sent = try await crm.send(try CRMFixture.fixture(fixture), from: user, to: [crm.dropbox(user)])
         #expect(sent.code == 250, "\(sent.text)")
         #expect(try await crm.contactEmails() == Set(expected))
         let notes = try await crm.database.notes(organisation: CRMFixture.organisation)
@@ -276,7 +281,7 @@ import Testing
         let crm = try await CRMFixture.start()
         let first = "<case-start@fenwick-logistics.example>"
         #expect(
-            try crm.send(
+            try await crm.send(
                 mail(to: "jane.fenwick@fenwick-logistics.example", subject: "Broken chair legs", messageID: first),
                 to: [crm.dropbox(Self.bob, .case)]
             ).code == 250
@@ -285,7 +290,7 @@ import Testing
             to: "jane.fenwick@fenwick-logistics.example", subject: "Re: Broken chair legs", messageID: "<follow-up@harbourview.example>",
             extraHeaders: ["In-Reply-To: \(first)", "References: \(first)"]
         )
-        #expect(try crm.send(followUp, to: [crm.dropbox(Self.bob, .case)]).code == 250)
+        #expect(try await crm.send(followUp, to: [crm.dropbox(Self.bob, .case)]).code == 250)
         let cases = try await crm.database.records(organisation: CRMFixture.organisation, opportunities: false)
         #expect(cases.count == 1)
         #expect(cases.first?.ref == "CS1001")
@@ -302,13 +307,14 @@ import Testing
         let customer = "jane.fenwick@fenwick-logistics.example"
         let first = "<chairs-broken@fenwick-logistics.example>"
         #expect(
-            try crm.send(mail(to: customer, subject: "Broken chair legs", messageID: first), to: [crm.dropbox(Self.bob, .case)]).code == 250
+            try await crm.send(mail(to: customer, subject: "Broken chair legs", messageID: first), to: [crm.dropbox(Self.bob, .case)]).code
+                == 250
         )
-        #expect(try crm.send(mail(to: customer, subject: "Chairs for Leeds"), to: [crm.dropbox(Self.bob, .opportunity)]).code == 250)
+        #expect(try await crm.send(mail(to: customer, subject: "Chairs for Leeds"), to: [crm.dropbox(Self.bob, .opportunity)]).code == 250)
         let reply = mail(
             to: customer, subject: "Re: Broken chair legs", extraHeaders: ["In-Reply-To: \(first)", "References: \(first)"],
             body: "Replacement legs are in the Leeds order, #CO1001.\n")
-        #expect(try crm.send(reply, to: [crm.dropbox(Self.bob, .case)]).code == 250)
+        #expect(try await crm.send(reply, to: [crm.dropbox(Self.bob, .case)]).code == 250)
         let cases = try await crm.database.records(organisation: CRMFixture.organisation, opportunities: false)
         #expect(cases.map(\.ref) == ["CS1001"])
         #expect(cases.first?.messages.count == 2)
@@ -324,9 +330,9 @@ import Testing
         let crm = try await CRMFixture.start()
         let message = mail(to: "jane.fenwick@fenwick-logistics.example", subject: "Broken chair legs")
         let noteAndCase = [crm.dropbox(Self.bob), crm.dropbox(Self.bob, .case)]
-        #expect(try crm.send(message, to: noteAndCase).code == 250)
-        #expect(try crm.send(message, to: [crm.dropbox(Self.bob, .task)]).code == 250)
-        #expect(try crm.send(message, to: noteAndCase + [crm.dropbox(Self.bob, .task)]).code == 250)
+        #expect(try await crm.send(message, to: noteAndCase).code == 250)
+        #expect(try await crm.send(message, to: [crm.dropbox(Self.bob, .task)]).code == 250)
+        #expect(try await crm.send(message, to: noteAndCase + [crm.dropbox(Self.bob, .task)]).code == 250)
         #expect(try await crm.database.storedMessageCount() == 1)
         #expect(try await crm.database.notes(organisation: CRMFixture.organisation).count == 1)
         let cases = try await crm.database.records(organisation: CRMFixture.organisation, opportunities: false)
@@ -345,14 +351,14 @@ import Testing
     @Test func referenceTagsUpdateRecordsAndUnknownTagsAreLogged() async throws {
         let crm = try await CRMFixture.start()
         let customer = "jane.fenwick@fenwick-logistics.example"
-        _ = try crm.send(mail(to: customer, subject: "Chairs for Leeds"), to: [crm.dropbox(Self.bob, .opportunity)])
-        _ = try crm.send(mail(to: customer, subject: "Wobbly desk"), to: [crm.dropbox(Self.bob, .case)])
+        _ = try await crm.send(mail(to: customer, subject: "Chairs for Leeds"), to: [crm.dropbox(Self.bob, .opportunity)])
+        _ = try await crm.send(mail(to: customer, subject: "Wobbly desk"), to: [crm.dropbox(Self.bob, .case)])
         // #co1001 in the subject to the opportunity address: no second opportunity.
-        _ = try crm.send(mail(to: customer, subject: "Chairs update #co1001"), to: [crm.dropbox(Self.bob, .opportunity)])
+        _ = try await crm.send(mail(to: customer, subject: "Chairs update #co1001"), to: [crm.dropbox(Self.bob, .opportunity)])
         // #CS1001 in the body of a note: attached to the case as well.
-        _ = try crm.send(mail(to: customer, subject: "Desk follow-up", body: "About #CS1001: fixed.\n"), to: [crm.dropbox(Self.bob)])
+        _ = try await crm.send(mail(to: customer, subject: "Desk follow-up", body: "About #CS1001: fixed.\n"), to: [crm.dropbox(Self.bob)])
         // An unknown tag is listed and the message filed as if it had none.
-        _ = try crm.send(mail(to: customer, subject: "Old matter #CS9999"), to: [crm.dropbox(Self.bob, .case)])
+        _ = try await crm.send(mail(to: customer, subject: "Old matter #CS9999"), to: [crm.dropbox(Self.bob, .case)])
         let opportunities = try await crm.database.records(organisation: CRMFixture.organisation, opportunities: true)
         #expect(opportunities.map(\.ref) == ["CO1001"])
         #expect(opportunities.first?.messages.count == 2)
@@ -363,7 +369,7 @@ import Testing
         #expect(log.first?.unresolvedRefs == ["CS9999"])
         #expect(log.first?.outcome == "filed")
         // A note to a colleague about a mistyped case: refused for the tag, which is logged.
-        let refused = try crm.send(
+        let refused = try await crm.send(
             mail(to: "sarah.okafor@harbourview.example", subject: "Update on #CS9998"), to: [crm.dropbox(Self.bob)])
         #expect(refused.code == 550)
         #expect(refused.text.contains("5.6.0 #CS9998 is no case or opportunity of your organisation"))
@@ -380,7 +386,7 @@ import Testing
         ])
         for user in ["ahead@harbourview.example", "behind@harbourview.example"] {
             for kind in [DropboxKind.taskToday, .taskTomorrow, .task] {
-                let sent = try crm.send(
+                let sent = try await crm.send(
                     mail(from: user, to: "client@client-co.example", subject: "Call back \(kind.rawValue)"), from: user,
                     to: [crm.dropbox(user, kind)]
                 )
@@ -405,13 +411,13 @@ import Testing
     @Test func untrustedSenderIsRefusedWithAReasonUntilAdded() async throws {
         let crm = try await CRMFixture.start()
         let message = mail(from: "Bob <bob.carter@gmail.com>", to: "jane@fenwick-logistics.example", subject: "From my phone")
-        let refused = try crm.send(message, from: "bob.carter@gmail.com", to: [crm.dropbox(Self.bob)])
+        let refused = try await crm.send(message, from: "bob.carter@gmail.com", to: [crm.dropbox(Self.bob)])
         #expect(refused.code == 550)
         #expect(refused.text == "5.7.1 bob.carter@gmail.com is not a trusted address of this dropbox; add it with intakectl sender add")
         #expect(try await crm.log().first?.outcome == "refused")
         #expect(try await crm.database.storedMessageCount() == 0)
         _ = try await crm.database.addSender(user: Self.bob, email: "bob.carter@gmail.com")
-        #expect(try crm.send(message, from: "bob.carter@gmail.com", to: [crm.dropbox(Self.bob)]).code == 250)
+        #expect(try await crm.send(message, from: "bob.carter@gmail.com", to: [crm.dropbox(Self.bob)]).code == 250)
         await crm.stop()
     }
 
@@ -423,7 +429,7 @@ import Testing
         let message = mail(
             from: "Anna Müller <anna@xn--mller-kva.example>", to: "jane.fenwick@fenwick-logistics.example",
             cc: "max@müller.example", subject: "Angebot")
-        let sent = try crm.send(message, from: "anna@xn--mller-kva.example", to: [crm.dropbox("anna@xn--mller-kva.example")])
+        let sent = try await crm.send(message, from: "anna@xn--mller-kva.example", to: [crm.dropbox("anna@xn--mller-kva.example")])
         #expect(sent.code == 250, "\(sent.text)")
         #expect(try await crm.contactEmails() == ["jane.fenwick@fenwick-logistics.example"])
         await crm.stop()
@@ -433,10 +439,10 @@ import Testing
         var crm = try await CRMFixture.start()
         let old = crm.dropbox(Self.bob)
         crm.users[Self.bob] = try await crm.database.rotateToken(user: Self.bob)
-        let sent = try crm.send(mail(to: "jane@fenwick-logistics.example", subject: "Hi"), to: [old])
+        let sent = try await crm.send(mail(to: "jane@fenwick-logistics.example", subject: "Hi"), to: [old])
         #expect(sent.refused[old]?.0 == 550)
         #expect(sent.refused[old]?.1.hasPrefix("5.1.1 ") == true)
-        #expect(try crm.send(mail(to: "jane@fenwick-logistics.example", subject: "Hi"), to: [crm.dropbox(Self.bob)]).code == 250)
+        #expect(try await crm.send(mail(to: "jane@fenwick-logistics.example", subject: "Hi"), to: [crm.dropbox(Self.bob)]).code == 250)
         await crm.stop()
     }
 
@@ -450,7 +456,7 @@ import Testing
             cc: "noreply@vendor.example, billing@supplier-portal.example, newsletter@news.example, ops@eu.harbourview.example",
             subject: "Team update", body: "Loop in accounts@fenwick-logistics.example please.\n"
         )
-        #expect(try crm.send(message, to: [crm.dropbox(Self.bob)]).code == 250)
+        #expect(try await crm.send(message, to: [crm.dropbox(Self.bob)]).code == 250)
         #expect(try await crm.contactEmails() == ["jane.fenwick@fenwick-logistics.example", "accounts@fenwick-logistics.example"])
         await crm.stop()
     }
@@ -459,7 +465,7 @@ import Testing
         let crm = try await CRMFixture.start()
         _ = try await crm.database.addSender(user: Self.sarah, email: Self.bob)
         // Bob's Gmail forward reaches Sarah's dropbox: Bob is a colleague, the original sender a contact.
-        let sent = try crm.send(
+        let sent = try await crm.send(
             try CRMFixture.fixture("clients/gmail_forward_with_note.eml"), from: Self.bob, to: [crm.dropbox(Self.sarah)])
         #expect(sent.code == 250)
         #expect(try await crm.contactEmails() == ["jane.fenwick@fenwick-logistics.example", "t.reyes@fenwick-logistics.example"])
@@ -472,7 +478,7 @@ import Testing
         let message = mail(
             to: "a@gmail.com, b@hotmail.co.uk, c@yahoo.fr, d@gmx.de, e@mailbox.example, f@acme-tools.example", subject: "Many people"
         )
-        #expect(try crm.send(message, to: [crm.dropbox(Self.bob)]).code == 250)
+        #expect(try await crm.send(message, to: [crm.dropbox(Self.bob)]).code == 250)
         let companies = try await crm.database.companies(organisation: CRMFixture.organisation)
         #expect(companies.map(\.name) == ["Acme Tools"])
         #expect(try await crm.contactEmails().count == 6)
@@ -487,10 +493,10 @@ import Testing
         let message = mail(
             from: "Sales <sales@harbourview.example>", to: "jane@fenwick-logistics.example", subject: "Offer",
             messageID: "<offer-1@harbourview.example>")
-        #expect(try crm.send(message, from: "sales@harbourview.example", to: [crm.dropbox(Self.bob)]).code == 250)
+        #expect(try await crm.send(message, from: "sales@harbourview.example", to: [crm.dropbox(Self.bob)]).code == 250)
         // The same message again at the same dropbox (a retry), and at a colleague's.
-        #expect(try crm.send(message, from: "sales@harbourview.example", to: [crm.dropbox(Self.bob)]).code == 250)
-        #expect(try crm.send(message, from: "sales@harbourview.example", to: [crm.dropbox(Self.sarah)]).code == 250)
+        #expect(try await crm.send(message, from: "sales@harbourview.example", to: [crm.dropbox(Self.bob)]).code == 250)
+        #expect(try await crm.send(message, from: "sales@harbourview.example", to: [crm.dropbox(Self.sarah)]).code == 250)
         #expect(try await crm.database.storedMessageCount() == 1)
         #expect(try await crm.database.notes(organisation: CRMFixture.organisation).count == 1)
         let log = try await crm.log()
@@ -505,7 +511,7 @@ import Testing
         let message = mail(
             to: "jane@fenwick-logistics.example", subject: "Out of office", extraHeaders: ["Auto-Submitted: auto-replied"]
         )
-        #expect(try crm.send(message, to: [crm.dropbox(Self.bob)]).code == 250)
+        #expect(try await crm.send(message, to: [crm.dropbox(Self.bob)]).code == 250)
         #expect(try await crm.log().first?.outcome == "automated")
         #expect(try await crm.database.notes(organisation: CRMFixture.organisation).isEmpty)
         #expect(try await crm.database.storedMessageCount() == 1)
@@ -515,10 +521,10 @@ import Testing
     @Test func noteWithoutContactIsRefusedButCasesAreCreated() async throws {
         let crm = try await CRMFixture.start()
         let internalOnly = mail(to: "Sarah <sarah.okafor@harbourview.example>", subject: "Internal only")
-        let refused = try crm.send(internalOnly, to: [crm.dropbox(Self.bob)])
+        let refused = try await crm.send(internalOnly, to: [crm.dropbox(Self.bob)])
         #expect(refused.code == 550)
         #expect(refused.text.hasPrefix("5.6.0 no contact address found in this message"))
-        #expect(try crm.send(internalOnly, to: [crm.dropbox(Self.bob, .case)]).code == 250)
+        #expect(try await crm.send(internalOnly, to: [crm.dropbox(Self.bob, .case)]).code == 250)
         #expect(try await crm.database.records(organisation: CRMFixture.organisation, opportunities: false).count == 1)
         await crm.stop()
     }
@@ -526,7 +532,7 @@ import Testing
     @Test func withoutCreateContactsUnknownPeopleAreUnmatched() async throws {
         let crm = try await CRMFixture.start()
         try await crm.database.setSetting(organisation: CRMFixture.organisation, key: "create_contacts", value: "false")
-        #expect(try crm.send(mail(to: "new.person@newco.example", subject: "Hello"), to: [crm.dropbox(Self.bob)]).code == 250)
+        #expect(try await crm.send(mail(to: "new.person@newco.example", subject: "Hello"), to: [crm.dropbox(Self.bob)]).code == 250)
         #expect(try await crm.log().first?.outcome == "unmatched")
         #expect(try await crm.contactEmails().isEmpty)
         #expect(try await crm.database.storedMessageCount() == 1)
@@ -537,19 +543,19 @@ import Testing
         let crm = try await CRMFixture.start()
         // From Bob to Bob's and Sarah's dropboxes: Sarah does not trust Bob's address.
         let message = mail(to: "jane@fenwick-logistics.example", subject: "Shared")
-        #expect(try crm.send(message, to: [crm.dropbox(Self.bob), crm.dropbox(Self.sarah)]).code == 250)
+        #expect(try await crm.send(message, to: [crm.dropbox(Self.bob), crm.dropbox(Self.sarah)]).code == 250)
         let log = try await crm.log()
         #expect(Set(log.map(\.outcome)) == ["filed", "refused"])
         #expect(log.first { $0.outcome == "refused" }?.reason?.contains("not a trusted address") == true)
         // Only refusals: the refusal is the reply.
-        let alone = try crm.send(mail(to: "jane@fenwick-logistics.example", subject: "Only Sarah"), to: [crm.dropbox(Self.sarah)])
+        let alone = try await crm.send(mail(to: "jane@fenwick-logistics.example", subject: "Only Sarah"), to: [crm.dropbox(Self.sarah)])
         #expect(alone.code == 550)
         await crm.stop()
     }
 
     @Test func postmasterMailIsKept() async throws {
         let crm = try await CRMFixture.start()
-        let sent = try crm.send(
+        let sent = try await crm.send(
             mail(from: "someone@elsewhere.example", to: "postmaster@dropbox.localhost", subject: "Abuse report"),
             from: "someone@elsewhere.example", to: ["postmaster@dropbox.localhost"])
         #expect(sent.code == 250)

@@ -25,7 +25,7 @@ struct FullDiskTests {
         for index in 0..<300 where refused.count < 3 {
             let body = String(repeating: "Delivery schedule for week \(index): two pallets, dock 4.\n", count: 400)
             let message = mail(to: "jane.fenwick@fenwick-logistics.example", subject: "Schedule \(index)", body: body)
-            let sent = try crm.send(message, to: [crm.dropbox(Self.bob)])
+            let sent = try await crm.send(message, to: [crm.dropbox(Self.bob)])
             if sent.code == 250 {
                 #expect(refused.isEmpty, "a 250 after a 452 on a file system still full")
                 filed += 1
@@ -41,7 +41,7 @@ struct FullDiskTests {
         let large = mail(
             to: "jane.fenwick@fenwick-logistics.example", subject: "Annual report",
             body: String(repeating: "Revenue by quarter, region and product line, in full.\n", count: 2_000))
-        let sentLarge = try crm.send(large, to: [crm.dropbox(Self.bob)])
+        let sentLarge = try await crm.send(large, to: [crm.dropbox(Self.bob)])
         #expect(sentLarge.code == 452)
         #expect(sentLarge.text.hasPrefix("4.3.1"), "\(sentLarge.text)")
         // Nothing of it is left in the temporary folders.
@@ -56,8 +56,8 @@ struct FullDiskTests {
         // Room again, under the same daemon: the first refused message is filed, once.
         let grown = try runCommand("/bin/mount", ["-o", "remount,size=64m", folder])
         try #require(grown.status == 0, "remount: \(grown.error)")
-        #expect(try crm.send(refused[0], to: [crm.dropbox(Self.bob)]).code == 250)
-        #expect(try crm.send(refused[0], to: [crm.dropbox(Self.bob)]).code == 250)
+        #expect(try await crm.send(refused[0], to: [crm.dropbox(Self.bob)]).code == 250)
+        #expect(try await crm.send(refused[0], to: [crm.dropbox(Self.bob)]).code == 250)
         #expect(try await crm.database.storedMessageCount() == filed + 1)
         #expect(try await crm.database.messageLog(organisation: nil, outcome: "duplicate").count == 1)
         #expect(crm.daemon.logText.contains("the database or its disk is full (commit)"), "\(crm.daemon.logText)")

@@ -31,7 +31,7 @@ import Testing
 
         // Mail in, then the CRM read back with intakectl.
         #expect(
-            try admin.send(
+            try await admin.send(
                 mail(from: "Alice Archer <alice@acme.test>", to: "Jane Fenwick <jane@fenwick.example>", subject: "Quote for chairs"),
                 from: "alice@acme.test", to: [note]
             ).code == 250)

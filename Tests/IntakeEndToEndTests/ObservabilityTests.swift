@@ -32,8 +32,9 @@ import Testing
         let port = try #require(Self.httpPort(crm.daemon))
         let before = try Self.get(port, "/metrics").1
         #expect(
-            try crm.send(mail(to: "jane@fenwick-logistics.example", subject: "Counted"), to: [crm.dropbox(FilingTests.bob)]).code == 250)
-        _ = try crm.send(mail(to: "jane@fenwick-logistics.example", subject: "Refused"), to: ["nobody@dropbox.localhost"])
+            try await crm.send(mail(to: "jane@fenwick-logistics.example", subject: "Counted"), to: [crm.dropbox(FilingTests.bob)]).code
+                == 250)
+        _ = try await crm.send(mail(to: "jane@fenwick-logistics.example", subject: "Refused"), to: ["nobody@dropbox.localhost"])
         let (status, after) = try Self.get(port, "/metrics")
         #expect(status == 200)
         #expect(
@@ -87,14 +88,14 @@ import Testing
         let locked = try runCommand("/usr/bin/chattr", ["-R", "+i", rawFolder])
         try #require(locked.status == 0, "chattr +i is needed for this test: \(locked.error)")
         defer { _ = try? runCommand("/usr/bin/chattr", ["-R", "-i", rawFolder]) }
-        let refused = try crm.send(large, to: [crm.dropbox(FilingTests.bob)])
+        let refused = try await crm.send(large, to: [crm.dropbox(FilingTests.bob)])
         #expect(refused.code == 451)
         let (status, body) = try Self.get(port, "/healthz")
         #expect(status == 503)
         #expect(body.contains("the last delivery could not be stored"), "\(body)")
         #expect(body.contains("cannot keep the message's file"), "\(body)")
         _ = try runCommand("/usr/bin/chattr", ["-R", "-i", rawFolder])
-        #expect(try crm.send(large, to: [crm.dropbox(FilingTests.bob)]).code == 250)
+        #expect(try await crm.send(large, to: [crm.dropbox(FilingTests.bob)]).code == 250)
         #expect(try Self.get(port, "/healthz").0 == 200)
         await crm.stop()
     }
