@@ -249,10 +249,15 @@ private struct Settings {
         try read(key, "a string") { try reader.requiredString(forKey: ConfigKey(key)) }
     }
 
+    /// A list, or one string of comma-separated items (as the environment and `--set` give it,
+    /// and as a YAML file may: `domains: a.example, b.example`).
     func stringArray(_ key: String, default value: [String]) throws(IntakeConfigurationError) -> [String] {
-        try read(key, "a list of strings (comma-separated in the environment)") {
-            try reader.requiredStringArray(forKey: ConfigKey(key))
-        } ?? value
+        if let list = try? reader.requiredStringArray(forKey: ConfigKey(key)) { return list }
+        guard
+            let text = try read(
+                key, "a list of strings, or one string of comma-separated items", { try reader.requiredString(forKey: ConfigKey(key)) })
+        else { return value }
+        return text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
     private func read<Value>(_ key: String, _ kind: String, _ body: () throws -> Value) throws(IntakeConfigurationError) -> Value? {

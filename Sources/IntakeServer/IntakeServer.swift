@@ -33,6 +33,16 @@ public struct IntakeServer: Sendable {
         } catch {
             throw IntakeConfigurationError("cannot create the data folder: \(error) (set data_dir to a writable folder)")
         }
+        // A database elsewhere (database.path) gets its folder made too, as the data folder does.
+        if configuration.delivery == .filing, configuration.databasePath != nil {
+            let folder = (configuration.resolvedDatabasePath as NSString).deletingLastPathComponent
+            do {
+                if !folder.isEmpty { try DurableFiles.makeDirectory(folder) }
+            } catch {
+                throw IntakeConfigurationError(
+                    "cannot create the database's folder: \(error) (set database.path to a file in a writable folder)")
+            }
+        }
         // Before anything in the folder is touched: another daemon's sessions and filings use it.
         let lock = try DataFolderLock(folder: dataDirectory)
         defer { withExtendedLifetime(lock) {} }

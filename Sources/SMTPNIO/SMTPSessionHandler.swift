@@ -133,7 +133,12 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
             tlsPending = false
             environment.metrics.tlsHandshakes[false]?.increment()
         }
-        logger.info("session error, closing", metadata: ["error": "\(error)"])
+        if case NIOSSLError.uncleanShutdown = error {
+            // A TLS client that closes the connection without close_notify, often after QUIT.
+            logger.debug("TLS closed without close_notify", metadata: ["error": "\(error)"])
+        } else {
+            logger.info("session error, closing", metadata: ["error": "\(error)"])
+        }
         closing = true
         context.close(promise: nil)
     }
@@ -143,7 +148,10 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
         // no one to go to.
         guard !closing else { return }
         if case .reject(let reply) = decision {
-            logger.debug("recipient refused", metadata: ["smtp.reply": "\(reply.code)"])
+            // The code says why (5.1.1 no such dropbox, 5.7.1 not ours); the address stays out.
+            logger.info(
+                "recipient refused",
+                metadata: ["smtp.reply": "\(reply.code)", "smtp.reply.enhanced": "\(reply.enhancedCode.map { "\($0)" } ?? "")"])
         }
         perform(machine.recipientChecked(decision), context: context)
     }
@@ -196,7 +204,17 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
             }
         case .endOfMessage(let summary):
             let action = machine.dataReceived(summary)
-            if case .reply(let refusal) = action { environment.metrics.messageFinished(refusal) }
+            if case .reply(let refusal) = action {
+                // Refused by the protocol's limits (too large, a line too long, a mail loop)
+                // before any delivery: its summary line says so, as a delivery's would.
+                environment.metrics.messageFinished(refusal)
+                logger.info(
+                    "message refused",
+                    metadata: [
+                        "smtp.message.id": "\(messageID)", "smtp.message.size": "\(summary.size)",
+                        "smtp.reply": "\(refusal.code)", "smtp.reply.enhanced": "\(refusal.enhancedCode.map { "\($0)" } ?? "")",
+                    ])
+            }
             perform(action, context: context)
         }
     }
@@ -234,6 +252,9 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
             closing = true
             context.close(promise: nil)
         case .replyAndClose(let replies):
+            if let last = replies.last, last.code == 421, last.enhancedCode == EnhancedStatusCode(4, 7, 0) {
+                logger.info("too many errors; closing", metadata: ["smtp.reply": "421", "smtp.reply.enhanced": "4.7.0"])
+            }
             for reply in replies { write(reply) }
             closing = true
             let pending = output

@@ -40,10 +40,15 @@ struct Intaked: AsyncParsableCommand {
         name: .customLong("set"), help: ArgumentHelp("Any configuration key, e.g. --set smtp.max_recipients=50.", valueName: "key=value"))
     var settings: [String] = []
 
-    func run() async throws {
-        // SIGHUP's default action ends the process; its handler (a TLS reload) is set up only
-        // once the services start, after the database is open. Until then it is ignored.
+    /// SIGHUP's default action ends the process; its handler (a TLS reload) is set up only once
+    /// the services start, after the database is open. Until then it is ignored, from before the
+    /// command line is read.
+    static func main() async {
         signal(SIGHUP, SIG_IGN)
+        await main(nil)
+    }
+
+    func run() async throws {
         MallocTuning.returnLargeBuffersToTheSystem()
         // Command-line values go through the same string parsing as environment variables, so
         // `--set smtp.max_recipients=50` and `INTAKE_SMTP_MAX_RECIPIENTS=50` mean the same.
@@ -67,10 +72,18 @@ struct Intaked: AsyncParsableCommand {
                     Data("intaked: warning: the environment variable \(name) names no setting; it is ignored\n".utf8))
             }
         }
-        if let dataDir { set("data_dir", dataDir) }
-        if let smtpHost { set("smtp.host", smtpHost) }
-        if let smtpPort { set("smtp.port", String(smtpPort)) }
-        if let logLevel { set("log.level", logLevel) }
+        // A shortcut and `--set` for the same key: which one was meant is not clear.
+        func shortcut(_ option: String, _ key: String, _ value: String?) throws {
+            guard let value else { return }
+            if settings.contains(where: { $0.hasPrefix(key + "=") }) {
+                throw Self.fail("configuration: \(option) and --set \(key)=… both set \(key); give one")
+            }
+            set(key, value)
+        }
+        try shortcut("--data-dir", "data_dir", dataDir)
+        try shortcut("--smtp-host", "smtp.host", smtpHost)
+        try shortcut("--smtp-port", "smtp.port", smtpPort.map(String.init))
+        try shortcut("--log-level", "log.level", logLevel)
 
         let environment = EnvironmentVariablesProvider()
         var providers: [any ConfigProvider] = [

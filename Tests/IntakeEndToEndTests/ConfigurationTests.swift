@@ -24,6 +24,8 @@ import Testing
         (["--set", "dropbox.domains="], "dropbox.domains must name at least one domain"),
         (["--set", "dropbox.domains=a b,@@"], "dropbox.domains must be domain names such as dropbox.example.com, not \"a b\""),
         (["--config", "/"], "cannot read the configuration file /: it is a folder"),
+        // Which of the two was meant is not clear; the bad one would have gone unreported.
+        (["--set", "smtp.port=abc", "--smtp-port", "2533"], "--smtp-port and --set smtp.port=… both set smtp.port; give one"),
     ])
     func badSettingsAreRefused(_ arguments: [String], _ message: String) throws {
         let result = try runCommand(Daemon.executable, ["--data-dir", Daemon.temporaryDirectory()] + arguments)
@@ -95,6 +97,14 @@ import Testing
         #expect(log.contains("SMTP listening"))
     }
 
+    /// A database elsewhere than the data folder gets its folder made, as the data folder does.
+    @Test func theDatabasesFolderIsMadeWhenMissing() async throws {
+        let path = Daemon.temporaryDirectory() + "/not/yet/intake.sqlite"
+        let daemon = try await Daemon(settings: ["delivery": "filing", "database.path": path])
+        await daemon.stop()
+        #expect(FileManager.default.fileExists(atPath: path))
+    }
+
     @Test func aDatabaseLockedAtStartIsATemporaryFailure() async throws {
         let folder = Daemon.temporaryDirectory()
         let database = folder + "/intake.sqlite"
@@ -142,15 +152,27 @@ import Testing
         await daemon.stop()
     }
 
+    /// `dropbox.domains` in a file: a YAML list, or one comma-separated string as elsewhere.
+    @Test(arguments: ["[drop.example, inbox.example]", "drop.example, inbox.example", "\n    - drop.example\n    - inbox.example"])
+    func dropboxDomainsInAFile(_ value: String) async throws {
+        let folder = Daemon.temporaryDirectory()
+        try "dropbox:\n  domains: \(value)\n".write(toFile: folder + "/intake.yaml", atomically: true, encoding: .utf8)
+        let daemon = try await Daemon(environment: ["INTAKE_CONFIG": folder + "/intake.yaml"], dataDirectory: folder)
+        let client = try RawSMTPClient.greeted(port: daemon.port, helo: "c.test")
+        _ = try client.command("MAIL FROM:<a@example.org>")
+        #expect(try client.command("RCPT TO:<t@drop.example>").summary == "250 2.1.5")
+        #expect(try client.command("RCPT TO:<t@inbox.example>").summary == "250 2.1.5")
+        #expect(try client.command("RCPT TO:<t@dropbox.localhost>").summary == "550 5.7.1")
+        await daemon.stop()
+    }
+
     @Test func yamlFileThenEnvironmentThenCommandLine() async throws {
         let folder = Daemon.temporaryDirectory()
         let file = folder + "/intake.yaml"
         try """
         # Intake test configuration
         dropbox:
-          domains:
-            - drop.example
-            - inbox.example
+          domains: drop.example, inbox.example
         smtp:
           max_recipients: 2
           hostname: from-file.test

@@ -113,6 +113,10 @@ import Testing
         #expect(try client.command("NOOP").summary == "250 2.0.0")
         #expect(daemon.spooledMessages().isEmpty)
         await daemon.stop()
+        // Each refusal has its summary line, as a delivery's would.
+        let refused = daemon.logText.split(separator: "\n").filter { $0.contains("msg=\"message refused\"") }
+        #expect(refused.map { $0.contains("smtp.reply.enhanced=") } == [true, true, true, true], "\(daemon.logText)")
+        #expect(refused.last?.contains("smtp.reply=554") == true)
     }
 
     @Test func idleConnectionIsClosed() async throws {

@@ -152,6 +152,7 @@ import Testing
         #expect(replies.last?.summary == "421 4.7.0")
         #expect(client.isClosedByServer())
         await daemon.stop()
+        #expect(daemon.logText.contains("msg=\"too many errors; closing\""))
     }
 
     @Test func recipientCapPerTransaction() async throws {
