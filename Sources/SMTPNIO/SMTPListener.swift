@@ -113,8 +113,10 @@ public final class SMTPListener: Service {
                     guard tracker.admit(channel, address: address) else {
                         logger.notice("connection refused: too many connections", metadata: ["smtp.peer": "\(address)"])
                         metrics.connectionsRefused.increment()
+                        let refusal = SMTPReply(421, EnhancedStatusCode(4, 7, 0), "\(hostname) too many connections; try again later")
+                        metrics.sent(refusal)
                         return channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandler(RefusingHandler(hostname: hostname))
+                            try channel.pipeline.syncOperations.addHandler(RefusingHandler(refusal: refusal))
                         }
                     }
                     channel.closeFuture.whenComplete { _ in tracker.release(channel, address: address) }
@@ -167,20 +169,20 @@ public final class SMTPListener: Service {
     }
 }
 
-/// Answers a connection over the caps with `421 4.7.0` and closes it.
+/// Answers a connection over the caps with its refusal (`421 4.7.0`) and closes it.
 private final class RefusingHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private let hostname: String
+    private let refusal: SMTPReply
 
-    init(hostname: String) {
-        self.hostname = hostname
+    init(refusal: SMTPReply) {
+        self.refusal = refusal
     }
 
     func channelActive(context: ChannelHandlerContext) {
         var buffer = context.channel.allocator.buffer(capacity: 96)
-        SMTPReply(421, EnhancedStatusCode(4, 7, 0), "\(hostname) too many connections; try again later").write(to: &buffer)
+        refusal.write(to: &buffer)
         context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
         }

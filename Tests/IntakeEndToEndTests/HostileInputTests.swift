@@ -147,12 +147,16 @@ import Testing
     }
 
     @Test func connectionCapPerAddress() async throws {
-        let daemon = try await Daemon(settings: ["smtp.max_connections_per_ip": "3"])
+        let daemon = try await Daemon(settings: ["smtp.max_connections_per_ip": "3", "metrics.port": "0"])
         let clients = try (0..<3).map { _ in try RawSMTPClient(port: daemon.port) }
         for client in clients { #expect(try client.readReply().code == 220) }
         let refused = try RawSMTPClient(port: daemon.port)
         #expect(try refused.readReply().summary == "421 4.7.0")
         #expect(refused.isClosedByServer())
+        // Counted as a refused connection and as a 421 sent.
+        let metrics = try ObservabilityTests.get(try #require(ObservabilityTests.httpPort(daemon)), "/metrics").1
+        #expect(ObservabilityTests.value(metrics, "smtp_connections_refused_total") == 1)
+        #expect(ObservabilityTests.value(metrics, "smtp_replies_total{code=\"421\"}") == 1)
         _ = try clients[0].command("QUIT")
         #expect(clients[0].isClosedByServer())
         try await Task.sleep(for: .milliseconds(100))
