@@ -105,6 +105,13 @@ public struct ContactCandidate: Sendable, Hashable, Codable {
         return name
     }
 
+    /// Whether two names have the same letters and digits in the same order, whatever their
+    /// case and punctuation: a display name `jane.fenwick` says no more than `Jane Fenwick`.
+    public static func sameLetters(_ a: String, _ b: String) -> Bool {
+        func letters(_ s: String) -> String { String(s.lowercased().filter { $0.isLetter || $0.isNumber }) }
+        return letters(a) == letters(b)
+    }
+
     /// The local part made readable (`jane.fenwick` → `Jane Fenwick`): a contact's name until a
     /// message gives a display name.
     public var nameFromAddress: String {

@@ -43,6 +43,11 @@ import Testing
             try await crm.send(mail(to: "tom.reyes@fenwick-logistics.example", subject: "Pallets"), to: [crm.dropbox(Self.bob)]).code == 250
         )
         #expect(try await name() == ["Tom Reyes"])
+        // A display name that is the address's local part says no more.
+        #expect(
+            try await crm.send(mail(to: "tom.reyes <tom.reyes@fenwick-logistics.example>", subject: "Pallets"), to: [crm.dropbox(Self.bob)])
+                .code == 250)
+        #expect(try await name() == ["Tom Reyes"])
         #expect(
             try await crm.send(
                 mail(to: "\"Reyes, Tomás\" <tom.reyes@fenwick-logistics.example>", subject: "Pallets"), to: [crm.dropbox(Self.bob)]
