@@ -268,7 +268,11 @@ public struct SMTPServerStateMachine: Sendable {
     /// The client has been silent for the idle timeout; `nil` while the server itself is busy.
     public mutating func idleTimeoutElapsed() -> Action? {
         switch state {
-        case .checkingRecipient, .delivering, .startingTLS, .closed:
+        case .startingTLS:
+            // A handshake that has not ended: no reply can be sent in plaintext, nor yet in TLS.
+            state = .closed
+            return .replyAndClose([])
+        case .checkingRecipient, .delivering, .closed:
             return nil
         case .awaitingHello, .ready, .transaction, .receivingData:
             state = .closed

@@ -105,7 +105,9 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? IdleStateHandler.IdleStateEvent, event == .read {
             if let action = machine.idleTimeoutElapsed() {
-                logger.info("idle timeout", metadata: ["smtp.reply": "421"])
+                let replied: Bool
+                if case .replyAndClose(let replies) = action { replied = !replies.isEmpty } else { replied = true }
+                logger.info("idle timeout", metadata: ["smtp.reply": replied ? "421" : "none (TLS handshake unfinished)"])
                 perform(action, context: context)
                 flushOutput(context: context)
             }
@@ -365,7 +367,17 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
         busy = true
         tlsPending = true
         do {
-            try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext), position: .first)
+            let pipeline = context.pipeline.syncOperations
+            try pipeline.addHandler(NIOSSLServerHandler(context: tlsContext), position: .first)
+            // The idle timer saw the STARTTLS line read, but the read's end now goes to the TLS
+            // handler, which does not pass it on: left as it is, the timer would wait for that end
+            // and never fire, through the handshake and after it. A new one times both.
+            if let idle = try? pipeline.handler(type: IdleStateHandler.self) {
+                try pipeline.addHandler(
+                    IdleStateHandler(readTimeout: idle.readTimeout, writeTimeout: idle.writeTimeout, allTimeout: idle.allTimeout),
+                    position: .before(self))
+                pipeline.removeHandler(idle, promise: nil)
+            }
         } catch {
             logger.error("could not start TLS", metadata: ["error": "\(error)"])
             closing = true
