@@ -68,7 +68,7 @@ public struct IntakeServer: Sendable {
         let metrics = IntakeMetrics()
         var health: @Sendable () async -> String? = { DurableFiles.writableProblem(dataDirectory) }
         var beforeScrape: @Sendable () async -> Void = {}
-        let policy = DropboxRecipientPolicy(domains: configuration.dropboxDomains)
+        let policy = DropboxRecipientPolicy(domains: configuration.dropboxDomains, hostname: configuration.hostname)
         let listeners = ListenerAddresses()
         let notifier = SystemdNotifier(logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []

@@ -7,15 +7,22 @@ import SMTPNIO
 /// shares (RFC 5321 §3.6.1, §4.5.1).
 struct DropboxRecipientPolicy: Sendable {
     let domains: Set<String>
+    /// The server's own name (`smtp.hostname`), whose postmaster is accepted too (RFC 5321
+    /// §4.5.1: postmaster at any domain the server serves; the greeting names this one).
+    let hostname: String
 
-    init(domains: [String]) {
+    init(domains: [String], hostname: String = "") {
         self.domains = Set(domains.map { Self.normalise($0) })
+        self.hostname = Self.normalise(hostname)
     }
 
     /// `nil` when the address is at a dropbox domain and may be looked up; else the refusal.
     func refusal(for recipient: ForwardPath) -> SMTPReply? {
         switch recipient {
         case .postmaster:
+            return nil
+        case .mailbox(let mailbox)
+        where !hostname.isEmpty && mailbox.unquotedLocalPart.lowercased() == "postmaster" && Self.normalise(mailbox.domain) == hostname:
             return nil
         case .mailbox(let mailbox):
             if mailbox.isAddressLiteral {

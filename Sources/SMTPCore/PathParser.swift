@@ -19,10 +19,15 @@ struct PathParser {
 
     private let bytes: [UInt8]
     private var index: Int
+    /// The longest local part taken: RFC 5321 §4.5.3.1.1's 64 octets for recipients; a sender's
+    /// may be longer (SRS and VERP return paths of forwarders often are, and §4.5.3.1 asks
+    /// servers to accept what they can), up to the path's own limit.
+    private let maxLocalPart: Int
 
-    init(_ bytes: some Collection<UInt8>) {
+    init(_ bytes: some Collection<UInt8>, maxLocalPart: Int = SMTPLimits.maxLocalPartLength) {
         self.bytes = Array(bytes)
         self.index = 0
+        self.maxLocalPart = maxLocalPart
     }
 
     /// Parses `<path>` and returns it with the index of the first byte after `>`.
@@ -65,11 +70,11 @@ struct PathParser {
             try Self.validateSourceRoute(inner[inner.startIndex..<colon])
             mailboxBytes = inner[(colon + 1)...]
         }
-        return (.mailbox(try Self.parseMailbox(mailboxBytes)), rest)
+        return (.mailbox(try Self.parseMailbox(mailboxBytes, maxLocalPart: maxLocalPart)), rest)
     }
 
     /// Parses `Local-part "@" ( Domain / address-literal )`.
-    static func parseMailbox(_ bytes: ArraySlice<UInt8>) throws(Failure) -> Mailbox {
+    static func parseMailbox(_ bytes: ArraySlice<UInt8>, maxLocalPart: Int = SMTPLimits.maxLocalPartLength) throws(Failure) -> Mailbox {
         var index = bytes.startIndex
         let localPart: ArraySlice<UInt8>
         let quoted: Bool
@@ -107,8 +112,8 @@ struct PathParser {
         guard index < bytes.endIndex, bytes[index] == UInt8(ascii: "@") else {
             throw .address("the address has no @domain")
         }
-        guard localPart.count <= SMTPLimits.maxLocalPartLength else {
-            throw .address("the local part is longer than \(SMTPLimits.maxLocalPartLength) octets")
+        guard localPart.count <= maxLocalPart else {
+            throw .address("the local part is longer than \(maxLocalPart) octets")
         }
         let domain = bytes[(index + 1)...]
         let isLiteral = domain.first == UInt8(ascii: "[")

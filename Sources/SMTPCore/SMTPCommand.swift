@@ -182,7 +182,7 @@ extension SMTPCommand {
         _ argument: ArraySlice<UInt8>, keyword: String, usage: String, badAddress: EnhancedStatusCode, role: String
     ) throws(SMTPCommandError) -> (PathParser.Parsed, ArraySlice<UInt8>) {
         guard let pathStart = afterKeyword(keyword, in: argument) else { throw SMTPCommandError(.syntax(usage)) }
-        var parser = PathParser(pathStart)
+        var parser = PathParser(pathStart, maxLocalPart: role == "sender" ? SMTPLimits.maxPathLength : SMTPLimits.maxLocalPartLength)
         do {
             return try parser.parsePath()
         } catch {
@@ -225,6 +225,12 @@ extension SMTPCommand {
                 }
                 parameters.size = Int(value) ?? Int.max
             case ("BODY", let value?):
+                if value.uppercased() == "BINARYMIME" {
+                    // RFC 3030 §3: only with CHUNKING, which this server does not offer.
+                    throw SMTPCommandError(
+                        SMTPReply(555, EnhancedStatusCode(5, 5, 4), "BODY=BINARYMIME is not supported (no CHUNKING); send 8BITMIME or 7BIT")
+                    )
+                }
                 guard let body = BodyType(rawValue: value.uppercased()) else {
                     throw SMTPCommandError(.syntax("BODY must be 7BIT or 8BITMIME"))
                 }

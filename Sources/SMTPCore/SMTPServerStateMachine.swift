@@ -81,6 +81,12 @@ public struct SMTPServerStateMachine: Sendable {
         return false
     }
 
+    /// Whether the message being read came with MAIL FROM's `SMTPUTF8` (RFC 6531 §3.4).
+    public var isReceivingSMTPUTF8: Bool {
+        if case .receivingData(let transaction) = state { return transaction.parameters.smtpUTF8 }
+        return false
+    }
+
     // MARK: Events
 
     /// The connection is open: the greeting to send.
@@ -111,8 +117,10 @@ public struct SMTPServerStateMachine: Sendable {
         case .rcpt(let forwardPath):
             return rcpt(forwardPath)
         case .data:
+            // Without a transaction there is no accepted recipient either (RFC 5321 §3.3 allows
+            // 503 or 554; the one answer for both keeps clients' handling simple).
             guard case .transaction(let transaction) = state else {
-                return fail(SMTPReply(503, EnhancedStatusCode(5, 5, 1), "send MAIL FROM and RCPT TO before DATA"))
+                return fail(SMTPReply(554, EnhancedStatusCode(5, 5, 1), "no valid recipients: send MAIL FROM and RCPT TO before DATA"))
             }
             guard !transaction.recipients.isEmpty else {
                 return fail(SMTPReply(554, EnhancedStatusCode(5, 5, 1), "no valid recipients; nothing to send data for"))

@@ -403,9 +403,10 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
         SMTPSessionInfo(id: sessionID, peerAddress: peerAddress, heloName: machine.heloName ?? "", tls: machine.tlsActive)
     }
 
-    /// The trace field this server adds (RFC 5321 §4.4; protocol names of RFC 3848 and RFC 6531).
+    /// The trace field this server adds (RFC 5321 §4.4; protocol names of RFC 3848, and of RFC
+    /// 6531 §3.7.3 for a message sent with SMTPUTF8: `UTF8SMTP`, `UTF8SMTPS`).
     private func receivedField() -> String {
-        var with = machine.isExtended ? "ESMTP" : "SMTP"
+        var with = machine.isReceivingSMTPUTF8 ? "UTF8SMTP" : machine.isExtended ? "ESMTP" : "SMTP"
         if machine.tlsActive { with += "S" }
         return "Received: from \(machine.heloName ?? "unknown") ([\(peerAddress)])\r\n"
             + "\tby \(environment.stateMachineConfiguration.hostname) (Intake) with \(with) id \(messageID);\r\n"

@@ -566,6 +566,12 @@ import Testing
         #expect(sent.code == 250)
         #expect(try await crm.log().first?.outcome == "unmatched")
         #expect(try await crm.database.storedMessageCount() == 1)
+        // At the name the greeting gives (smtp.hostname) too: RFC 5321 §4.5.1.
+        let atHostname = try await crm.send(
+            mail(from: "someone@elsewhere.example", to: "postmaster@mx.intake.test", subject: "Abuse report 2"),
+            from: "someone@elsewhere.example", to: ["Postmaster@MX.intake.test"])
+        #expect(atHostname.code == 250)
+        #expect(try await crm.database.storedMessageCount() == 2)
         await crm.stop()
     }
 }

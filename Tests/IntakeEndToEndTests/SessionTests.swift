@@ -128,8 +128,16 @@ import Testing
         #expect(try client.command("EHLO").summary == "501 5.5.4")
         #expect(try client.command("EHLO client.test").code == 250)
         #expect(try client.command("RCPT TO:<tok@dropbox.localhost>").summary == "503 5.5.1")
-        #expect(try client.command("DATA").summary == "503 5.5.1")
+        // No accepted recipient, with or without MAIL: the same answer (spec; RFC 5321 §3.3).
+        #expect(try client.command("DATA").summary == "554 5.5.1")
         #expect(try client.command("MAIL FROM:<a@example.org> SIZE=abc").summary == "501 5.5.4")
+        #expect(try client.command("MAIL FROM:<a@example.org> BODY=BINARYMIME").summary == "555 5.5.4")
+        #expect(try client.command("MAIL FROM:<a@example.org> BODY=9BIT").summary == "501 5.5.4")
+        // A forwarder's SRS return path: a sender's local part may pass 64 octets; a recipient's not.
+        let srs = "SRS0=" + String(repeating: "x", count: 70) + "=example.org=a"
+        #expect(try client.command("MAIL FROM:<\(srs)@forwarder.example>").summary == "250 2.1.0")
+        #expect(try client.command("RCPT TO:<\(String(repeating: "t", count: 65))@dropbox.localhost>").summary == "501 5.1.3")
+        #expect(try client.command("RSET").summary == "250 2.0.0")
         #expect(try client.command("MAIL FROM:<a@example.org> FOO=BAR").summary == "555 5.5.4")
         #expect(try client.command("MAIL FROM:<jöe@example.org>").summary == "553 5.6.7")
         #expect(try client.command("MAIL FROM:<a@@example.org>").summary == "501 5.1.7")

@@ -217,7 +217,7 @@ private let ok = MessageDataSummary(size: 100, receivedHeaderCount: 1)
             steps: hello + [.line("MAIL FROM:<a@b.test>"), .line("DATA")],
             replies: ["220", "250", "250 2.1.0", "554 5.5.1"]
         ),
-        .init(name: "DATA before MAIL", steps: hello + [.line("DATA")], replies: ["220", "250", "503 5.5.1"]),
+        .init(name: "DATA before MAIL", steps: hello + [.line("DATA")], replies: ["220", "250", "554 5.5.1"]),
         .init(name: "DATA x", steps: transaction + [.line("DATA x")], replies: ["220", "250", "250 2.1.0", "250 2.1.5", "501 5.5.4"]),
         .init(
             name: "message accepted",
