@@ -66,10 +66,6 @@ public struct IntakeDatabase: Sendable {
                 try db.execute(sql: "PRAGMA journal_size_limit = \(64 * 1024 * 1024)")
                 wal.install(on: db)
             }
-            if maxSize > 0 {
-                let pageSize = try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
-                try db.execute(sql: "PRAGMA max_page_count = \(max(16, maxSize / pageSize))")
-            }
         }
         try refuseEmptiedDatabase(path)
         do {
@@ -93,6 +89,16 @@ public struct IntakeDatabase: Sendable {
                 )
             }
             try Schema.migrator.migrate(pool)
+            // The size cap, on the writer (the one connection that adds pages), once the pool is
+            // open and migrated: opening writes a page when the WAL is missing (GRDB makes it with
+            // a table it drops), and a database already at its cap would not start at all, where
+            // it should take no message and answer 452 until there is room.
+            if maxSize > 0 {
+                try pool.writeWithoutTransaction { db in
+                    let pageSize = try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
+                    try db.execute(sql: "PRAGMA max_page_count = \(Room.maxPages(maxSize: maxSize, pageSize: pageSize))")
+                }
+            }
             let rawFolder = RawMessageFolder(databasePath: path)
             try rawFolder.create()
             let walFile = try WALFile(databasePath: path)
@@ -422,8 +428,9 @@ struct Room {
     var isCapped: Bool
     let maxSize: Int
 
-    /// The pragmas whose values ``init(maxSize:folder:pages:)`` takes, in order.
-    static let pagePragmas = ["page_count", "freelist_count", "max_page_count", "page_size"]
+    /// The pragmas whose values ``init(maxSize:folder:pages:)`` takes, in order. (Not
+    /// `max_page_count`: only the writer's connection has the cap, and readers read these.)
+    static let pagePragmas = ["page_count", "freelist_count", "page_size"]
 
     /// Reads the pages' values (``pagePragmas``) on `db`.
     static func pages(_ db: Database) throws -> [Int] {
@@ -438,9 +445,19 @@ struct Room {
         var stats = statvfs()
         if let folder, statvfs(folder, &stats) == 0 { disk = Int(stats.f_bavail) * Int(stats.f_frsize) }
         var capped = Int.max
-        if maxSize > 0, let pages, pages.count == 4 { capped = max(0, pages[2] - pages[0] + pages[1]) * pages[3] }
+        if maxSize > 0, let pages, pages.count == 3, pages[2] > 0 {
+            // The writer's max_page_count, as ``IntakeDatabase/open(path:maxSize:ownerCheckpoints:)``
+            // sets it (SQLite keeps it no lower than the pages in use).
+            let maxPages = max(pages[0], Self.maxPages(maxSize: maxSize, pageSize: pages[2]))
+            capped = max(0, maxPages - pages[0] + pages[1]) * pages[2]
+        }
         octets = min(disk, capped)
         isCapped = capped < disk
+    }
+
+    /// The page cap for `maxSize` octets.
+    static func maxPages(maxSize: Int, pageSize: Int) -> Int {
+        max(16, maxSize / pageSize)
     }
 
     /// Why SQLite found the database full.

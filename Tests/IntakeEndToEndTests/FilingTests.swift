@@ -124,8 +124,8 @@ import Testing
     /// filed.
     @Test func aFullDatabaseGets452WithNothingPartialAndRecoversWithRoom() async throws {
         // Every message over 4 KiB is kept as a file; its note holds the 40 KB body.
-        let crm = try await CRMFixture.start(
-            settings: ["database.max_size": "262144", "smtp.memory_threshold": "4096", "metrics.port": "0"])
+        let settings = ["database.max_size": "262144", "smtp.memory_threshold": "4096", "metrics.port": "0"]
+        let crm = try await CRMFixture.start(settings: settings)
         let port = try #require(ObservabilityTests.httpPort(crm.daemon))
         #expect(try ObservabilityTests.get(port, "/healthz").0 == 200)
         let rawFolder = try #require(crm.database.rawFolder)
@@ -160,6 +160,12 @@ import Testing
         #expect(status == 503)
         #expect(body.contains("database.max_size (262144 octets)"), "\(body)")
         #expect(crm.daemon.logText.contains("the database has reached its size cap, database.max_size"), "\(crm.daemon.logText)")
+        // Restarted at its cap, the daemon starts and answers 452 as before (opening wrote a page,
+        // and it stopped at once).
+        let atCap = try await crm.restarted(settings: settings)
+        #expect(try await atCap.send(message, to: [atCap.dropbox(Self.bob)]).code == 452)
+        let portAtCap = try #require(ObservabilityTests.httpPort(atCap.daemon))
+        #expect(try ObservabilityTests.get(portAtCap, "/healthz").0 == 503)
         // Room made for a message of that size (here: the first three messages and their notes
         // deleted): healthy again, before any message is filed.
         try await crm.database.write { db in
@@ -167,9 +173,9 @@ import Testing
             try db.execute(sql: "DELETE FROM message WHERE id IN (SELECT id FROM message ORDER BY id LIMIT 3)")
         }
         let left = try await crm.database.storedMessageCount()
-        #expect(try ObservabilityTests.get(port, "/healthz").0 == 200)
+        #expect(try ObservabilityTests.get(portAtCap, "/healthz").0 == 200)
         // With room, the same message is filed.
-        let roomy = try await crm.restarted(settings: ["smtp.memory_threshold": "4096"])
+        let roomy = try await atCap.restarted(settings: ["smtp.memory_threshold": "4096"])
         #expect(try await roomy.send(message, to: [roomy.dropbox(Self.bob)]).code == 250)
         #expect(try await roomy.database.storedMessageCount() == left + 1)
         await roomy.stop()
