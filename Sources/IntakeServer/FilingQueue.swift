@@ -106,8 +106,16 @@ final class FilingQueue: Service, Sendable {
         } else {
             // Never filed: its kept raw file goes too.
             database.removeKeptFile(of: delivery)
-            completion(.failure(StoreError(code: .unavailable, message: "the server is shutting down")))
+            completion(.failure(Self.shuttingDown))
         }
+    }
+
+    /// The answer to a delivery that comes once the queue has stopped.
+    static let shuttingDown = StoreError(code: .unavailable, message: "the server is shutting down")
+
+    /// Whether `error` is ``shuttingDown``, not a failure of the storage.
+    static func isShuttingDown(_ error: StoreError) -> Bool {
+        error.code == shuttingDown.code && error.message == shuttingDown.message
     }
 
     func run() async throws {

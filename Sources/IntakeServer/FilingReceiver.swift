@@ -147,12 +147,13 @@ struct FilingReceiver: SMTPMessageReceiver {
         let sha256 = MailParser.SHA256.hexDigits(digest)
         do {
             try rawFolder.keep(path, sha256: sha256)
+            failures.worked(.rawFile)
             return .success(.kept(sha256: sha256, size: size))
         } catch .otherFileSystem {
             return .success(.file(path: path, size: size))
         } catch {
             logger.error("cannot keep the message's file", metadata: ["smtp.message.id": "\(id)", "error": "\(error)"])
-            if !error.isOutOfSpace { failures.failed("cannot keep the message's file: \(error)") }
+            if !error.isOutOfSpace { failures.failed(.rawFile, "cannot keep the message's file: \(error)") }
             return .failure(Refusal(result: .rejected(.storageFailure(outOfSpace: error.isOutOfSpace))))
         }
     }
@@ -176,7 +177,7 @@ struct FilingReceiver: SMTPMessageReceiver {
             return .success(try RawMessage.read(path, size: size, into: &bytes))
         } catch {
             logger.error("cannot read the received message", metadata: ["error": "\(error)"])
-            failures.failed("cannot read the received message: \(error)")
+            failures.failed(.rawFile, "cannot read the received message: \(error)")
             return .failure(
                 Refusal(
                     result: .rejected(SMTPReply(451, EnhancedStatusCode(4, 3, 0), "could not read the message back; try again later"))))
@@ -230,7 +231,7 @@ struct FilingReceiver: SMTPMessageReceiver {
         metrics.filingDuration.recordInterval(since: started)
         switch outcome {
         case .success(let results):
-            failures.stored()
+            failures.worked(.commit)
             for result in results {
                 metrics.filingOutcomes[result.outcome]?.increment()
                 // One summary line per message and recipient: outcome, kind, size, duration.
@@ -253,8 +254,8 @@ struct FilingReceiver: SMTPMessageReceiver {
                 "could not file the message",
                 metadata: ["smtp.session.id": "\(message.session.id)", "smtp.message.id": "\(message.id)", "error": "\(error)"])
             // A full database or disk is the database's standing failure (cleared with room);
-            // so is the server shutting down, which is no failure of the storage.
-            if error.code != .full && error.code != .unavailable { failures.failed("\(error)") }
+            // the server shutting down is no failure of the storage.
+            if error.code != .full && !FilingQueue.isShuttingDown(error) { failures.failed(.commit, "\(error)") }
             return .rejected(.storageFailure(outOfSpace: error.code == .full))
         }
     }

@@ -18,7 +18,7 @@ import SMTPCore
 /// | key | type | default | meaning |
 /// |---|---|---|---|
 /// | `data_dir` | path | `./intake-data` | data folder: spool, temporary files |
-/// | `dropbox.domains` | list | `dropbox.localhost` | domains whose mail is accepted |
+/// | `dropbox.domains` | list, or a comma-separated string | `dropbox.localhost` | domains whose mail is accepted |
 /// | `delivery` | `filing`, `spool` or `discard` | `filing` | `filing` files into the CRM database; `spool` only keeps messages in `data_dir/spool`; `discard` accepts and drops every message (benchmarks only) |
 /// | `database.path` | path | `data_dir/intake.sqlite` | the SQLite database |
 /// | `database.max_size` | int | 0 (no cap) | octets the database file may grow to (the raw folder is not counted); when full, messages get `452 4.3.1` |

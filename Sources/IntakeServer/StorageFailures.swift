@@ -1,31 +1,41 @@
 import Foundation
 import Synchronization
 
-/// The last delivery that could not be stored (a commit that failed, a raw file that could not
-/// be kept or read back), until a later one is: `/healthz` reports it, since the health probe's
-/// own small write can succeed while deliveries fail (an unwritable raw folder, unreadable pages).
-/// A full database or disk is not recorded here: the database reports that standing failure
-/// itself, and clears it as soon as there is room.
+/// The deliveries that could not be stored, by what failed, until that part works again: `/healthz`
+/// reports them, since the health probe's own small write can succeed while deliveries fail (an
+/// unwritable raw folder, pages that cannot be read). A failure of one part is cleared only by a
+/// success of that part: small messages committed while the raw folder refuses every large one's
+/// file leave that failure standing. A full database or disk is not recorded here: the database
+/// reports that standing failure itself, and clears it as soon as there is room.
 final class StorageFailures: Sendable {
-    private let last = Mutex<(reason: String, at: Date)?>(nil)
-
-    /// A delivery failed for `reason`.
-    func failed(_ reason: String) {
-        last.withLock { $0 = (reason, Date()) }
+    /// The part of storing a delivery that failed.
+    enum Part: String, Sendable, CaseIterable {
+        /// Keeping a large message's file in the raw folder, or reading it back.
+        case rawFile = "raw file"
+        /// The transaction that files the message.
+        case commit
     }
 
-    /// A delivery was stored: the failure, if any, is over.
-    func stored() {
-        last.withLock { if $0 != nil { $0 = nil } }
+    private let last = Mutex<[Part: (reason: String, at: Date)]>([:])
+
+    /// `part` failed for `reason`.
+    func failed(_ part: Part, _ reason: String) {
+        last.withLock { $0[part] = (reason, Date()) }
     }
 
-    /// What `/healthz` says while the failure stands.
+    /// `part` worked: its failure, if any, is over.
+    func worked(_ part: Part) {
+        last.withLock { if $0[part] != nil { $0[part] = nil } }
+    }
+
+    /// What `/healthz` says while a failure stands.
     var problem: String? {
-        last.withLock { last in
-            last.map { failure in
-                let when = ISO8601DateFormatter.string(from: failure.at, timeZone: .gmt, formatOptions: [.withInternetDateTime])
-                return "the last delivery could not be stored (\(when): \(failure.reason)); messages get 451 until one is"
-            }
+        let failures = last.withLock { last in Part.allCases.compactMap { part in last[part].map { (part, $0) } } }
+        guard !failures.isEmpty else { return nil }
+        let told = failures.map { part, failure in
+            let when = ISO8601DateFormatter.string(from: failure.at, timeZone: .gmt, formatOptions: [.withInternetDateTime])
+            return "\(part.rawValue) failed at \(when): \(failure.reason)"
         }
+        return "deliveries could not be stored (\(told.joined(separator: "; "))); messages get 451 until that works again"
     }
 }

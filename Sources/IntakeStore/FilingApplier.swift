@@ -142,7 +142,7 @@ struct FilingApplier {
             if let contact = try findContact(candidate.address, organisationID: user.organisationID) {
                 // A contact first met without a display name (an address in a body or a Cc) is
                 // named after its local part; the first message that gives a name renames it.
-                if let better = candidate.displayName, contact.name == candidate.nameFromAddress,
+                if let better = candidate.displayName, ContactCandidate.sameLetters(contact.name, candidate.nameFromAddress),
                     !ContactCandidate.sameLetters(better, contact.name)
                 {
                     try db.executeCached(sql: "UPDATE contact SET name = ? WHERE id = ?", arguments: [better, contact.id])

@@ -347,7 +347,8 @@ enum Schema {
 
     /// Runs `body` with the database's size cap lifted and puts the cap back after it: a
     /// migration that copies a table needs room before the old table's pages are freed, and a
-    /// database at its cap (`database.max_size`) still migrates.
+    /// database at its cap (`database.max_size`) still migrates. (``IntakeDatabase`` sets the
+    /// cap only after migrating; this keeps a migrator run on a capped connection safe too.)
     private static func withoutSizeCap(_ db: Database, _ body: () throws -> Void) throws {
         let cap = try Int.fetchOne(db, sql: "PRAGMA max_page_count") ?? 0
         try db.execute(sql: "PRAGMA max_page_count = 4294967294")

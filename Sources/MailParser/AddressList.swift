@@ -94,7 +94,7 @@ public enum AddressList {
                 return
             }
             if let surname = stray {
-                if isAngle {
+                if isAngle, isSurname(surname) {
                     mb.name = [surname, mb.name].compactMap { $0 }.joined(separator: ", ")
                 } else {
                     invalid += 1
@@ -102,6 +102,14 @@ public enum AddressList {
                 stray = nil
             }
             result.append(mb)
+        }
+
+        /// One word, or particles before one (`van der Berg`, `de la Cruz`): a surname, not a
+        /// person named without an address (`Bob Carter, Jane Roe <jane@x>`).
+        func isSurname(_ words: String) -> Bool {
+            let parts = words.split(separator: " ")
+            guard let last = parts.last, last.first?.isLetter == true else { return false }
+            return parts.dropLast().allSatisfy { $0.first?.isLowercase == true }
         }
 
         func finishStray() {

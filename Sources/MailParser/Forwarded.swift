@@ -93,19 +93,38 @@ struct ForwardScanner {
         return Label(field: label.field, value: value, label: label.text)
     }
 
+    /// Whether line `i` is only an address in brackets: `<a@b>` or `[mailto:a@b]`.
+    func isWrappedAddress(_ i: Int) -> Bool {
+        let line = lines.string(i).trimmingWhitespace()
+        guard line.contains("@"), !line.contains(" ") else { return false }
+        return (line.hasPrefix("<") && line.hasSuffix(">")) || (line.lowercased().hasPrefix("[mailto:") && line.hasSuffix("]"))
+    }
+
     /// Whether line `i` is a row that clients put in header blocks and that names no one
     /// (`Reply-To:`, `Importance:`, `Attachments:`), in any of the languages.
     func isIgnoredLabelLine(_ i: Int) -> Bool {
-        let s = lines.bytes[lines.ranges[i]]
-        guard s.count >= 3, let colon = s.prefix(48).firstIndex(of: ASCII.colon), colon > s.startIndex else { return false }
-        let label = String(decoding: s[s.startIndex..<colon], as: UTF8.self).strippingDecoration(["*", "_", "\u{00A0}"]).foldedForLookup()
+        guard let (label, _) = labelAndValue(i) else { return false }
         return MailLanguages.ignoredLabels.contains(label)
     }
 
     private func anyLabel(_ i: Int) -> ((field: MailLanguages.Field, text: String), String)? {
+        guard var (label, value) = labelAndValue(i) else { return nil }
+        var field = MailLanguages.labels[label]
+        if field == nil, let paren = label.firstIndex(of: "(") {
+            // "Kopie (CC)", "Cc (Kopie)"
+            label = String(label[..<paren]).trimmingWhitespace()
+            field = MailLanguages.labels[label]
+        }
+        guard let field else { return nil }
+        value = value.strippingDecoration(["*", "\u{00A0}"])
+        return ((field, label), value)
+    }
+
+    /// `label: value` with a colon (ASCII or full-width) within the first 48 octets and a label
+    /// of at most 40: the label folded for lookup, and the value as written.
+    private func labelAndValue(_ i: Int) -> (label: String, value: String)? {
         let s = lines.bytes[lines.ranges[i]]
         guard s.count >= 3 else { return nil }
-        // A colon (ASCII or full-width) within the first 48 bytes.
         var colonAt = -1
         var colonLen = 1
         var k = s.startIndex
@@ -116,18 +135,10 @@ struct ForwardScanner {
             k += 1
         }
         guard colonAt > s.startIndex else { return nil }
-        var label = String(decoding: s[s.startIndex..<colonAt], as: UTF8.self)
+        let label = String(decoding: s[s.startIndex..<colonAt], as: UTF8.self)
             .strippingDecoration(["*", "_", "\u{00A0}"]).foldedForLookup()
         guard !label.isEmpty, label.utf8.count <= 40 else { return nil }
-        var field = MailLanguages.labels[label]
-        if field == nil, let paren = label.firstIndex(of: "(") {
-            // "Kopie (CC)", "Cc (Kopie)"
-            label = String(label[..<paren]).trimmingWhitespace()
-            field = MailLanguages.labels[label]
-        }
-        guard let field else { return nil }
-        let value = String(decoding: s[(colonAt + colonLen)...], as: UTF8.self).strippingDecoration(["*", "\u{00A0}"])
-        return ((field, label), value)
+        return (label, String(decoding: s[(colonAt + colonLen)...], as: UTF8.self))
     }
 
     /// Reads the `Label: value` lines starting at `k`.
@@ -157,12 +168,17 @@ struct ForwardScanner {
                 j += 1
                 continue
             }
-            // A wrapped To / Cc list continues on the next line (no label before its first address),
-            // as does a From whose name filled the line (`From: Name` then `<address>`).
-            if let last = fields.last, last.0 == .to || last.0 == .cc || (last.0 == .from && !last.1.contains("@")),
-                let at = lines.slice(j).firstIndex(of: UInt8(ascii: "@")),
+            // A wrapped To / Cc list continues on the next line (no label before its first address).
+            if let last = fields.last, last.0 == .to || last.0 == .cc, let at = lines.slice(j).firstIndex(of: UInt8(ascii: "@")),
                 !lines.bytes[lines.ranges[j].lowerBound..<at].contains(ASCII.colon)
             {
+                fields[fields.count - 1].1 += " " + lines.string(j).trimmingWhitespace()
+                j += 1
+                continue
+            }
+            // A From whose name filled the line: `From: Name`, then `<address>` (or `[mailto:…]`)
+            // alone on the next; a line of text with an address in it is no part of it.
+            if let last = fields.last, last.0 == .from, !last.1.contains("@"), isWrappedAddress(j) {
                 fields[fields.count - 1].1 += " " + lines.string(j).trimmingWhitespace()
                 j += 1
                 continue

@@ -135,7 +135,9 @@ extension SMTPCommand {
     private static func parseMail(_ argument: ArraySlice<UInt8>) throws(SMTPCommandError) -> SMTPCommand {
         let (path, rest) = try parsePath(
             argument, keyword: "FROM:", usage: "Syntax: MAIL FROM:<address> [SIZE=n] [BODY=8BITMIME] [SMTPUTF8]",
-            badAddress: EnhancedStatusCode(5, 1, 7), role: "sender"
+            badAddress: EnhancedStatusCode(5, 1, 7), role: "sender",
+            // A forwarder's SRS or VERP return path may pass 64 octets (RFC 5321 §4.5.3.1).
+            maxLocalPart: SMTPLimits.maxPathLength
         )
         // `Reverse-path [SP Mail-parameters]` (RFC 5321 §4.1.1.2): a parameter starts after a space.
         if let first = rest.first, first != UInt8(ascii: " ") {
@@ -179,10 +181,11 @@ extension SMTPCommand {
     /// Parses `KEYWORD<path>` and returns the path and what follows it; a missing keyword or
     /// brackets earn `501 5.5.4` with `usage`, a bad address `501` with `badAddress`.
     private static func parsePath(
-        _ argument: ArraySlice<UInt8>, keyword: String, usage: String, badAddress: EnhancedStatusCode, role: String
+        _ argument: ArraySlice<UInt8>, keyword: String, usage: String, badAddress: EnhancedStatusCode, role: String,
+        maxLocalPart: Int = SMTPLimits.maxLocalPartLength
     ) throws(SMTPCommandError) -> (PathParser.Parsed, ArraySlice<UInt8>) {
         guard let pathStart = afterKeyword(keyword, in: argument) else { throw SMTPCommandError(.syntax(usage)) }
-        var parser = PathParser(pathStart, maxLocalPart: role == "sender" ? SMTPLimits.maxPathLength : SMTPLimits.maxLocalPartLength)
+        var parser = PathParser(pathStart, maxLocalPart: maxLocalPart)
         do {
             return try parser.parsePath()
         } catch {

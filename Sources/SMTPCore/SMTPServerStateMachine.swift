@@ -81,6 +81,15 @@ public struct SMTPServerStateMachine: Sendable {
         return false
     }
 
+    /// Whether a message has ended and waits for its delivery's result.
+    public var isDelivering: Bool {
+        if case .delivering = state { return true }
+        return false
+    }
+
+    /// Whether the session was closed because the client made too many errors.
+    public private(set) var closedForErrors = false
+
     /// Whether the message being read came with MAIL FROM's `SMTPUTF8` (RFC 6531 §3.4).
     public var isReceivingSMTPUTF8: Bool {
         if case .receivingData(let transaction) = state { return transaction.parameters.smtpUTF8 }
@@ -305,8 +314,8 @@ public struct SMTPServerStateMachine: Sendable {
 
     /// The shutdown's grace period is over and the session is still busy: a message still
     /// arriving is dropped with `421 4.3.2` (RFC 5321 §3.8), so that its sender knows to send it
-    /// again. A message being delivered gets no reply: it may be stored, and a retry is
-    /// recognised as a duplicate.
+    /// again; so is one still waiting for the store (it may yet be stored, and then the retry is
+    /// recognised as a duplicate).
     public mutating func shutdownGraceElapsed() -> Action? {
         shuttingDown = true
         switch state {
@@ -399,6 +408,7 @@ public struct SMTPServerStateMachine: Sendable {
         errorCount += 1
         if errorCount > configuration.limits.maxErrors {
             state = .closed
+            closedForErrors = true
             return .replyAndClose([
                 reply, SMTPReply(421, EnhancedStatusCode(4, 7, 0), "\(configuration.hostname) too many errors; closing"),
             ])

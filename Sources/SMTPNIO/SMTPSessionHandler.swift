@@ -115,7 +115,12 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
             inputClosed = true
             processInput(context: context)
         } else if let event = event as? SMTPShutdownEvent {
+            let messageEnds = event.graceElapsed && (machine.isReceivingData || machine.isDelivering)
             if let action = event.graceElapsed ? machine.shutdownGraceElapsed() : machine.shutdownRequested() {
+                // The message dropped or left unconfirmed counts as one that ended with its 421.
+                if messageEnds, case .replyAndClose(let replies) = action, let reply = replies.first {
+                    environment.metrics.messageFinished(reply)
+                }
                 perform(action, context: context)
                 flushOutput(context: context)
             }
@@ -211,7 +216,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
                 // before any delivery: its summary line says so, as a delivery's would.
                 environment.metrics.messageFinished(refusal)
                 logger.info(
-                    "message refused",
+                    "message refused before delivery",
                     metadata: [
                         "smtp.message.id": "\(messageID)", "smtp.message.size": "\(summary.size)",
                         "smtp.reply": "\(refusal.code)", "smtp.reply.enhanced": "\(refusal.enhancedCode.map { "\($0)" } ?? "")",
@@ -254,7 +259,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
             closing = true
             context.close(promise: nil)
         case .replyAndClose(let replies):
-            if let last = replies.last, last.code == 421, last.enhancedCode == EnhancedStatusCode(4, 7, 0) {
+            if machine.closedForErrors {
                 logger.info("too many errors; closing", metadata: ["smtp.reply": "421", "smtp.reply.enhanced": "4.7.0"])
             }
             for reply in replies { write(reply) }

@@ -44,6 +44,10 @@ extension AdminConnectionOptions {
         }
         // Alone, they are left for the parser to refuse (no subcommand was named).
         guard !leading.isEmpty, !rest.isEmpty else { return arguments }
+        // Before a `--`, after which they would be arguments, not options.
+        if let terminator = rest.firstIndex(of: "--") {
+            return Array(rest[..<terminator]) + leading + Array(rest[terminator...])
+        }
         return Array(rest) + leading
     }
 }

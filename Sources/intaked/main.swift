@@ -53,8 +53,11 @@ struct Intaked: AsyncParsableCommand {
         // Command-line values go through the same string parsing as environment variables, so
         // `--set smtp.max_recipients=50` and `INTAKE_SMTP_MAX_RECIPIENTS=50` mean the same.
         var values: [String: String] = [:]
+        func normalised(_ key: String) -> String {
+            key.uppercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
+        }
         func set(_ key: String, _ value: String) {
-            values[key.uppercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()] = value
+            values[normalised(key)] = value
         }
         for setting in settings {
             guard let equals = setting.firstIndex(of: "="), equals != setting.startIndex else {
@@ -75,7 +78,8 @@ struct Intaked: AsyncParsableCommand {
         // A shortcut and `--set` for the same key: which one was meant is not clear.
         func shortcut(_ option: String, _ key: String, _ value: String?) throws {
             guard let value else { return }
-            if settings.contains(where: { $0.hasPrefix(key + "=") }) {
+            // However `--set` spelt the key (smtp.port, SMTP_PORT): it is in `values` already.
+            if values[normalised(key)] != nil {
                 throw Self.fail("configuration: \(option) and --set \(key)=… both set \(key); give one")
             }
             set(key, value)

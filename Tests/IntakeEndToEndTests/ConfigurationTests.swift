@@ -26,6 +26,7 @@ import Testing
         (["--config", "/"], "cannot read the configuration file /: it is a folder"),
         // Which of the two was meant is not clear; the bad one would have gone unreported.
         (["--set", "smtp.port=abc", "--smtp-port", "2533"], "--smtp-port and --set smtp.port=… both set smtp.port; give one"),
+        (["--set", "SMTP_PORT=abc", "--smtp-port", "2533"], "--smtp-port and --set smtp.port=… both set smtp.port; give one"),
     ])
     func badSettingsAreRefused(_ arguments: [String], _ message: String) throws {
         let result = try runCommand(Daemon.executable, ["--data-dir", Daemon.temporaryDirectory()] + arguments)

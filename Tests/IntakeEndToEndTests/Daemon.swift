@@ -283,9 +283,11 @@ final class SQLiteLockHolder: Sendable {
         }
     }
 
-    /// Ends the holder, and so its lock: with SIGKILL, as under the test runner `terminate()`
-    /// (SIGTERM) left it holding the lock.
+    /// Ends the holder, and so its lock, and waits for it: with SIGKILL, as under the test
+    /// runner `terminate()` (SIGTERM) left it holding the lock. Again, it does nothing.
     func release() {
+        guard process.isRunning else { return }
         kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
     }
 }

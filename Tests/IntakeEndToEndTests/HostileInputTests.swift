@@ -114,7 +114,7 @@ import Testing
         #expect(daemon.spooledMessages().isEmpty)
         await daemon.stop()
         // Each refusal has its summary line, as a delivery's would.
-        let refused = daemon.logText.split(separator: "\n").filter { $0.contains("msg=\"message refused\"") }
+        let refused = daemon.logText.split(separator: "\n").filter { $0.contains("msg=\"message refused before delivery\"") }
         #expect(refused.map { $0.contains("smtp.reply.enhanced=") } == [true, true, true, true], "\(daemon.logText)")
         #expect(refused.last?.contains("smtp.reply=554") == true)
     }

@@ -26,6 +26,9 @@ struct AddressTests {
             ("Sales, info@sales.example", ["info@sales.example"], [nil], 1),
             ("Sales", [], [], 1),
             ("Sales, Support", [], [], 2),
+            // A person named without an address is not a surname: the next keeps its own name.
+            ("Bob Carter, Jane Roe <jane@roe.example>", ["jane@roe.example"], ["Jane Roe"], 1),
+            ("\"\", John <john@doe.example>", ["john@doe.example"], ["John"], 1),
             (
                 "Team: Doe, John <john@doe.example>;, Roe, <richard@roe.example>", ["john@doe.example", "richard@roe.example"],
                 ["Doe, John", "Roe"], 0

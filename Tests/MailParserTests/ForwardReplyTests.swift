@@ -328,6 +328,18 @@ struct ForwardTests {
         #expect(m.forwarded.first?.fromName == "Jane Fenwick-Montgomery (Fenwick Logistics Procurement Department)")
         #expect(m.forwarded.first?.addressMissing == false)
         #expect(m.forwarded.first?.to.map(\.address) == ["bob@harbourview.example"])
+        // A line of text after a From without an address is not its address.
+        let textAfter = textMessage(
+            subject: "Fwd: Notes",
+            body: """
+                -------- Forwarded Message --------
+                Subject: Notes
+                Date: Mon, 4 Mar 2024 09:00:00 +0100
+                From: Doe, Jane
+                Please write to tom.reyes@fenwick.example about the crates.
+                """)
+        #expect(textAfter.forwarded.first?.from == nil)
+        #expect(textAfter.forwarded.first?.fromName == "Doe, Jane")
     }
 
     @Test func forwardOfForward() {
