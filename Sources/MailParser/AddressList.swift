@@ -84,23 +84,20 @@ public enum AddressList {
             let isAngle = unit.contains { $0.kind == .special && $0.byte == UInt8(ascii: "<") }
             let isPhrase = !isAngle && unit.allSatisfy { $0.kind == .atom || $0.kind == .quoted || $0.kind == .space }
             if isPhrase {
-                if stray != nil { invalid += 1 }
+                finishStray()
                 stray = phrase(unit)
                 return
             }
             guard var mb = mailbox(unit, group: group) else {
-                invalid += stray == nil ? 1 : 2
-                stray = nil
+                finishStray()
+                invalid += 1
                 return
             }
-            if let surname = stray {
-                if isAngle, isSurname(surname) {
-                    mb.name = [surname, mb.name].compactMap { $0 }.joined(separator: ", ")
-                } else {
-                    invalid += 1
-                }
+            if let surname = stray, isAngle, isSurname(surname) {
+                mb.name = [surname, mb.name].compactMap { $0 }.joined(separator: ", ")
                 stray = nil
             }
+            finishStray()
             result.append(mb)
         }
 
@@ -112,6 +109,7 @@ public enum AddressList {
             return parts.dropLast().allSatisfy { $0.first?.isLowercase == true }
         }
 
+        /// Words left with no mailbox to name: an entry that cannot be read.
         func finishStray() {
             if stray != nil { invalid += 1 }
             stray = nil

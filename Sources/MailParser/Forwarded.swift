@@ -89,8 +89,16 @@ struct ForwardScanner {
 
     /// `Label: value` in any of the languages.
     func labelLine(_ i: Int) -> Label? {
-        guard let (label, value) = anyLabel(i) else { return nil }
-        return Label(field: label.field, value: value, label: label.text)
+        guard var (label, value) = labelAndValue(i) else { return nil }
+        var field = MailLanguages.labels[label]
+        if field == nil, let paren = label.firstIndex(of: "(") {
+            // "Kopie (CC)", "Cc (Kopie)"
+            label = String(label[..<paren]).trimmingWhitespace()
+            field = MailLanguages.labels[label]
+        }
+        guard let field else { return nil }
+        value = value.strippingDecoration(["*", "\u{00A0}"])
+        return Label(field: field, value: value, label: label)
     }
 
     /// Whether line `i` is only an address in brackets: `<a@b>` or `[mailto:a@b]`.
@@ -105,19 +113,6 @@ struct ForwardScanner {
     func isIgnoredLabelLine(_ i: Int) -> Bool {
         guard let (label, _) = labelAndValue(i) else { return false }
         return MailLanguages.ignoredLabels.contains(label)
-    }
-
-    private func anyLabel(_ i: Int) -> ((field: MailLanguages.Field, text: String), String)? {
-        guard var (label, value) = labelAndValue(i) else { return nil }
-        var field = MailLanguages.labels[label]
-        if field == nil, let paren = label.firstIndex(of: "(") {
-            // "Kopie (CC)", "Cc (Kopie)"
-            label = String(label[..<paren]).trimmingWhitespace()
-            field = MailLanguages.labels[label]
-        }
-        guard let field else { return nil }
-        value = value.strippingDecoration(["*", "\u{00A0}"])
-        return ((field, label), value)
     }
 
     /// `label: value` with a colon (ASCII or full-width) within the first 48 octets and a label

@@ -105,9 +105,11 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? IdleStateHandler.IdleStateEvent, event == .read {
             if let action = machine.idleTimeoutElapsed() {
-                let replied: Bool
-                if case .replyAndClose(let replies) = action { replied = !replies.isEmpty } else { replied = true }
-                logger.info("idle timeout", metadata: ["smtp.reply": replied ? "421" : "none (TLS handshake unfinished)"])
+                if case .replyAndClose(let replies) = action, let reply = replies.last {
+                    logger.info("idle timeout", metadata: reply.logMetadata)
+                } else {
+                    logger.info("idle timeout", metadata: ["smtp.reply": "none (TLS handshake unfinished)"])
+                }
                 perform(action, context: context)
                 flushOutput(context: context)
             }
@@ -156,9 +158,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
         guard !closing else { return }
         if case .reject(let reply) = decision {
             // The code says why (5.1.1 no such dropbox, 5.7.1 not ours); the address stays out.
-            logger.info(
-                "recipient refused",
-                metadata: ["smtp.reply": "\(reply.code)", "smtp.reply.enhanced": "\(reply.enhancedCode.map { "\($0)" } ?? "")"])
+            logger.info("recipient refused", metadata: reply.logMetadata)
         }
         perform(machine.recipientChecked(decision), context: context)
     }
@@ -217,10 +217,9 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
                 environment.metrics.messageFinished(refusal)
                 logger.info(
                     "message refused before delivery",
-                    metadata: [
-                        "smtp.message.id": "\(messageID)", "smtp.message.size": "\(summary.size)",
-                        "smtp.reply": "\(refusal.code)", "smtp.reply.enhanced": "\(refusal.enhancedCode.map { "\($0)" } ?? "")",
-                    ])
+                    metadata: refusal.logMetadata.merging(["smtp.message.id": "\(messageID)", "smtp.message.size": "\(summary.size)"]) {
+                        _, new in new
+                    })
             }
             perform(action, context: context)
         }
@@ -259,8 +258,8 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
             closing = true
             context.close(promise: nil)
         case .replyAndClose(let replies):
-            if machine.closedForErrors {
-                logger.info("too many errors; closing", metadata: ["smtp.reply": "421", "smtp.reply.enhanced": "4.7.0"])
+            if machine.closedForErrors, let last = replies.last {
+                logger.info("too many errors; closing", metadata: last.logMetadata)
             }
             for reply in replies { write(reply) }
             closing = true
@@ -445,5 +444,15 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
             metadata["smtp.reply"] = "\(reply.code)"
             logger.info("message refused", metadata: metadata)
         }
+    }
+}
+
+extension SMTPReply {
+    /// The reply's codes for a log line: `smtp.reply` and, when it has one, `smtp.reply.enhanced`
+    /// (never its text, which may name an address).
+    fileprivate var logMetadata: Logger.Metadata {
+        var metadata: Logger.Metadata = ["smtp.reply": "\(code)"]
+        if let enhancedCode { metadata["smtp.reply.enhanced"] = "\(enhancedCode)" }
+        return metadata
     }
 }
