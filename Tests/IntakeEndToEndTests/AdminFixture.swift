@@ -63,7 +63,9 @@ struct AdminFixture {
         let result = try await runCommandDetached(
             "/usr/bin/env",
             ["python3", ClientTests.scripts + "/send_message.py", String(daemon.port), from, recipients.joined(separator: ",")],
-            input: message
+            input: message,
+            // As before these ran on threads of their own: no watchdog timer per message sent.
+            timeout: nil
         )
         guard result.status == 0, let json = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any] else {
             Issue.record("send_message.py failed: \(result.output) \(result.error)")

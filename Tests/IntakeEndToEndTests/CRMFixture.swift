@@ -73,7 +73,9 @@ struct CRMFixture {
         let script = ClientTests.scripts + "/send_message.py"
         let result = try await runCommandDetached(
             "/usr/bin/env", ["python3", script, String(daemon.port), from, recipients.joined(separator: ",")],
-            input: String(decoding: message, as: UTF8.self)
+            input: String(decoding: message, as: UTF8.self),
+            // As before these ran on threads of their own: no watchdog timer per message sent.
+            timeout: nil
         )
         guard result.status == 0, let json = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any] else {
             Issue.record("send_message.py failed: \(result.output) \(result.error)")

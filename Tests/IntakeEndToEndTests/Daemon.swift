@@ -207,7 +207,7 @@ func runCommand(
 /// test that blocked one for ten seconds slowed the whole suite, and Postfix's tests met their
 /// time limit). A command still running after `timeout` is ended.
 func runCommandDetached(
-    _ executable: String, _ arguments: [String], input: String? = nil, timeout: Duration = .seconds(60)
+    _ executable: String, _ arguments: [String], input: String? = nil, timeout: Duration? = .seconds(60)
 ) async throws -> (status: Int32, output: String, error: String) {
     try await onThreadOfItsOwn { try runCommand(executable, arguments, input: input, timeout: timeout) }
 }
