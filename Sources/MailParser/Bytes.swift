@@ -102,10 +102,22 @@ enum Bytes {
 
     /// A `String` from bytes that are UTF-8 when valid, else Windows-1252.
     /// - SeeAlso: RFC 6532 §3.2 (UTF-8 header fields); real clients send raw Latin-1 / CP1252.
+    /// ISO-2022-JP text written raw (no RFC 2047 words), as older Japanese mailers do, is read as
+    /// such: its escape sequences would otherwise open comments in an address field.
     static func headerString(_ bytes: ArraySlice<UInt8>) -> (String, Bool) {
         var ascii = true
-        for b in bytes where b >= 0x80 { ascii = false; break }
-        if ascii { return (String(decoding: bytes, as: UTF8.self), false) }
+        var escape = false
+        for b in bytes {
+            if b >= 0x80 {
+                ascii = false
+                break
+            }
+            if b == 0x1B { escape = true }
+        }
+        if ascii {
+            if escape, ISO2022JP.announcesTwoOctetSet(bytes), let decoded = ISO2022JP.decode(bytes) { return (decoded.text, false) }
+            return (String(decoding: bytes, as: UTF8.self), false)
+        }
         if let s = String(validating: bytes, as: UTF8.self) { return (s, false) }
         return (Charset.decodeWindows1252(bytes), true)
     }

@@ -30,12 +30,12 @@ public enum Charset {
         "shift-jis": "CP932", "shift_jis": "CP932", "sjis": "CP932", "x-sjis": "CP932", "ms-kanji": "CP932",
         "csshiftjis": "CP932", "windows-31j": "CP932", "cp932": "CP932", "x-ms-cp932": "CP932", "shiftjis": "CP932",
         "euc-jp": "EUC-JP-MS", "x-euc-jp": "EUC-JP-MS", "eucjp": "EUC-JP-MS", "cseucpkdfmtjapanese": "EUC-JP-MS",
-        "iso-2022-jp": "ISO-2022-JP-3", "csiso2022jp": "ISO-2022-JP-3", "iso-2022-jp-2": "ISO-2022-JP-2",
+        "iso-2022-jp": "ISO-2022-JP", "csiso2022jp": "ISO-2022-JP", "iso-2022-jp-2": "ISO-2022-JP-2",
         "gb2312": "GB18030", "gb-2312": "GB18030", "csgb2312": "GB18030", "x-gbk": "GB18030", "gbk": "GB18030",
         "cp936": "GB18030", "euc-cn": "GB18030", "x-euc-cn": "GB18030", "chinese": "GB18030", "gb18030": "GB18030",
         "iso-ir-58": "GB18030", "gb-18030": "GB18030",
-        "big5": "BIG5-HKSCS", "big-5": "BIG5-HKSCS", "x-x-big5": "BIG5-HKSCS", "cn-big5": "BIG5-HKSCS",
-        "csbig5": "BIG5-HKSCS", "big5-hkscs": "BIG5-HKSCS", "cp950": "CP950",
+        "big5": "CP950", "big-5": "CP950", "x-x-big5": "CP950", "cn-big5": "CP950",
+        "csbig5": "CP950", "big5-hkscs": "BIG5-HKSCS", "cp950": "CP950",
         "euc-kr": "CP949", "ks-c-5601-1987": "CP949", "ks-c-5601-1989": "CP949", "ksc5601": "CP949",
         "ksc-5601": "CP949", "korean": "CP949", "cp949": "CP949", "windows-949": "CP949", "uhc": "CP949",
         "koi8-r": "KOI8-R", "koi8r": "KOI8-R", "koi8-u": "KOI8-U", "koi8u": "KOI8-U", "koi8-ru": "KOI8-RU",
@@ -106,7 +106,16 @@ public enum Charset {
             {
                 return Decoded(text: String(decoding: slice, as: UTF8.self), unknownCharset: false, invalidBytes: false)
             }
-            if let result = iconvDecode(slice, from: name) { return result }
+            if name == "ISO-2022-JP", let decoded = ISO2022JP.decode(slice) { return decoded }
+            if let result = iconvDecode(slice, from: name == "ISO-2022-JP" ? "ISO-2022-JP-3" : name) {
+                // Big5 as Taiwan writes it is code page 950 (with the euro sign); Hong Kong's
+                // characters are in HKSCS, which lacks the euro: the other is tried when the
+                // first cannot read the text.
+                if name == "CP950", result.invalidBytes, let hongKong = iconvDecode(slice, from: "BIG5-HKSCS"), !hongKong.invalidBytes {
+                    return hongKong
+                }
+                return result
+            }
             var fallback = decodeUnlabelled(slice)
             fallback.unknownCharset = true
             return fallback

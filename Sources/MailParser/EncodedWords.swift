@@ -42,7 +42,7 @@ public enum EncodedWords {
                 flushPending()
                 out += String(decoding: between, as: UTF8.self)
             }
-            if let cs = pendingCharset, cs.lowercased() != word.charset.lowercased() { flushPending() }
+            if let cs = pendingCharset, Charset.canonicalName(cs) != Charset.canonicalName(word.charset) { flushPending() }
             if pendingCharset == nil { pendingCharset = word.charset }
             pendingBytes.append(contentsOf: word.bytes)
             if word.defective { defective = true }

@@ -9,6 +9,9 @@ public struct HeaderField: Sendable, Hashable {
     public var value: String
     /// `name` lower-cased for case-insensitive lookup.
     public var lowercasedName: String
+    /// The value's octets when they are 8-bit but not UTF-8: read as Windows-1252 until the
+    /// entity's charset says otherwise (``Headers/readingEightBit(as:)``).
+    var eightBitOctets: [UInt8]?
 
     public init(name: String, rawValue: String) {
         self.name = name
@@ -43,6 +46,27 @@ public struct Headers: Sendable, Hashable, RandomAccessCollection {
         let key = name.lowercased()
         return fields.filter { $0.lowercasedName == key }
     }
+
+    /// Whether a field holds 8-bit octets that are not UTF-8 (read as Windows-1252 so far).
+    var holdsUndecodedEightBit: Bool { fields.contains { $0.eightBitOctets != nil } }
+
+    /// The same fields with their 8-bit octets that are not UTF-8 read in `charset`, the charset
+    /// of the entity's text: a mailer that writes raw 8-bit header fields (RFC 6532 allows only
+    /// UTF-8) writes them in the charset of its body. A field that `charset` cannot read whole,
+    /// and any charset that reads no differently from Windows-1252, leaves the field as it was.
+    func readingEightBit(as charset: String) -> Headers {
+        guard let name = Charset.canonicalName(charset), !["UTF-8", "ASCII", "LATIN1", "CP1252"].contains(name) else { return self }
+        var copy = self
+        for index in copy.fields.indices {
+            guard let octets = copy.fields[index].eightBitOctets else { continue }
+            let decoded = Charset.decode(octets, label: charset)
+            guard !decoded.invalidBytes, !decoded.unknownCharset else { continue }
+            var field = HeaderField(name: copy.fields[index].name, rawValue: decoded.text)
+            field.eightBitOctets = nil
+            copy.fields[index] = field
+        }
+        return copy
+    }
 }
 
 /// Reads a header section from bytes.
@@ -71,9 +95,14 @@ struct HeaderParser {
 
         func flush() {
             guard let name = currentName else { return }
-            let (value, was1252) = Bytes.headerString(ArraySlice(currentValue).trimmed())
-            if was1252 { sawEightBit = true }
-            fields.append(HeaderField(name: String(decoding: name, as: UTF8.self), rawValue: value))
+            let octets = ArraySlice(currentValue).trimmed()
+            let (value, was1252) = Bytes.headerString(octets)
+            var field = HeaderField(name: String(decoding: name, as: UTF8.self), rawValue: value)
+            if was1252 {
+                sawEightBit = true
+                field.eightBitOctets = Array(octets)
+            }
+            fields.append(field)
             currentName = nil
             currentValue.removeAll(keepingCapacity: true)
         }

@@ -141,7 +141,7 @@ struct MIMEParser {
     mutating func entityHeader(defaultType: ContentType) -> (part: MIMEPart, complete: Bool) {
         let header = HeaderParser.parse(buf, from: pos, end: end, boundaries: stack, defects: &defects)
         pos = header.bodyStart
-        let headers = header.headers
+        var headers = header.headers
         var contentType = defaultType
         if let raw = headers.first("content-type")?.rawValue {
             if let ct = ContentType(headerValue: raw) {
@@ -150,6 +150,7 @@ struct MIMEParser {
                 defects.add(.invalidContentType, "unreadable Content-Type; using the default")
             }
         }
+        if headers.holdsUndecodedEightBit, let charset = contentType.charset { headers = headers.readingEightBit(as: charset) }
         let cte = TransferEncoding(headerValue: headers.first("content-transfer-encoding")?.rawValue ?? "")
         let disposition = headers.first("content-disposition").map { ContentDisposition(headerValue: $0.rawValue) }
         var contentID = headers.first("content-id")?.rawValue.trimmingWhitespace()
@@ -201,6 +202,9 @@ struct MIMEParser {
                 return leaf(part)  // read as text by the body selector
             }
             part.rawBody = bytes[start..<(pos < end ? max(start, contentEnd(beforeLine: pos)) : end)]
+            if part.headers.holdsUndecodedEightBit, let charset = Self.firstTextCharset(part.parts) {
+                part.headers = part.headers.readingEightBit(as: charset)
+            }
             return part
         }
         if contentType.type == "message", contentType.subtype == "rfc822" || contentType.subtype == "global" {
@@ -234,6 +238,19 @@ struct MIMEParser {
             }
         }
         return leaf(part)
+    }
+
+    /// The charset of the first `text/*` leaf among `parts`, depth first, not inside an
+    /// enclosed message: what a multipart's own raw 8-bit header fields were likely written in.
+    static func firstTextCharset(_ parts: [MIMEPart]) -> String? {
+        for part in parts {
+            if part.contentType.isMultipart {
+                if let charset = firstTextCharset(part.parts) { return charset }
+            } else if part.contentType.type == "text", let charset = part.contentType.charset {
+                return charset
+            }
+        }
+        return nil
     }
 
     /// Whether `part` is a saved message attached as a file: named `*.eml` and typed as no

@@ -66,6 +66,12 @@ struct EncodingTests {
         ("=?x-unknown?q?caf=C3=A9?=", "café"),  // unknown charset degrades
         ("=?utf-8?x?bad?=", "=?utf-8?x?bad?="),  // unknown encoding kept literal
         ("=?ISO-2022-JP?B?GyRCJUYlOSVIGyhC?=", "テスト"),
+        // As Outlook writes it: NEC row 13 (①, ㈱) and NEC-selected IBM extensions (髙).
+        ("=?ISO-2022-JP?B?GyRCLSE4K0BRPXEtanxiNjY+Jjt2GyhC?=", "①見積書㈱髙橋商事"),
+        // Big5 as Taiwan writes it, with the euro sign (code page 950).
+        ("=?big5?B?u/mu5iCj4TEwMA==?=", "價格 €100"),
+        // A character split across two words whose labels name the same charset.
+        ("=?UTF-8?B?5rih6A==?= =?utf8?B?vro=?=", "渡辺"),
         ("=?Shift_JIS?B?g2WDWINn?=", "テスト"),
         ("=?GB2312?B?xOO6ww==?=", "你好"),
         ("=?koi8-r?B?8NLJ18XU?=", "Привет"),
@@ -109,7 +115,7 @@ struct EncodingTests {
         ("utf8", "UTF-8"), ("UTF_8", "UTF-8"), ("latin1", "LATIN1"), ("ISO8859-15", "ISO-8859-15"),
         ("iso_8859-2", "ISO-8859-2"), ("win-1251", "CP1251"), ("Windows1250", "CP1250"), ("cp-1252", "CP1252"),
         ("x-sjis", "CP932"), ("ks_c_5601-1987", "CP949"), ("gb2312", "GB18030"), ("\"koi8r\"", "KOI8-R"),
-        ("us-ascii", "ASCII"), ("big5", "BIG5-HKSCS"),
+        ("us-ascii", "ASCII"), ("big5", "CP950"), ("big5-hkscs", "BIG5-HKSCS"), ("iso-2022-jp", "ISO-2022-JP"),
     ])
     func charsetAliases(label: String, canonical: String) {
         #expect(Charset.canonicalName(label) == canonical)
@@ -148,6 +154,48 @@ struct EncodingTests {
         // 8-bit under an ASCII label: UTF-8 if valid, else Windows-1252.
         #expect(Charset.decode([0xC3, 0xA9], label: "us-ascii").text == "é")
         #expect(Charset.decode([0xE9], label: "us-ascii").text == "é")
+    }
+
+    /// ISO-2022-JP with a stray octet in two-octet mode: one U+FFFD, and the pairs after it are
+    /// still read as pairs; katakana after `ESC ( I`; a switch to JIS X 0212 goes to iconv.
+    @Test func iso2022JPRecovers() {
+        let stray = Charset.decode(Array("\u{1B}$B8+\u{7F}@Q\u{1B}(B ok".utf8), label: "ISO-2022-JP")
+        #expect(stray.text == "見\u{FFFD}積 ok")
+        #expect(stray.invalidBytes)
+        #expect(Charset.decode(Array("\u{1B}(I6B\u{1B}(B".utf8), label: "iso-2022-jp").text == "ｶﾂ")
+        #expect(ISO2022JP.decode(ArraySlice("\u{1B}$(D0!\u{1B}(B".utf8)) == nil)
+    }
+
+    /// Header fields written raw in the body's charset, as older mailers do (RFC 6532 allows only
+    /// UTF-8): ISO-2022-JP escapes, and 8-bit octets read in the entity's charset, or a
+    /// multipart's first text part's.
+    @Test func rawHeadersInTheBodysCharset() {
+        func message(_ head: [UInt8], _ rest: String) -> MailMessage {
+            MailMessage.parse(Array("From: Alice <alice@acme.example>\r\n".utf8) + head + Array(rest.utf8))
+        }
+        let jis = message(
+            Array(
+                "To: \u{1B}$BLZB<\u{1B}(B \u{1B}$BBsLi\u{1B}(B <takuya.kimura@kimura-shoji.co.jp>\r\nSubject: \u{1B}$B8f8+@Q$N7o\u{1B}(B\r\n"
+                    .utf8),
+            "Content-Type: text/plain; charset=ISO-2022-JP\r\n\r\nbody\r\n")
+        #expect(jis.to.map(\.name) == ["木村 拓也"])
+        #expect(jis.to.map(\.address) == ["takuya.kimura@kimura-shoji.co.jp"])
+        #expect(jis.subject == "御見積の件")
+        let gb = message(
+            Array("To: ".utf8) + [0xD5, 0xD4, 0xC3, 0xF4] + Array(" <zhao.min@zhaoshi.com.cn>\r\n".utf8),
+            "Content-Type: text/plain; charset=gb2312\r\n\r\nbody\r\n")
+        #expect(gb.to.map(\.name) == ["赵敏"])
+        let sjis = message(
+            Array("To: ".utf8) + [0x8F, 0xBC, 0x96, 0x7B, 0x20, 0x8F, 0x81] + Array(" <jun@matsumoto-kk.co.jp>\r\nSubject: ".utf8)
+                + [0x8C, 0xE4, 0x8C, 0xA9, 0x90, 0xCF, 0x82, 0xCC, 0x8C, 0x8F] + Array("\r\n".utf8),
+            "Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; charset=Shift_JIS\r\n\r\nx\r\n--b--\r\n"
+        )
+        #expect(sjis.to.map(\.name) == ["松本 潤"])
+        #expect(sjis.subject == "御見積の件")
+        // A body in UTF-8 or Latin-1 says nothing new: Windows-1252 it stays.
+        let latin = message(
+            Array("To: Zo".utf8) + [0xEB] + Array(" <zoe@x.example>\r\n".utf8), "Content-Type: text/plain; charset=utf-8\r\n\r\nb\r\n")
+        #expect(latin.to.map(\.name) == ["Zoë"])
     }
 
     @Test func rawEightBitHeaders() {
