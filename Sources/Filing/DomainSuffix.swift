@@ -15,12 +15,27 @@ enum DomainSuffix {
         "biz", "firm", "gen", "ind", "res",
     ]
 
+    /// Second-level labels of one country code's registry (from the Public Suffix List): Korea's
+    /// research and school labels, the United Kingdom's police, Japan's prefectures.
+    static let ofCountry: [String: Set<String>] = [
+        "kr": ["re", "pe", "hs", "ms", "es", "kg", "sc"],
+        "uk": ["police"],
+        "jp": [
+            "aichi", "akita", "aomori", "chiba", "ehime", "fukui", "fukuoka", "fukushima", "gifu", "gunma", "hiroshima",
+            "hokkaido", "hyogo", "ibaraki", "ishikawa", "iwate", "kagawa", "kagoshima", "kanagawa", "kochi", "kumamoto",
+            "kyoto", "mie", "miyagi", "miyazaki", "nagano", "nagasaki", "nara", "niigata", "oita", "okayama", "okinawa",
+            "osaka", "saga", "saitama", "shiga", "shimane", "shizuoka", "tochigi", "tokushima", "tokyo", "tottori",
+            "toyama", "wakayama", "yamagata", "yamaguchi", "yamanashi",
+        ],
+    ]
+
     /// Whether `label`, right under the top-level domain `tld`, is one that names are registered
     /// beneath.
     static func isSecondLevel(_ label: some StringProtocol, under tld: some StringProtocol) -> Bool {
         let label = label.lowercased()
         if generic.contains(label) { return true }
-        return country.contains(label) && tld.count == 2 && tld.allSatisfy { $0.isASCII && $0.isLetter }
+        guard tld.count == 2 && tld.allSatisfy({ $0.isASCII && $0.isLetter }) else { return false }
+        return country.contains(label) || ofCountry[tld.lowercased()]?.contains(label) == true
     }
 
     /// Domains under which each name is another organisation's, as under a public suffix: the

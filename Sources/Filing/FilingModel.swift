@@ -99,10 +99,35 @@ public struct ContactCandidate: Sendable, Hashable, Codable {
         displayName ?? nameFromAddress
     }
 
-    /// The display name, unless it is blank or an address.
+    /// The display name, unless it is blank or an address, without what only decorates it
+    /// (``plainName(_:)``).
     public var displayName: String? {
-        guard let name, !name.trimmingCharacters(in: .whitespaces).isEmpty, !name.contains("@") else { return nil }
-        return name
+        guard let name else { return nil }
+        let plain = Self.plainName(name)
+        guard !plain.isEmpty, !plain.contains("@") else { return nil }
+        return plain
+    }
+
+    /// `name` without invisible format characters (bidirectional marks and embeddings, which
+    /// Hebrew and Arabic mailers put around names, zero-width spaces and joiners, the byte-order
+    /// mark: Unicode's `Cf` category but the Arabic number signs, which are drawn), and without
+    /// quotation marks around it (`“陈静”`, `«Иван»`, `「山田」`), trimmed.
+    public static func plainName(_ name: String) -> String {
+        var scalars = String.UnicodeScalarView()
+        for scalar in name.unicodeScalars where !(scalar.properties.generalCategory == .format && !(0x0600...0x0605).contains(scalar.value))
+        {
+            scalars.append(scalar)
+        }
+        var plain = Substring(String(scalars)).trimmingCharacters(in: .whitespaces)
+        let pairs: [(Character, Character)] = [
+            ("“", "”"), ("„", "“"), ("‘", "’"), ("«", "»"), ("»", "«"), ("「", "」"), ("『", "』"), ("\"", "\""),
+        ]
+        while let first = plain.first, let last = plain.last, plain.count > 2,
+            pairs.contains(where: { $0.0 == first && $0.1 == last })
+        {
+            plain = String(plain.dropFirst().dropLast()).trimmingCharacters(in: .whitespaces)
+        }
+        return plain
     }
 
     /// Whether two names have the same letters and digits in the same order, whatever their

@@ -98,6 +98,24 @@ import Testing
     }
 }
 
+@Suite struct ContactNameTests {
+    /// Invisible format characters and quotation marks around a name are not part of it.
+    @Test(arguments: [
+        ("\u{200F}דוד כהן\u{200F}", "דוד כהן"), ("\u{202B}רות לוי\u{202C}", "רות לוי"), ("“陈静”", "陈静"),
+        ("«Иван Петров»", "Иван Петров"), ("「山田 太郎」", "山田 太郎"), ("Jane\u{200B} Doe", "Jane Doe"), ("\u{FEFF}Bo", "Bo"),
+        ("O’Brien", "O’Brien"), ("“ ”", ""), ("“", "“"),
+    ])
+    func plainNames(_ name: String, _ plain: String) {
+        #expect(ContactCandidate.plainName(name) == plain)
+    }
+
+    @Test func anInvisibleNameIsNoName() {
+        let candidate = ContactCandidate(address: "ruth@levi.example", name: "\u{200F}\u{200F}", source: "to", companyDomain: nil)
+        #expect(candidate.displayName == nil)
+        #expect(candidate.contactName == "Ruth")
+    }
+}
+
 @Suite struct CompanyNameTests {
     @Test(arguments: [
         ("acme-corp.co.uk", "Acme Corp"), ("acme.com", "Acme"), ("mail.acme.com", "Acme"), ("acme.com.au", "Acme"),
@@ -106,6 +124,9 @@ import Testing
         ("council.govt.nz", "Council"), ("ntt.ne.jp", "Ntt"), ("www.city.go.kr", "City"), ("shop.info.pl", "Shop"),
         // Outside a country code these are names: `or.example` is the company Or.
         ("acme.ltd", "Acme"), ("ltd.example", "Ltd"), ("or.example", "Or"), ("nhs.com", "Nhs"),
+        // Second levels of one registry: Korea's research institutes, the UK's police forces,
+        // Japan's prefectures.
+        ("kist.re.kr", "Kist"), ("met.police.uk", "Met"), ("tokyo-gas.tokyo.jp", "Tokyo Gas"), ("re.example", "Re"),
         // A platform's tenant is its own.
         ("acme-corp.onmicrosoft.com", "Acme Corp"), ("globex.mail.onmicrosoft.com", "Globex"),
     ])

@@ -467,6 +467,10 @@ struct ReplyTests {
         let m = textMessage(subject: "About #cs1001 and #CO2", body: "See #Co34322, #CS1001 again, #co2, #CSx, #CO12a, (#cs77).")
         #expect(m.referenceTags == ["CS1001", "CO2", "CO34322", "CS77"])
         #expect(ReferenceTags.find(in: ["no tags here #C1 #"]) == [])
+        // Full-width forms, and scripts written without spaces: half-width katakana, Thai.
+        #expect(
+            ReferenceTags.find(in: ["見積書＃CS1001", "＃ＣＳ１００２について", "ｹﾝﾒｲ#CS1003ﾆﾂｲﾃ", "ใบเสนอราคา#CS1004", "abc＃CS1005"])
+                == ["CS1001", "CS1002", "CS1003", "CS1004"])
     }
 
     @Test func bodyPeopleFiltering() {
