@@ -246,11 +246,14 @@ public struct FilingIntent: Sendable, Hashable {
     public var noteText: String
     /// An auto-reply or other automated message: kept, not filed.
     public var automated: Bool
+    /// Contacts found beyond ``FilingRules/maxContactsPerMessage``, not filed under.
+    public var contactsLeftOut: Int
 
     public init(
         kind: DropboxKind, title: String, due: String?, contacts: [ContactCandidate], referenceTags: [ReferenceTag],
-        threadMessageIDs: [String], noteText: String, automated: Bool
+        threadMessageIDs: [String], noteText: String, automated: Bool, contactsLeftOut: Int = 0
     ) {
+        self.contactsLeftOut = contactsLeftOut
         self.kind = kind
         self.title = title
         self.due = due

@@ -51,7 +51,8 @@ public enum FilingRules {
         for message: MailMessage, user: DropboxUser, kind: DropboxKind, organisation: OrganisationContext, receivedAt: Date
     ) -> Result<FilingIntent, FilingRefusal> {
         if let refusal = trustRefusal(for: message, user: user) { return .failure(refusal) }
-        let contacts = contacts(in: message, user: user, organisation: organisation)
+        let found = contacts(in: message, user: user, organisation: organisation)
+        let contacts = Array(found.prefix(maxContactsPerMessage))
         let due: String? =
             switch kind {
             case .taskToday: localDate(receivedAt, timeZone: user.timeZone, addingDays: 0)
@@ -67,7 +68,8 @@ public enum FilingRules {
                 referenceTags: message.referenceTags.compactMap(ReferenceTag.init),
                 threadMessageIDs: threadMessageIDs(message),
                 noteText: noteText(message),
-                automated: message.isAutomated
+                automated: message.isAutomated,
+                contactsLeftOut: found.count - contacts.count
             )
         )
     }
@@ -119,10 +121,31 @@ public enum FilingRules {
             separator: " ")
     }
 
-    /// The text of a note: the subject and the body.
+    /// The most contacts one message is filed under, in the order the parser found them (header
+    /// fields and forwarded originals before addresses in the body): a message naming thousands
+    /// (a mailing list's, forwarded) would otherwise write a note per person and stall every
+    /// other message behind its transaction. How many were left out is in the message log.
+    public static let maxContactsPerMessage = 50
+
+    /// The longest note text kept, in UTF-8 octets; what is longer is cut at a character with a
+    /// line that says so (the whole message stays in its raw form).
+    public static let maxNoteTextOctets = 128 * 1024
+
+    /// The text of a note: the subject and the body, at most ``maxNoteTextOctets``.
     static func noteText(_ message: MailMessage) -> String {
         let subject = message.subject.map { "Subject: \($0)\n\n" } ?? ""
-        return subject + message.bodyText
+        let text = subject + message.bodyText
+        guard text.utf8.count > maxNoteTextOctets else { return text }
+        // Cut after the last whole character that fits.
+        var end = text.startIndex
+        var octets = 0
+        for character in text {
+            octets += character.utf8.count
+            if octets > maxNoteTextOctets { break }
+            end = text.index(after: end)
+        }
+        return String(text[..<end])
+            + "\n\n[The text goes on; the note keeps its first \(maxNoteTextOctets / 1024) KiB. The whole message is kept.]"
     }
 
     /// The calendar date `days` after `date` in `timeZone`, as `YYYY-MM-DD`.

@@ -216,9 +216,15 @@ struct FilingApplier {
         // Listed as `message show` lists them (``Schema/filingOrder``), so that a duplicate's log
         // row names them as the original's does.
         filed.sort { (Schema.filingRank($0.type), $0.id) < (Schema.filingRank($1.type), $1.id) }
+        var reasons: [String] = []
+        if !unresolved.isEmpty { reasons.append("unknown reference \(unresolved.joined(separator: ", "))") }
+        if intent.contactsLeftOut > 0 {
+            reasons.append(
+                "\(intent.contactsLeftOut) more people not filed: at most \(FilingRules.maxContactsPerMessage) contacts per message")
+        }
         return RecipientResult(
             recipient: recipient, outcome: .filed,
-            reason: unresolved.isEmpty ? nil : "unknown reference \(unresolved.joined(separator: ", "))",
+            reason: reasons.isEmpty ? nil : reasons.joined(separator: "; "),
             refusal: nil, filed: Self.labels(filed), unresolvedReferences: unresolved
         )
     }

@@ -1,0 +1,30 @@
+import Filing
+import Foundation
+import IntakeStore
+import Testing
+
+/// What one message may cost the store: a message naming thousands of people, or with a body of
+/// megabytes, files a bounded amount (a note per contact, each holding the text).
+@Suite struct FilingLimitsTests {
+    @Test func aMessageNamingManyPeopleIsFiledUnderTheFirstFiftyWithShortNotes() async throws {
+        let crm = try await CRMFixture.start()
+        let people = (1...60).map { "Person \($0) <person\($0)@fenwick-logistics.example>" }
+        let paragraph = String(repeating: "Pallets, chairs and tables for the new office; Ünïcödé ✓. ", count: 12) + "\n"
+        let body = String(repeating: paragraph, count: 250)  // about 210 KB, in lines under 1,000 octets
+        // Folded: a line of the message is at most 1,000 octets.
+        let message = mail(to: people.joined(separator: ",\r\n "), subject: "Office move", body: body)
+        #expect(try await crm.send(message, to: [crm.dropbox(FilingTests.bob)]).code == 250)
+
+        let contacts = try await crm.database.contacts(organisation: CRMFixture.organisation)
+        #expect(contacts.count == FilingRules.maxContactsPerMessage)
+        #expect(Set(contacts.map(\.name)) == Set((1...50).map { "Person \($0)" }))
+        let notes = try await crm.database.notes(organisation: CRMFixture.organisation)
+        #expect(notes.count == 50)
+        #expect(notes.allSatisfy { $0.text.utf8.count < FilingRules.maxNoteTextOctets + 200 })
+        #expect(notes.allSatisfy { $0.text.hasPrefix("Subject: Office move") && $0.text.hasSuffix("The whole message is kept.]") })
+        let log = try await crm.log()
+        #expect(log.map(\.outcome) == ["filed"])
+        #expect(log.first?.reason == "10 more people not filed: at most 50 contacts per message")
+        await crm.stop()
+    }
+}
