@@ -25,7 +25,12 @@ final class DataFolderLock: Sendable {
         // descriptor opened for reading too; only the process id is not written then.
         if descriptor < 0 && errno == EACCES { descriptor = open(path, O_RDONLY | O_CLOEXEC) }
         guard descriptor >= 0 else {
-            throw IntakeConfigurationError("cannot open \(path): \(String(cString: strerror(errno))) (set data_dir to a writable folder)")
+            let code = errno
+            if DurableFiles.isStorageFault(code) {
+                throw IntakeTemporaryError(
+                    "cannot open \(path): \(String(cString: strerror(code))) (the disk failed, is full or is read-only)")
+            }
+            throw IntakeConfigurationError("cannot open \(path): \(String(cString: strerror(code))) (set data_dir to a writable folder)")
         }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
             let holder = Self.processID(in: descriptor).map { " (process \($0))" } ?? ""

@@ -21,15 +21,25 @@ enum DurableFiles {
         }
     }
 
-    /// Creates `path` and every missing parent folder.
+    /// Creates `path` and every missing parent folder, durably: each folder made is synced into
+    /// its parent, so that a power cut soon after the first start loses none of them.
     static func makeDirectory(_ path: String) throws(Failure) {
         var current = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {
+            let parent = current.isEmpty ? "/" : current
             current += "/" + component
-            if mkdir(current, 0o750) != 0 && errno != EEXIST {
+            if mkdir(current, 0o750) == 0 {
+                try sync(parent, directory: true)
+            } else if errno != EEXIST {
                 throw Failure(operation: "mkdir", path: current, code: errno)
             }
         }
+    }
+
+    /// Whether `code` says the disk failed or is full or read-only, not that a path or a
+    /// permission is wrong: a start that meets it may succeed later.
+    static func isStorageFault(_ code: CInt) -> Bool {
+        [EIO, EROFS, ENOSPC, EDQUOT].contains(code)
     }
 
     /// Writes `buffer` to a new file at `path` and fsyncs it.

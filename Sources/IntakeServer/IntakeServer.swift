@@ -30,6 +30,8 @@ public struct IntakeServer: Sendable {
             for folder in [dataDirectory, temporaryDirectory, spoolDirectory + "/tmp", spoolDirectory + "/new"] {
                 try DurableFiles.makeDirectory(folder)
             }
+        } catch  where DurableFiles.isStorageFault(error.code) {
+            throw IntakeTemporaryError("cannot create the data folder: \(error) (the disk failed, is full or is read-only)")
         } catch {
             throw IntakeConfigurationError("cannot create the data folder: \(error) (set data_dir to a writable folder)")
         }
@@ -81,8 +83,19 @@ public struct IntakeServer: Sendable {
                     path: configuration.resolvedDatabasePath, maxSize: configuration.databaseMaxSize, ownerCheckpoints: true)
             } catch  where error.isLockWait {
                 throw IntakeTemporaryError("cannot open the database: \(error) (another program holds it locked; try again later)")
+            } catch  where error.isStorageFault {
+                throw IntakeTemporaryError("cannot open the database: \(error) (the disk failed, is full or is read-only)")
             } catch {
                 throw IntakeConfigurationError("cannot open the database: \(error) (check database.path and data_dir)")
+            }
+            // Before any session, what the WAL holds is copied into the database file and synced:
+            // after an fsync failed (intaked stopped with 75), pages of the WAL may be in the
+            // kernel's cache only, and recovery would build on them; this copy makes them durable,
+            // or fails and intaked stops again.
+            do {
+                try database.checkpointNow()
+            } catch {
+                throw IntakeTemporaryError("cannot checkpoint the database at start: \(error)")
             }
             // Before any session: a file kept for a message being filed is not named yet.
             do {

@@ -50,9 +50,18 @@ struct FilingApplier {
                     )
                 }
             } else {
-                let messageRow = try storeMessage(organisationID: nil)
+                // A sender's retry of postmaster mail is kept once. No organisation: the unique
+                // index, which takes NULLs as distinct, does not see it.
+                let kept =
+                    storedMessage[nil] != nil
+                    ? nil
+                    : try Int64.fetchOne(
+                        db.cachedStatement(sql: "SELECT id FROM message WHERE organisation_id IS NULL AND deduplication_key = ?"),
+                        arguments: [delivery.deduplicationKey])
+                let messageRow = try kept ?? storeMessage(organisationID: nil)
                 result = RecipientResult(
-                    recipient: recipient.address, outcome: .unmatched, reason: "mail for postmaster; kept for an admin", refusal: nil,
+                    recipient: recipient.address, outcome: kept == nil ? .unmatched : .duplicate,
+                    reason: kept == nil ? "mail for postmaster; kept for an admin" : "mail for postmaster; already kept", refusal: nil,
                     filed: [], unresolvedReferences: []
                 )
                 try log(result, user: nil, kind: nil, messageRow: messageRow)

@@ -347,6 +347,9 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     /// Another connection holds a lock the call needed (`SQLITE_BUSY`, `SQLITE_LOCKED`): trying
     /// again later may succeed.
     public var isLockWait = false
+    /// The disk failed, is full or is read-only (`SQLITE_IOERR`, `SQLITE_FULL`, `SQLITE_READONLY`):
+    /// no setting is wrong, and trying again later may succeed.
+    public var isStorageFault = false
 
     public init(code: Code, message: String, isSyncFailure: Bool = false) {
         self.code = code
@@ -363,6 +366,7 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
             switch error.resultCode {
             case .SQLITE_FULL:
                 self.init(code: .full, message: "the database or its disk is full (\(what))")
+                isStorageFault = true
             case .SQLITE_CONSTRAINT:
                 self.init(code: .conflict, message: error.message ?? "constraint failed")
             case .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_IOERR, .SQLITE_CANTOPEN, .SQLITE_READONLY:
@@ -370,6 +374,7 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
                     code: .unavailable, message: "the database is unavailable (\(what)): \(error.message ?? "\(error.resultCode)")",
                     isSyncFailure: error.extendedResultCode == .SQLITE_IOERR_FSYNC || error.extendedResultCode == .SQLITE_IOERR_DIR_FSYNC)
                 isLockWait = error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED
+                isStorageFault = error.resultCode == .SQLITE_IOERR || error.resultCode == .SQLITE_READONLY
             default:
                 self.init(code: .internalError, message: "database error (\(what)): \(error.message ?? "\(error.resultCode)")")
             }

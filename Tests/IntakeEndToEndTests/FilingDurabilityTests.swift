@@ -69,6 +69,34 @@ import Testing
     }
 }
 
+/// What a killed daemon left in the WAL is copied into the database file, and synced, before the
+/// next one takes mail: after a failed fsync the WAL's pages may be in the kernel's cache only.
+@Suite struct StartCheckpointTests {
+    @Test func theWALIsCopiedIntoTheDatabaseFileAtStart() async throws {
+        // No checkpoint asked for by the WAL's length.
+        var crm = try await CRMFixture.start(settings: ["database.checkpoint_pages": "100000"])
+        let sent = try await crm.send(mail(to: "jane@fenwick-logistics.example", subject: "Pallets"), to: [crm.dropbox(FilingTests.bob)])
+        #expect(sent.code == 250)
+        // At once: before the checkpoint that follows a second without deliveries.
+        await crm.daemon.stop(signal: SIGKILL)
+        crm = CRMFixture(
+            daemon: try await Daemon(
+                settings: ["delivery": "filing", "dropbox.domains": "dropbox.localhost"], dataDirectory: crm.daemon.dataDirectory),
+            database: crm.database, users: crm.users)
+        // The database file alone, without its WAL, holds the message.
+        let copy = Daemon.temporaryDirectory("intake-copy") + "/intake.sqlite"
+        try FileManager.default.copyItem(atPath: crm.daemon.dataDirectory + "/intake.sqlite", toPath: copy)
+        let count = try await runCommandDetached(
+            "/usr/bin/env",
+            [
+                "python3", "-c",
+                "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT COUNT(*) FROM message').fetchone()[0])", copy,
+            ])
+        #expect(count.output.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+        await crm.stop()
+    }
+}
+
 /// A command running in the background whose standard output goes to a file, readable while it
 /// runs.
 final class BackgroundCommand {

@@ -578,6 +578,13 @@ import Testing
             from: "someone@elsewhere.example", to: ["Postmaster@MX.intake.test"])
         #expect(atHostname.code == 250)
         #expect(try await crm.database.storedMessageCount() == 2)
+        // A sender's retry is kept once.
+        let again = mail(from: "someone@elsewhere.example", to: "postmaster@dropbox.localhost", subject: "Abuse report 3")
+        for _ in 0..<2 {
+            #expect(try await crm.send(again, from: "someone@elsewhere.example", to: ["postmaster@dropbox.localhost"]).code == 250)
+        }
+        #expect(try await crm.database.storedMessageCount() == 3)
+        #expect(try await crm.log().map(\.outcome).sorted() == ["duplicate", "unmatched", "unmatched", "unmatched"])
         await crm.stop()
     }
 }

@@ -65,6 +65,25 @@ struct FullDiskTests {
     }
 }
 
+extension FullDiskTests {
+    /// A data folder on a file system that went read-only (as ext4 does after an I/O error) is a
+    /// reason to try again later, exit 75, which the unit restarts on; not a setting to mend (78).
+    @Test func aReadOnlyDataFolderAtStartIsATemporaryFailure() async throws {
+        let folder = Daemon.temporaryDirectory("intake-read-only")
+        let mounted = try runCommand("/bin/mount", ["-t", "tmpfs", "-o", "size=8m,mode=0700", "tmpfs", folder])
+        try #require(mounted.status == 0, "mount: \(mounted.error)")
+        defer { _ = try? runCommand("/bin/umount", ["--lazy", folder]) }
+        let first = try await Daemon(settings: ["delivery": "filing"], dataDirectory: folder)
+        await first.stop()
+        let readOnly = try runCommand("/bin/mount", ["-o", "remount,ro", folder])
+        try #require(readOnly.status == 0, "remount: \(readOnly.error)")
+        let result = try await runCommandDetached(
+            Daemon.executable, ["--data-dir", folder, "--smtp-port", "0", "--set", "delivery=filing"])
+        #expect(result.status == 75, "\(result.error)")
+        #expect(result.error.contains("Read-only file system"), "\(result.error)")
+    }
+}
+
 /// Whether this process may mount a tmpfs (root, and not in a container without CAP_SYS_ADMIN):
 /// tried once on a folder of its own.
 let canMountTmpfs: Bool = {
