@@ -43,6 +43,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 enum {
     frameHeaderSize = 24,
@@ -359,13 +360,22 @@ static int databaseShmLock(sqlite3_file *base, int offset, int count, int flags)
 
 /// SQLite publishes a commit after a barrier: anything its WAL still keeps is written first. A
 /// commit's frames are written once its last page is (see above), so nothing is left here but in
-/// a case this file does not know of; a failure cannot be reported from a barrier, and fails the
-/// WAL's next call.
+/// a case this file does not know of. A failure cannot be reported from a barrier, and releasing
+/// the write lock next would forget it while the commit is published without its frames: the
+/// process stops at once instead, as it does after a failed fsync (exit status 75, no reply
+/// sent for anything not synced; SQLite recovers from the WAL at the next start).
 static void databaseShmBarrier(sqlite3_file *base) {
     DatabaseFile *file = (DatabaseFile *)base;
     if (file->wal != NULL && file->wal->length > 0) {
         barrierWriteCount += 1;
-        (void)flush(file->wal);
+        if (flush(file->wal) != SQLITE_OK) {
+            static const char line[] =
+                "level=critical msg=\"a write of the database's WAL failed as a commit was published; intaked stops so "
+                "that SQLite recovers from the WAL at the next start, and the senders of the messages in flight retry\"\n";
+            ssize_t written = write(STDERR_FILENO, line, sizeof line - 1);
+            (void)written;
+            _exit(75);  // EX_TEMPFAIL
+        }
     }
     forwardShmBarrier(base);
 }

@@ -245,7 +245,7 @@ final class FilingQueue: Service, Sendable {
     /// type's documentation). No 250 goes out for anything the failure may have touched, and nothing
     /// more is written: no commit, no checkpoint, and no clean close, whose checkpoint could copy
     /// pages the WAL on disk lacks.
-    private func stopOnSyncFailure(_ error: StoreError) -> Never {
+    func stopOnSyncFailure(_ error: StoreError) -> Never {
         logger.critical(
             "an fsync of the database's WAL or file failed; intaked stops so that SQLite recovers from the WAL at the next start, and the senders of the messages in flight retry",
             metadata: ["error": "\(error)"])

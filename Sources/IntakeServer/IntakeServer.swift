@@ -111,6 +111,9 @@ public struct IntakeServer: Sendable {
             let queue = FilingQueue(
                 database: database, metrics: metrics, checkpointPages: configuration.checkpointPages, logger: logger)
             services.append(.init(service: queue))
+            // An fsync that fails in an admin change or a health probe leaves the WAL on disk as
+            // uncertain as one of the queue's own: the same stop.
+            database.syncFailures.onFailure { error in queue.stopOnSyncFailure(error) }
             let filing = FilingReceiver(
                 policy: policy, database: database, queue: queue, durableWrites: durableWrites(), logger: logger, metrics: metrics
             )

@@ -35,6 +35,9 @@ public struct IntakeDatabase: Sendable {
     let maxSize: Int
     /// Why the last filing commit failed as full, until one succeeds (``writeProblem()``).
     let standingFull = StandingFailure()
+    /// Told of an fsync that failed in an admin change or a health probe, as the owner of the
+    /// commits is of its own: what the WAL holds on disk is then uncertain for every commit.
+    public let syncFailures = SyncFailureSignal()
 
     /// Opens (creating if needed) the database at `path` and migrates it. With `maxSize` > 0 the
     /// file may not grow past that many octets (SQLite's `max_page_count`): writes then fail as
@@ -170,7 +173,9 @@ public struct IntakeDatabase: Sendable {
         } catch let error as StoreError {
             throw error
         } catch {
-            throw StoreError(error, doing: "write")
+            let failure = StoreError(error, doing: "write")
+            if failure.isSyncFailure { syncFailures.report(failure) }
+            throw failure
         }
     }
 
@@ -196,7 +201,9 @@ public struct IntakeDatabase: Sendable {
                 try db.execute(sql: "PRAGMA user_version = \(version)")
             }
         } catch {
-            return "\(StoreError(error, doing: "write"))"
+            let failure = StoreError(error, doing: "write")
+            if failure.isSyncFailure { syncFailures.report(failure) }
+            return "\(failure)"
         }
         guard let full = standingFull.current else { return nil }
         // Room made since for what was refused (the cap raised, rows deleted, the disk cleaned
@@ -327,6 +334,21 @@ extension Database {
     /// for every message, and compiling them again each time is most of its cost.
     func executeCached(sql: String, arguments: StatementArguments = StatementArguments()) throws {
         try cachedStatement(sql: sql).execute(arguments: arguments)
+    }
+}
+
+/// Where a failed fsync outside the filing commits is reported (``IntakeDatabase/syncFailures``):
+/// its owner stops the process, as after one of its own.
+public final class SyncFailureSignal: Sendable {
+    private let handler = Mutex<(@Sendable (StoreError) -> Void)?>(nil)
+
+    /// Calls `body` for each failed fsync reported from now on.
+    public func onFailure(_ body: @escaping @Sendable (StoreError) -> Void) {
+        handler.withLock { $0 = body }
+    }
+
+    func report(_ failure: StoreError) {
+        handler.withLock { $0 }?(failure)
     }
 }
 
