@@ -46,6 +46,12 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
     /// The client has shut down its side of the connection (a TCP half-close): what it sent is
     /// answered, then the session closes.
     private var inputClosed = false
+    /// Set again by every whole line read (a command, or lines of message data), and due after
+    /// the idle timeout: the idle timer restarts at every read, so a client sending a line a byte
+    /// at a time would hold its connection for ever (slowloris); this timer it does not restart.
+    private var lineDeadline: Scheduled<Void>?
+    /// When the last whole line was read.
+    private var lastWholeLine = NIODeadline.now()
 
     /// Most bytes buffered from the client while the session waits, before it stops reading.
     private static let inputHighWater = 64 * 1024
@@ -66,10 +72,13 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
         environment.metrics.sessionsActive.increment()
         perform(machine.sessionOpened(), context: context)
         flushOutput(context: context)
+        armLineDeadline(context: context)
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        lineDeadline?.cancel()
+        lineDeadline = nil
         environment.metrics.sessionsActive.decrement()
         body?.discard()
         body = nil
@@ -104,15 +113,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? IdleStateHandler.IdleStateEvent, event == .read {
-            if let action = machine.idleTimeoutElapsed() {
-                if case .replyAndClose(let replies) = action, let reply = replies.last {
-                    logger.info("idle timeout", metadata: reply.logMetadata)
-                } else {
-                    logger.info("idle timeout", metadata: ["smtp.reply": "none (TLS handshake unfinished)"])
-                }
-                perform(action, context: context)
-                flushOutput(context: context)
-            }
+            timedOut("idle timeout", context: context)
         } else if let event = event as? ChannelEvent, event == .inputClosed {
             inputClosed = true
             processInput(context: context)
@@ -165,8 +166,42 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
 
     // MARK: Input
 
+    /// The idle timeout, or the line deadline, has passed: the state machine says what follows.
+    /// `false` when it lets the session go on (an answer is awaited).
+    @discardableResult
+    private func timedOut(_ what: Logger.Message, context: ChannelHandlerContext) -> Bool {
+        guard !closing, let action = machine.idleTimeoutElapsed() else { return false }
+        if case .replyAndClose(let replies) = action, let reply = replies.last {
+            logger.info(what, metadata: reply.logMetadata)
+        } else {
+            logger.info(what, metadata: ["smtp.reply": "none (TLS handshake unfinished)"])
+        }
+        perform(action, context: context)
+        flushOutput(context: context)
+        return true
+    }
+
+    /// Schedules the line deadline (see ``lineDeadline``): due the idle timeout after the last
+    /// whole line; a line read since moves it on when it comes.
+    private func armLineDeadline(context: ChannelHandlerContext) {
+        let timeout = TimeAmount.seconds(Int64(environment.limits.idleTimeoutSeconds))
+        lineDeadline = context.eventLoop.assumeIsolated().scheduleTask(deadline: lastWholeLine + timeout) { [self] in
+            lineDeadline = nil
+            guard !closing else { return }
+            if NIODeadline.now() < lastWholeLine + timeout {
+                armLineDeadline(context: context)  // a line came since
+            } else if !timedOut("no whole line within the idle timeout", context: context), !closing {
+                // An answer is awaited and the session goes on: the client has a whole timeout
+                // from here.
+                lastWholeLine = .now()
+                armLineDeadline(context: context)
+            }
+        }
+    }
+
     private func processInput(context: ChannelHandlerContext) {
         while !busy && !closing, let frame = decoder.next(from: &input) {
+            lastWholeLine = .now()
             handle(frame, context: context)
         }
         if !busy { flushOutput(context: context) }

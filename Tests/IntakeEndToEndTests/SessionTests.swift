@@ -104,6 +104,34 @@ import Testing
         await daemon.stop()
     }
 
+    /// A client that sends a line a byte at a time restarts the idle timer at every byte; a line
+    /// not whole within the idle timeout ends the session all the same (slowloris), in a command
+    /// and in the message data.
+    @Test func aLineTrickledAByteAtATimeTimesOut() async throws {
+        let daemon = try await Daemon(settings: ["smtp.idle_timeout_seconds": "2"])
+        for inData in [false, true] {
+            let client = try RawSMTPClient.greeted(port: daemon.port)
+            if inData {
+                #expect(try client.command("MAIL FROM:<a@example.org>").code == 250)
+                #expect(try client.command("RCPT TO:<postmaster>").code == 250)
+                #expect(try client.command("DATA").code == 354)
+            }
+            let started = ContinuousClock.now
+            // A byte every 250 ms for up to 7 s (never 2 s without a read), or until the server
+            // has closed the connection.
+            for byte in Array(String(repeating: "x", count: 28).utf8) {
+                guard (try? client.send([byte])) != nil else { break }
+                try await Task.sleep(for: .milliseconds(250))
+            }
+            #expect(try client.readReply().summary == "421 4.4.2", "in data: \(inData)")
+            // Closed about 2 s after the last whole line; at the idle timer's pace it would be
+            // 2 s after the trickle's last byte, at 9 s.
+            #expect(ContinuousClock.now - started < .seconds(6), "in data: \(inData)")
+            #expect(client.isClosedByServer())
+        }
+        await daemon.stop()
+    }
+
     @Test func noRelayingAndNoRoutingTricks() async throws {
         let daemon = try await Daemon()
         let client = try RawSMTPClient.greeted(port: daemon.port, helo: "client.test")
