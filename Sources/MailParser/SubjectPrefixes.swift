@@ -1,10 +1,14 @@
 /// Subject prefixes (`Re:`, `Fwd:`, `WG:`, `[list]`…) in the languages of ``MailLanguages`` and
 /// a few more, and the subject without them.
 public enum SubjectPrefixes {
-    /// Prefixes of languages ``MailLanguages`` has no row for, lower-cased: Greek (`ΑΠ`, `ΣΧΕΤ`,
-    /// `ΠΡΘ`), Hungarian (`VÁ`, `TOV`), Korean (`회신`, `답장`, `전달`). (Icelandic writes `SV`, as
-    /// the Scandinavian languages do.)
-    static let otherLanguages: Set<String> = ["απ", "σχετ", "πρθ", "vá", "tov", "továbbítás", "회신", "답장", "전달"]
+    /// Prefixes of languages ``MailLanguages`` has no row for, lower-cased: Hungarian (`VÁ`,
+    /// `TOV`), Italian's `RIF`, Ukrainian (`Відп`, `Перес`), Bulgarian and Macedonian (`ОТГ`,
+    /// `ПРЕП`, `ТВ`), Croatian and Serbian (`Odg`, `Prosl`), Latvian (`Atb`, `Pārs`), Lithuanian
+    /// (`Ats`, `Pers`). (Icelandic writes `SV`, as the Scandinavian languages do.)
+    static let otherLanguages: Set<String> = [
+        "vá", "tov", "továbbítás", "rif", "відп", "перес", "пересл", "отг", "преп", "тв", "odg", "prosl", "atb", "pārs",
+        "ats", "pers",
+    ]
 
     /// The prefixes of ``MailLanguages``, lower-cased, without their colon.
     static let known: Set<String> = MailLanguages.forwardPrefixes.union(MailLanguages.replyPrefixes)
@@ -46,7 +50,10 @@ public enum SubjectPrefixes {
         guard let colon = s.firstIndex(where: { $0 == ":" || $0 == "：" }), s.distance(from: s.startIndex, to: colon) <= 16 else {
             return nil
         }
-        var word = String(s[..<colon]).foldedForLookup().trimmingWhitespace()
+        // Full-width forms (`ＲＥ`, `ＦＷ`) are the ASCII prefix, as East Asian keyboards type it.
+        var word = ReferenceTags.asciiFromFullWidth(String(s[..<colon])).foldedForLookup().trimmingWhitespace()
+        // Prefixes of more than one word (Arabic `إعادة توجيه`).
+        if word.containsBytes(" "), prefixes.contains(word) { return (word, s[s.index(after: colon)...]) }
         // A count: bracketed (`Re[2]`, `RE(3)`) or after a space, of one or two digits (`Fwd 2`);
         // `VS2019` and `TR 2024` are words.
         if let b = word.firstIndex(where: { $0 == "[" || $0 == "(" }) {
@@ -99,7 +106,9 @@ public enum SubjectPrefixes {
     static func isForward(_ subject: String, languages: Set<String> = []) -> Bool {
         guard let first = prefixes(subject).first else { return false }
         let langs = languages.compactMap { MailLanguages.byCode[$0] }
-        if !langs.isEmpty {
+        // A prefix none of the given languages writes (a Hebrew `הועבר:` over a block in
+        // English) is judged as without a language.
+        if langs.contains(where: { $0.forwardPrefixes.contains(first) || $0.replyPrefixes.contains(first) }) {
             return langs.contains { $0.forwardPrefixes.contains(first) && !$0.replyPrefixes.contains(first) }
         }
         // Without a language, a prefix that is a reply somewhere ("VS" in Finnish) is not a forward.

@@ -172,6 +172,14 @@ import Testing
         ("WG: Angebot", "Angebot"), ("Odp: Oferta", "Oferta"), ("PD: Oferta", "Oferta"), ("Re: VB: 转发：Offer", "Offer"),
         ("RE：Fwd：Offer", "Offer"), ("re: ynt: İLT: doorst: Offer", "Offer"), ("Doorsturen: Offer", "Doorsturen: Offer"),
         ("Vb Offert", "Vb Offert"),
+        // Italian's RIF, Ukrainian, Bulgarian, Hebrew, Arabic (two words), Croatian, Latvian,
+        // Lithuanian, Traditional Chinese, full-width ASCII.
+        ("RIF: Offerta", "Offerta"), ("Rif: Offerta", "Offerta"), ("Відп: Рахунок", "Рахунок"), ("Перес: Рахунок", "Рахунок"),
+        ("ТВ: Итоговое предложение", "Итоговое предложение"), ("השב: הצעת מחיר", "הצעת מחיר"), ("הועבר: הצעת מחיר", "הצעת מחיר"),
+        ("رد: عرض سعر", "عرض سعر"), ("إعادة توجيه: عرض سعر", "عرض سعر"), ("توجيه: عرض سعر", "عرض سعر"), ("Odg: Ponuda", "Ponuda"),
+        ("Prosl: Ponuda", "Ponuda"), ("Atb: Piedāvājums", "Piedāvājums"), ("Ats: Pasiūlymas", "Pasiūlymas"), ("轉發：報價", "報價"),
+        ("答覆：報價", "報價"), ("ＲＥ：見積", "見積"), ("ＦＷ：見積", "見積"),
+        ("RE: AW: 回复: 转发: ТВ: Итоговое предложение", "Итоговое предложение"),
     ])
     func prefixesOfMoreLanguages(_ subject: String, _ title: String) {
         #expect(FilingRules.title(subject) == title)

@@ -214,6 +214,76 @@ struct ForwardTests {
             """
         ),
         (
+            "outlook-ko", "전달: Offer",
+            """
+            -----원본 메시지-----
+            보낸 사람: Bob Smith <bob@smith.example>
+            보낸 날짜: 2024년 3월 4일 월요일 오후 3:41
+            받는 사람: me@mycorp.example
+            제목: Offer
+            """
+        ),
+        (
+            "gmail-ko", "Fwd: Offer",
+            """
+            ---------- 전달된 메일 ---------
+            보낸사람: Bob Smith <bob@smith.example>
+            Date: 2024년 3월 4일 (월) 오후 3:41
+            Subject: Offer
+            To: <me@mycorp.example>
+            """
+        ),
+        (
+            "outlook-el", "ΠΡΘ: Offer",
+            """
+            -----Αρχικό μήνυμα-----
+            Από: Bob Smith <bob@smith.example>
+            Στάλθηκε: Δευτέρα, 4 Μαρτίου 2024 3:41 μμ
+            Προς: me@mycorp.example
+            Θέμα: Offer
+            """
+        ),
+        (
+            "outlook-he", "הועבר: Offer",
+            """
+            -----הודעה מקורית-----
+            מאת: Bob Smith <bob@smith.example>
+            נשלח: יום שני 04 מרץ 2024 15:41
+            אל: me@mycorp.example
+            נושא: Offer
+            """
+        ),
+        (
+            "outlook-ar", "إعادة توجيه: Offer",
+            """
+            -----الرسالة الأصلية-----
+            من: Bob Smith <bob@smith.example>
+            تاريخ الإرسال: الاثنين، 4 مارس، 2024 03:41 م
+            إلى: me@mycorp.example
+            الموضوع: Offer
+            """
+        ),
+        (
+            "outlook-zh-tw", "轉寄: Offer",
+            """
+            -----原始郵件-----
+            寄件者: Bob Smith <bob@smith.example>
+            寄件日期: 2024年3月4日 下午 03:41
+            收件者: me@mycorp.example
+            主旨: Offer
+            """
+        ),
+        (
+            // A Hebrew prefix over a block in English, with no separator line.
+            "outlook-en-prefix-he", "הועבר: Offer",
+            """
+            From: Bob Smith <bob@smith.example>
+            Sent: Monday, March 4, 2024 3:41 PM
+            To: me@mycorp.example
+            Subject: Offer
+            """
+        ),
+        (
             "outlook-mobile", "Fw: Offer",
             """
             Get Outlook for iOS
