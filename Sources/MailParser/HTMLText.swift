@@ -12,6 +12,49 @@ public enum HTMLText {
     ]
     static let skipTags: Set<String> = ["script", "style", "head", "title", "xml", "template"]
 
+    /// The charset a document declares in a `<meta>` element within its first 1,024 octets
+    /// (`<meta charset="gb2312">`, or `<meta http-equiv="Content-Type" content="text/html;
+    /// charset=gb2312">`): how a browser reads HTML whose transport names no charset, as a
+    /// Content-Type without `charset` does.
+    /// - SeeAlso: HTML Living Standard §13.2.3.2 (prescan a byte stream to determine its encoding).
+    static func metaCharset(_ bytes: some Collection<UInt8>) -> String? {
+        let head = bytes.prefix(1024).map(ASCII.lower)
+        var i = 0
+        while let meta = find(Array("<meta".utf8), in: head, from: i) {
+            let end = head[meta...].firstIndex(of: UInt8(ascii: ">")) ?? head.count
+            if let at = find(Array("charset".utf8), in: Array(head[meta..<end]), from: 0) {
+                var j = meta + at + 7
+                while j < end, head[j] == 0x20 || head[j] == 0x09 { j += 1 }
+                if j < end, head[j] == UInt8(ascii: "=") {
+                    j += 1
+                    while j < end, head[j] == 0x20 || head[j] == 0x09 || head[j] == UInt8(ascii: "\"") || head[j] == UInt8(ascii: "'") {
+                        j += 1
+                    }
+                    let start = j
+                    while j < end,
+                        ASCII.isAlnum(head[j])
+                            || [UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: ":")].contains(head[j])
+                    {
+                        j += 1
+                    }
+                    if j > start { return String(decoding: head[start..<j], as: UTF8.self) }
+                }
+            }
+            i = end
+        }
+        return nil
+    }
+
+    private static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
+        guard needle.count <= haystack.count else { return nil }
+        var i = start
+        while i + needle.count <= haystack.count {
+            if haystack[i] == needle[0], haystack[i..<(i + needle.count)].elementsEqual(needle) { return i }
+            i += 1
+        }
+        return nil
+    }
+
     /// Converts an HTML document or fragment to text.
     public static func toText(_ html: String) -> String {
         var r = Renderer(Array(html.utf8))

@@ -38,7 +38,11 @@ public struct MIMEPart: Sendable, Hashable {
     /// Decoded text of a `text/*` leaf in its declared charset.
     public var text: String { textDecoding.text }
 
-    var textDecoding: Charset.Decoded { Charset.decode(content, label: contentType.charset ?? "") }
+    /// An HTML part without a charset parameter is read in the charset its `<meta>` declares.
+    var textDecoding: Charset.Decoded {
+        let label = contentType.charset ?? (contentType.subtype == "html" ? HTMLText.metaCharset(content) : nil)
+        return Charset.decode(content, label: label ?? "")
+    }
 
     /// The same entity and descendants with their header fields and structure but without their
     /// bodies (``rawBody`` and ``content`` empty), so that they no longer hold the message's bytes.

@@ -198,6 +198,19 @@ struct EncodingTests {
         #expect(latin.to.map(\.name) == ["Zoë"])
     }
 
+    /// An HTML part whose Content-Type names no charset is read in its `<meta>` charset.
+    @Test func htmlMetaCharset() {
+        #expect(HTMLText.metaCharset(Array("<html><head><META charset=\"GB2312\">".utf8)) == "gb2312")
+        #expect(
+            HTMLText.metaCharset(Array("<meta http-equiv=\"Content-Type\" content=\"text/html; charset=Shift_JIS\">".utf8)) == "shift_jis")
+        #expect(HTMLText.metaCharset(Array("<meta name=\"x\"><p>charset=koi8-r</p>".utf8)) == nil)
+        #expect(HTMLText.metaCharset(Array((String(repeating: " ", count: 1100) + "<meta charset=gbk>").utf8)) == nil)
+        let html =
+            Array("<html><head><meta charset=\"gb2312\"></head><body>".utf8) + [0xCB, 0xEF, 0xC0, 0xF6] + Array("</body></html>".utf8)
+        let m = MailMessage.parse(Array("From: a@b.example\r\nContent-Type: text/html\r\n\r\n".utf8) + html)
+        #expect(m.bodyText.contains("孙丽"))
+    }
+
     @Test func rawEightBitHeaders() {
         let (utf8, was1252) = Bytes.headerString(ArraySlice(Array("Zoë".utf8)))
         #expect(utf8 == "Zoë" && !was1252)
