@@ -119,7 +119,36 @@ enum Bytes {
             return (String(decoding: bytes, as: UTF8.self), false)
         }
         if let s = String(validating: bytes, as: UTF8.self) { return (s, false) }
-        return (Charset.decodeWindows1252(bytes), true)
+        return (mixedUTF8AndWindows1252(bytes), true)
+    }
+
+    /// Each well-formed UTF-8 sequence as UTF-8, each other octet as Windows-1252: one stray octet
+    /// in a field (`\xff@x.example`) leaves the UTF-8 names beside it as they are, and a field
+    /// all in Latin-1 reads as before.
+    static func mixedUTF8AndWindows1252(_ bytes: ArraySlice<UInt8>) -> String {
+        var scalars = String.UnicodeScalarView()
+        var i = bytes.startIndex
+        while i < bytes.endIndex {
+            let lead = bytes[i]
+            let length =
+                switch lead {
+                case 0xC2...0xDF: 2
+                case 0xE0...0xEF: 3
+                case 0xF0...0xF4: 4
+                default: 1
+                }
+            if length > 1, i + length <= bytes.endIndex,
+                let scalar = String(validating: bytes[i..<(i + length)], as: UTF8.self)?.unicodeScalars.first
+            {
+                scalars.append(scalar)
+                i += length
+                continue
+            }
+            let value: UInt32 = (lead >= 0x80 && lead <= 0x9F) ? Charset.cp1252High[Int(lead - 0x80)] : UInt32(lead)
+            scalars.append(Unicode.Scalar(value) ?? "\u{FFFD}")
+            i += 1
+        }
+        return String(scalars)
     }
 }
 

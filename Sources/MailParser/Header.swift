@@ -3,7 +3,8 @@
 public struct HeaderField: Sendable, Hashable {
     /// The field name as written (compare with ``lowercasedName``).
     public var name: String
-    /// The unfolded value as it appeared (8-bit bytes read as UTF-8, else Windows-1252), trimmed.
+    /// The unfolded value as it appeared (8-bit octets read as UTF-8 where they are, else as
+    /// Windows-1252, until the entity's charset says otherwise), trimmed.
     public var rawValue: String
     /// The value with RFC 2047 encoded words decoded (meaningful for unstructured fields).
     public var value: String

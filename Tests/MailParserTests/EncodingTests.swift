@@ -216,6 +216,9 @@ struct EncodingTests {
         #expect(utf8 == "Zoë" && !was1252)
         let (latin, fallback) = Bytes.headerString(ArraySlice([0x5A, 0x6F, 0xEB]))
         #expect(latin == "Zoë" && fallback)
+        // One stray octet leaves the UTF-8 beside it as it is.
+        let (mixed, _) = Bytes.headerString(ArraySlice(Array("Jé <j@x.example>, ".utf8) + [0xFF, 0xFE] + Array("@y.example".utf8)))
+        #expect(mixed == "Jé <j@x.example>, ÿþ@y.example")
     }
 
     @Test func sha256() {
