@@ -166,6 +166,17 @@ struct EncodingTests {
         #expect(ISO2022JP.decode(ArraySlice("\u{1B}$(D0!\u{1B}(B".utf8)) == nil)
     }
 
+    /// Any 7-bit input, escapes and shifts among it, decodes without trapping.
+    @Test func iso2022JPTakesAnyInput() {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet: [UInt8] = [0x1B, 0x24, 0x28, 0x42, 0x40, 0x49, 0x26, 0x0E, 0x0F, 0x0D, 0x0A, 0x21, 0x5F, 0x60, 0x7E, 0x7F, 0x20]
+        for _ in 0..<2_000 {
+            let bytes = (0..<Int.random(in: 0...40, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }
+            _ = Charset.decode(bytes, label: "ISO-2022-JP")
+            _ = Bytes.headerString(ArraySlice(bytes))
+        }
+    }
+
     /// Header fields written raw in the body's charset, as older mailers do (RFC 6532 allows only
     /// UTF-8): ISO-2022-JP escapes, and 8-bit octets read in the entity's charset, or a
     /// multipart's first text part's.
