@@ -1,8 +1,23 @@
 /// IDNA: `xn--` labels of a domain decoded to Unicode with a Punycode decoder.
 /// - SeeAlso: RFC 3492 §6.2 (decoding procedure), RFC 5891 §5 (A-labels to U-labels).
 public enum IDNA {
-    /// The domain with every valid `xn--` label decoded; invalid labels stay as written.
+    /// The domain with every valid `xn--` label decoded; invalid labels stay as written. Full-width
+    /// forms are their ASCII letters and the ideographic full stops (`。`, `．`, `｡`) dots, as UTS #46
+    /// maps them: `ｅｘａｍｐｌｅ.jp` and `例子。广告` are `example.jp` and `例子.广告`.
     public static func toUnicode(_ domain: String) -> String {
+        var domain = domain
+        if domain.utf8.contains(where: { $0 >= 0x80 }) {
+            var scalars = String.UnicodeScalarView()
+            for scalar in domain.unicodeScalars {
+                switch scalar.value {
+                case 0x3002, 0xFF0E, 0xFF61: scalars.append(".")
+                case 0xFF01...0xFF5E:
+                    scalars.append(Unicode.Scalar(scalar.value - 0xFEE0).map { Unicode.Scalar(ASCII.lower(UInt8($0.value))) } ?? scalar)
+                default: scalars.append(scalar)
+                }
+            }
+            domain = String(scalars)
+        }
         guard domain.utf8.count >= 4, domain.lowercased().containsBytes("xn--") else { return domain }
         let labels = domain.split(separator: ".", omittingEmptySubsequences: false)
         return labels.map { label -> String in

@@ -85,6 +85,14 @@ struct AddressTests {
         #expect(IDNA.toUnicode(input + ".com") == expected + ".com")
     }
 
+    /// Full-width letters and ideographic full stops map as UTS #46 maps them.
+    @Test func fullWidthDomains() {
+        #expect(IDNA.toUnicode("ｅｘａｍｐｌｅ.jp") == "example.jp")
+        #expect(IDNA.toUnicode("例子。广告") == "例子.广告")
+        #expect(MailAddress(address: "yamada@ＥＸＡＭＰＬＥ．ｊｐ")?.domain == "example.jp")
+        #expect(IDNA.toUnicode("ｘｎ－－ｂｃｈｅｒ－ｋｖａ.de") == "bücher.de")
+    }
+
     @Test func invalidPunycodeKept() {
         #expect(IDNA.toUnicode("xn--zzzzzzzzzzzzzz9.com") == "xn--zzzzzzzzzzzzzz9.com" || true)
         #expect(IDNA.toUnicode("xn--.com") == "xn--.com" || IDNA.toUnicode("xn--.com") == ".com")
