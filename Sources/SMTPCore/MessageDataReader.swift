@@ -38,6 +38,12 @@ public struct MessageDataReader: Sendable {
     private let maxLineLength: Int
     private let maxMessageSize: Int
     private var summary = MessageDataSummary()
+    /// Lines dropped since the reader was made: after a violation, lines are read to the end of
+    /// the data and dropped without a frame; so is a line over the limit, counted once per
+    /// `maxLineLength` octets of it. The session counts them as progress, as it does frames.
+    public private(set) var droppedLines = 0
+    /// Octets of the overlong line being dropped, not yet counted in ``droppedLines``.
+    private var overlongOctets = 0
     private var inHeaderSection = true
     /// Whether the bytes at the front of the buffer continue a line whose start was dropped.
     private var inOverlongLine = false
@@ -77,6 +83,8 @@ public struct MessageDataReader: Sendable {
             if inOverlongLine {
                 inOverlongLine = false
                 dropOverlong(length, from: &buffer)
+                overlongOctets = 0
+                droppedLines += 1
                 continue
             }
             let view = buffer.readableBytesView
@@ -84,7 +92,9 @@ public struct MessageDataReader: Sendable {
             if length == 3 && first == UInt8(ascii: ".") {
                 buffer.moveReaderIndex(forwardBy: 3)
                 let result = summary
+                let dropped = droppedLines
                 self = MessageDataReader(maxLineLength: maxLineLength, maxMessageSize: maxMessageSize)
+                droppedLines = dropped
                 return .end(result)
             }
             if bare { noteViolation(.bareLineEnding) }
@@ -95,6 +105,7 @@ public struct MessageDataReader: Sendable {
             if summary.size > maxMessageSize { noteViolation(.messageTooLarge) }
             guard summary.violation == nil else {
                 buffer.moveReaderIndex(forwardBy: length)
+                droppedLines += 1
                 continue
             }
             buffer.moveReaderIndex(forwardBy: stuffed)
@@ -130,6 +141,11 @@ public struct MessageDataReader: Sendable {
         buffer.moveReaderIndex(forwardBy: count)
         summary.size += count
         if summary.size > maxMessageSize { noteViolation(.messageTooLarge) }
+        overlongOctets += count
+        if overlongOctets >= maxLineLength {
+            droppedLines += overlongOctets / maxLineLength
+            overlongOctets %= maxLineLength
+        }
     }
 
     private mutating func noteViolation(_ violation: MessageDataSummary.Violation) {

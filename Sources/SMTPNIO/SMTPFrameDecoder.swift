@@ -37,6 +37,10 @@ public struct SMTPFrameDecoder: ByteToMessageDecoder, Sendable {
         self.dataReader = MessageDataReader(maxLineLength: limits.maxDataLineLength, maxMessageSize: limits.maxMessageSize)
     }
 
+    /// Lines of message data read and dropped without a frame (after a violation, or over the
+    /// line limit), since the decoder was made: progress the session counts as it counts frames.
+    public var droppedLines: Int { dataReader.droppedLines }
+
     /// The next frame, consuming its bytes; `nil` when more bytes are needed.
     public mutating func next(from buffer: inout ByteBuffer) -> SMTPFrame? {
         switch mode {

@@ -200,10 +200,14 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
     }
 
     private func processInput(context: ChannelHandlerContext) {
+        let dropped = decoder.droppedLines
         while !busy && !closing, let frame = decoder.next(from: &input) {
             lastWholeLine = .now()
             handle(frame, context: context)
         }
+        // Lines of a message already refused (too large, a bare line ending) are read to its end
+        // without frames: the client is not stalling, and gets its 5xx at the end.
+        if decoder.droppedLines != dropped { lastWholeLine = .now() }
         if !busy { flushOutput(context: context) }
         if input.readableBytes == 0 || input.readerIndex > 64 * 1024 { input.discardReadBytes() }
         if inputClosed && !busy && !closing { closeAfterReplies(context: context) }

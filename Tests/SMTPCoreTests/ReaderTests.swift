@@ -107,6 +107,23 @@ import Testing
         return nil
     }
 
+    /// Lines dropped without a frame (after a violation, or a line over the limit, counted per
+    /// limit's worth of octets) are counted: the session takes them as progress.
+    @Test func droppedLinesAreCounted() {
+        var reader = MessageDataReader(maxLineLength: 10, maxMessageSize: 1 << 20)
+        var buffer = ByteBuffer()
+        buffer.writeString(String(repeating: "x", count: 35))
+        #expect(reader.next(from: &buffer) == nil)
+        #expect(reader.droppedLines == 3)
+        buffer.writeString("ab\r\nafter\r\n")
+        #expect(reader.next(from: &buffer) == nil)  // a violation: the rest is dropped too
+        #expect(reader.droppedLines == 5)
+        buffer.writeString(".\r\n")
+        guard case .end(let summary)? = reader.next(from: &buffer) else { return #expect(Bool(false)) }
+        #expect(summary.violation == .lineTooLong)
+        #expect(reader.droppedLines == 5)
+    }
+
     /// The dot added for transparency does not count towards the line limit (RFC 5321
     /// §4.5.3.1.6): a line of 1,000 octets with its CRLF is 1,001 on the wire when it starts with
     /// a dot, whole or in pieces.
