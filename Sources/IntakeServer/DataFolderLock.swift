@@ -26,9 +26,9 @@ final class DataFolderLock: Sendable {
         if descriptor < 0 && errno == EACCES { descriptor = open(path, O_RDONLY | O_CLOEXEC) }
         guard descriptor >= 0 else {
             let code = errno
-            if DurableFiles.isStorageFault(code) {
+            if DurableFiles.isStorageFault(code, at: path) {
                 throw IntakeTemporaryError(
-                    "cannot open \(path): \(String(cString: strerror(code))) (the disk failed, is full or is read-only)")
+                    "cannot open \(path): \(String(cString: strerror(code))) (the disk failed, is full or went read-only)")
             }
             throw IntakeConfigurationError("cannot open \(path): \(String(cString: strerror(code))) (set data_dir to a writable folder)")
         }

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Foundation
 import NIOCore
 
 /// The few POSIX file operations durable storage needs: write, fsync, rename, fsync the folder.
@@ -29,17 +30,57 @@ enum DurableFiles {
             let parent = current.isEmpty ? "/" : current
             current += "/" + component
             if mkdir(current, 0o750) == 0 {
-                try sync(parent, directory: true)
+                // A parent this user may enter but not read (a home folder at 0711) cannot be
+                // opened to sync: the folder is made all the same.
+                do throws(Failure) {
+                    try sync(parent, directory: true)
+                } catch  where error.code == EACCES {
+                }
             } else if errno != EEXIST {
                 throw Failure(operation: "mkdir", path: current, code: errno)
             }
         }
     }
 
-    /// Whether `code` says the disk failed or is full or read-only, not that a path or a
-    /// permission is wrong: a start that meets it may succeed later.
-    static func isStorageFault(_ code: CInt) -> Bool {
-        [EIO, EROFS, ENOSPC, EDQUOT].contains(code)
+    /// Whether `code`, met at `path`, says the disk failed, is full or went read-only, not that a
+    /// path, a permission or a mount is set up wrong: a start that meets it may succeed later.
+    /// `EROFS` is such a fault only where the file system itself went read-only (as ext4 does
+    /// after an I/O error); a mount made read-only on purpose (a read-only bind mount, a unit's
+    /// `ProtectSystem=strict`) is a setting to mend.
+    static func isStorageFault(_ code: CInt, at path: String) -> Bool {
+        switch code {
+        case EIO, ENOSPC, EDQUOT: true
+        case EROFS: fileSystemWentReadOnly(at: path)
+        default: false
+        }
+    }
+
+    /// Whether the file system holding `path` (or its nearest existing folder) is read-only in
+    /// itself: `ro` among its super options in `/proc/self/mountinfo`, not only among the mount's.
+    static func fileSystemWentReadOnly(at path: String) -> Bool {
+        var existing = path
+        var status = stat()
+        while stat(existing, &status) != 0 {
+            guard let slash = existing.lastIndex(of: "/"), slash != existing.startIndex else {
+                existing = "."
+                break
+            }
+            existing = String(existing[..<slash])
+        }
+        guard stat(existing, &status) == 0,
+            let mounts = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        else { return false }
+        // glibc's major() and minor() are macros Swift does not import: the same arithmetic.
+        let dev = UInt64(status.st_dev)
+        let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & ~UInt64(0xfff))
+        let minor = (dev & 0xff) | ((dev >> 12) & ~UInt64(0xff))
+        let device = "\(major):\(minor)"
+        for line in mounts.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count > 4, fields[2] == device, let dash = fields.firstIndex(of: "-"), dash + 3 < fields.count else { continue }
+            if fields[dash + 3].split(separator: ",").contains("ro") { return true }
+        }
+        return false
     }
 
     /// Writes `buffer` to a new file at `path` and fsyncs it.

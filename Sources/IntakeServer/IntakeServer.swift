@@ -30,8 +30,8 @@ public struct IntakeServer: Sendable {
             for folder in [dataDirectory, temporaryDirectory, spoolDirectory + "/tmp", spoolDirectory + "/new"] {
                 try DurableFiles.makeDirectory(folder)
             }
-        } catch  where DurableFiles.isStorageFault(error.code) {
-            throw IntakeTemporaryError("cannot create the data folder: \(error) (the disk failed, is full or is read-only)")
+        } catch  where DurableFiles.isStorageFault(error.code, at: error.path) {
+            throw IntakeTemporaryError("cannot create the data folder: \(error) (the disk failed, is full or went read-only)")
         } catch {
             throw IntakeConfigurationError("cannot create the data folder: \(error) (set data_dir to a writable folder)")
         }
@@ -40,6 +40,8 @@ public struct IntakeServer: Sendable {
             let folder = (configuration.resolvedDatabasePath as NSString).deletingLastPathComponent
             do {
                 if !folder.isEmpty { try DurableFiles.makeDirectory(folder) }
+            } catch  where DurableFiles.isStorageFault(error.code, at: error.path) {
+                throw IntakeTemporaryError("cannot create the database's folder: \(error) (the disk failed, is full or went read-only)")
             } catch {
                 throw IntakeConfigurationError(
                     "cannot create the database's folder: \(error) (set database.path to a file in a writable folder)")
@@ -83,8 +85,8 @@ public struct IntakeServer: Sendable {
                     path: configuration.resolvedDatabasePath, maxSize: configuration.databaseMaxSize, ownerCheckpoints: true)
             } catch  where error.isLockWait {
                 throw IntakeTemporaryError("cannot open the database: \(error) (another program holds it locked; try again later)")
-            } catch  where error.isStorageFault {
-                throw IntakeTemporaryError("cannot open the database: \(error) (the disk failed, is full or is read-only)")
+            } catch  where Self.isStorageFault(error, database: configuration.resolvedDatabasePath) {
+                throw IntakeTemporaryError("cannot open the database: \(error) (the disk failed, is full or went read-only)")
             } catch {
                 throw IntakeConfigurationError("cannot open the database: \(error) (check database.path and data_dir)")
             }
@@ -93,9 +95,11 @@ public struct IntakeServer: Sendable {
             // kernel's cache only, and recovery would build on them; this copy makes them durable,
             // or fails and intaked stops again.
             do {
-                try database.checkpointNow()
+                try await Self.onThreadOfItsOwn { () throws(StoreError) in try database.checkpointNow() }
+            } catch  where Self.isStorageFault(error, database: configuration.resolvedDatabasePath) {
+                throw IntakeTemporaryError("cannot checkpoint the database at start: \(error) (the disk failed, is full or went read-only)")
             } catch {
-                throw IntakeTemporaryError("cannot checkpoint the database at start: \(error)")
+                throw IntakeConfigurationError("cannot checkpoint the database at start: \(error)")
             }
             // Before any session: a file kept for a message being filed is not named yet.
             do {
@@ -227,5 +231,22 @@ public struct IntakeServer: Sendable {
                 "cannot load the TLS certificate \(certificatePath) and key \(keyPath): \(error) (check smtp.tls.certificate and smtp.tls.private_key)"
             )
         }
+    }
+
+    /// Whether a store error at start says the disk failed, is full or went read-only (exit 75,
+    /// tried again), not that the database or its setting is wrong (exit 78): a database file
+    /// that cannot be written for its permissions is read-only to SQLite too.
+    static func isStorageFault(_ error: StoreError, database path: String) -> Bool {
+        if error.isStorageFault { return true }
+        return error.isReadOnly && DurableFiles.fileSystemWentReadOnly(at: path)
+    }
+
+    /// Runs `body`, which blocks on the disk, on a thread of its own, not on one of Swift's
+    /// cooperative threads.
+    static func onThreadOfItsOwn(_ body: @escaping @Sendable () throws(StoreError) -> Void) async throws(StoreError) {
+        let result: Result<Void, StoreError> = await withCheckedContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(returning: Result { () throws(StoreError) in try body() }) }
+        }
+        try result.get()
     }
 }

@@ -369,9 +369,13 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     /// Another connection holds a lock the call needed (`SQLITE_BUSY`, `SQLITE_LOCKED`): trying
     /// again later may succeed.
     public var isLockWait = false
-    /// The disk failed, is full or is read-only (`SQLITE_IOERR`, `SQLITE_FULL`, `SQLITE_READONLY`):
-    /// no setting is wrong, and trying again later may succeed.
+    /// The disk failed or is full (`SQLITE_FULL`; `SQLITE_IOERR` reading, writing, syncing or
+    /// truncating a file): no setting is wrong, and trying again later may succeed. Errors of
+    /// locks and shared memory (a file system that cannot hold a WAL) are not such faults.
     public var isStorageFault = false
+    /// SQLite could not write the database (`SQLITE_READONLY`): its file's permissions, or a
+    /// file system that is read-only.
+    public var isReadOnly = false
 
     public init(code: Code, message: String, isSyncFailure: Bool = false) {
         self.code = code
@@ -396,7 +400,11 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
                     code: .unavailable, message: "the database is unavailable (\(what)): \(error.message ?? "\(error.resultCode)")",
                     isSyncFailure: error.extendedResultCode == .SQLITE_IOERR_FSYNC || error.extendedResultCode == .SQLITE_IOERR_DIR_FSYNC)
                 isLockWait = error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED
-                isStorageFault = error.resultCode == .SQLITE_IOERR || error.resultCode == .SQLITE_READONLY
+                isStorageFault = [
+                    .SQLITE_IOERR_READ, .SQLITE_IOERR_SHORT_READ, .SQLITE_IOERR_WRITE, .SQLITE_IOERR_FSYNC, .SQLITE_IOERR_DIR_FSYNC,
+                    .SQLITE_IOERR_TRUNCATE, .SQLITE_IOERR_FSTAT, .SQLITE_IOERR_DELETE, .SQLITE_IOERR_CORRUPTFS,
+                ].contains(error.extendedResultCode)
+                isReadOnly = error.resultCode == .SQLITE_READONLY
             default:
                 self.init(code: .internalError, message: "database error (\(what)): \(error.message ?? "\(error.resultCode)")")
             }

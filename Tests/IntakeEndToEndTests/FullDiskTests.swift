@@ -82,6 +82,23 @@ extension FullDiskTests {
         #expect(result.status == 75, "\(result.error)")
         #expect(result.error.contains("Read-only file system"), "\(result.error)")
     }
+
+    /// A data folder on a mount made read-only on purpose (a read-only bind mount, as a unit's
+    /// ProtectSystem=strict makes) is a setting to mend: exit 78, not a restart every 2 s.
+    @Test func aDataFolderOnAReadOnlyBindMountIsASettingToMend() async throws {
+        let folder = Daemon.temporaryDirectory("intake-read-only-bind")
+        let first = try await Daemon(settings: ["delivery": "filing"], dataDirectory: folder)
+        await first.stop()
+        let bound = try runCommand("/bin/mount", ["--bind", folder, folder])
+        try #require(bound.status == 0, "mount: \(bound.error)")
+        defer { _ = try? runCommand("/bin/umount", ["--lazy", folder]) }
+        let readOnly = try runCommand("/bin/mount", ["-o", "remount,bind,ro", folder])
+        try #require(readOnly.status == 0, "remount: \(readOnly.error)")
+        let result = try await runCommandDetached(
+            Daemon.executable, ["--data-dir", folder, "--smtp-port", "0", "--set", "delivery=filing"])
+        #expect(result.status == 78, "\(result.error)")
+        #expect(result.error.contains("Read-only file system"), "\(result.error)")
+    }
 }
 
 /// Whether this process may mount a tmpfs (root, and not in a container without CAP_SYS_ADMIN):
