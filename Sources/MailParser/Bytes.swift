@@ -122,6 +122,37 @@ enum Bytes {
         return (mixedUTF8AndWindows1252(bytes), true)
     }
 
+    /// Whether `bytes` are UTF-8 but for one or two stray octets: at least one well-formed
+    /// multi-octet sequence, and at most two 8-bit octets outside such sequences.
+    static func isUTF8WithStrayOctets(_ bytes: ArraySlice<UInt8>) -> Bool {
+        var sequences = 0
+        var strays = 0
+        var i = bytes.startIndex
+        while i < bytes.endIndex {
+            let length = utf8SequenceLength(bytes, at: i)
+            if length > 1 {
+                sequences += 1
+            } else if bytes[i] >= 0x80 {
+                strays += 1
+            }
+            i += length
+        }
+        return sequences > 0 && strays <= 2
+    }
+
+    /// The length of the well-formed UTF-8 sequence at `i`; 1 for an octet that starts none.
+    private static func utf8SequenceLength(_ bytes: ArraySlice<UInt8>, at i: Int) -> Int {
+        let length =
+            switch bytes[i] {
+            case 0xC2...0xDF: 2
+            case 0xE0...0xEF: 3
+            case 0xF0...0xF4: 4
+            default: 1
+            }
+        guard length > 1, i + length <= bytes.endIndex, String(validating: bytes[i..<(i + length)], as: UTF8.self) != nil else { return 1 }
+        return length
+    }
+
     /// Each well-formed UTF-8 sequence as UTF-8, each other octet as Windows-1252: one stray octet
     /// in a field (`\xff@x.example`) leaves the UTF-8 names beside it as they are, and a field
     /// all in Latin-1 reads as before.
@@ -130,16 +161,8 @@ enum Bytes {
         var i = bytes.startIndex
         while i < bytes.endIndex {
             let lead = bytes[i]
-            let length =
-                switch lead {
-                case 0xC2...0xDF: 2
-                case 0xE0...0xEF: 3
-                case 0xF0...0xF4: 4
-                default: 1
-                }
-            if length > 1, i + length <= bytes.endIndex,
-                let scalar = String(validating: bytes[i..<(i + length)], as: UTF8.self)?.unicodeScalars.first
-            {
+            let length = utf8SequenceLength(bytes, at: i)
+            if length > 1, let scalar = String(validating: bytes[i..<(i + length)], as: UTF8.self)?.unicodeScalars.first {
                 scalars.append(scalar)
                 i += length
                 continue

@@ -53,15 +53,23 @@ public struct Headers: Sendable, Hashable, RandomAccessCollection {
 
     /// The same fields with their 8-bit octets that are not UTF-8 read in `charset`, the charset
     /// of the entity's text: a mailer that writes raw 8-bit header fields (RFC 6532 allows only
-    /// UTF-8) writes them in the charset of its body. A field that `charset` cannot read whole,
-    /// and any charset that reads no differently from Windows-1252, leaves the field as it was.
+    /// UTF-8) writes them in the charset of its body. A field stays as it was when it is UTF-8
+    /// but for a stray octet or two, when `charset` cannot read it whole or reads its ASCII
+    /// punctuation otherwise (in the multi-octet charsets mail uses, no octet below 0x40 is
+    /// part of a character), and for charsets that read no differently from Windows-1252 or are
+    /// not ASCII-compatible (UTF-16, UTF-32, UTF-7, ISO-2022).
     func readingEightBit(as charset: String) -> Headers {
-        guard let name = Charset.canonicalName(charset), !["UTF-8", "ASCII", "LATIN1", "CP1252"].contains(name) else { return self }
+        guard let name = Charset.canonicalName(charset), !["UTF-8", "ASCII", "LATIN1", "CP1252"].contains(name),
+            !["UTF-16", "UTF-32", "UTF-7", "UCS", "ISO-2022", "UNICODE"].contains(where: { name.hasPrefix($0) })
+        else { return self }
         var copy = self
         for index in copy.fields.indices {
-            guard let octets = copy.fields[index].eightBitOctets else { continue }
+            guard let octets = copy.fields[index].eightBitOctets, !Bytes.isUTF8WithStrayOctets(octets[...]) else { continue }
             let decoded = Charset.decode(octets, label: charset)
-            guard !decoded.invalidBytes, !decoded.unknownCharset else { continue }
+            guard !decoded.invalidBytes, !decoded.unknownCharset,
+                octets.filter({ $0 < 0x40 }).elementsEqual(
+                    decoded.text.unicodeScalars.lazy.filter { $0.value < 0x40 }.map { UInt8($0.value) })
+            else { continue }
             var field = HeaderField(name: copy.fields[index].name, rawValue: decoded.text)
             field.eightBitOctets = nil
             copy.fields[index] = field

@@ -38,10 +38,17 @@ public struct MIMEPart: Sendable, Hashable {
     /// Decoded text of a `text/*` leaf in its declared charset.
     public var text: String { textDecoding.text }
 
-    /// An HTML part without a charset parameter is read in the charset its `<meta>` declares.
+    /// An HTML part without a charset parameter is read in the charset its `<meta>` declares,
+    /// unless it is valid UTF-8 (a stale `iso-8859-1` left in a template) or the `<meta>` names
+    /// UTF-16 or UTF-32, which a `<meta>` found by reading ASCII cannot be (as browsers read it).
     var textDecoding: Charset.Decoded {
-        let label = contentType.charset ?? (contentType.subtype == "html" ? HTMLText.metaCharset(content) : nil)
-        return Charset.decode(content, label: label ?? "")
+        guard contentType.charset == nil, contentType.subtype == "html", let declared = HTMLText.metaCharset(content) else {
+            return Charset.decode(content, label: contentType.charset ?? "")
+        }
+        let name = Charset.canonicalName(declared) ?? ""
+        let wide = ["UTF-16", "UTF-32", "UCS", "UNICODE"].contains { name.hasPrefix($0) }
+        if wide || String(validating: content, as: UTF8.self) != nil { return Charset.decode(content, label: "utf-8") }
+        return Charset.decode(content, label: declared)
     }
 
     /// The same entity and descendants with their header fields and structure but without their

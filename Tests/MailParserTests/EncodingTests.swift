@@ -203,6 +203,16 @@ struct EncodingTests {
         )
         #expect(sjis.to.map(\.name) == ["松本 潤"])
         #expect(sjis.subject == "御見積の件")
+        // UTF-8 with a stray Latin-1 octet stays UTF-8 under a GB2312 body; a UTF-16 body says
+        // nothing of its header fields.
+        let stray = message(
+            Array("To: J\u{E9}r".utf8) + [0xF4] + Array("me <j@x.example>\r\n".utf8),
+            "Content-Type: text/plain; charset=gb2312\r\n\r\nb\r\n")
+        #expect(stray.to.map(\.name) == ["Jérôme"])
+        let utf16 = message(
+            Array("To: M".utf8) + [0xFC] + Array("ller <m@x.de>\r\n".utf8), "Content-Type: text/plain; charset=utf-16\r\n\r\nb\r\n")
+        #expect(utf16.to.map(\.address) == ["m@x.de"])
+        #expect(utf16.to.map(\.name) == ["Müller"])
         // A body in UTF-8 or Latin-1 says nothing new: Windows-1252 it stays.
         let latin = message(
             Array("To: Zo".utf8) + [0xEB] + Array(" <zoe@x.example>\r\n".utf8), "Content-Type: text/plain; charset=utf-8\r\n\r\nb\r\n")
@@ -220,6 +230,12 @@ struct EncodingTests {
             Array("<html><head><meta charset=\"gb2312\"></head><body>".utf8) + [0xCB, 0xEF, 0xC0, 0xF6] + Array("</body></html>".utf8)
         let m = MailMessage.parse(Array("From: a@b.example\r\nContent-Type: text/html\r\n\r\n".utf8) + html)
         #expect(m.bodyText.contains("孙丽"))
+        // UTF-8 under a stale Latin-1 <meta>, or a <meta> naming UTF-16 (Word's HTML): UTF-8.
+        for meta in ["iso-8859-1", "unicode", "utf-16"] {
+            let body = "<html><head><meta charset=\"\(meta)\"></head><body>Zoë Müller</body></html>"
+            let parsed = MailMessage.parse(Array("From: a@b.example\r\nContent-Type: text/html\r\n\r\n\(body)".utf8))
+            #expect(parsed.bodyText.contains("Zoë Müller"), "\(meta)")
+        }
     }
 
     @Test func rawEightBitHeaders() {
