@@ -235,7 +235,7 @@ enum MailLanguages {
             forwardSeparators: ["הודעה שהועברה", "הודעה מועברת"],
             originalSeparators: ["הודעה מקורית"],
             from: ["מאת"], to: ["אל"], cc: ["עותק"], date: ["נשלח", "תאריך"], subject: ["נושא"],
-            replyIntros: ["ב"], replyVerbs: ["כתב", "כתבה", "כתב/ה"],
+            replyIntros: [], replyVerbs: ["כתב", "כתבה", "כתב/ה"],
             forwardPrefixes: ["fw", "fwd", "הועבר"], replyPrefixes: ["re", "השב"],
             signatureStarts: ["נשלח מה"]),
         MailLanguage(
@@ -243,8 +243,8 @@ enum MailLanguages {
             forwardSeparators: ["الرسالة المعاد توجيهها", "رسالة معاد توجيهها"],
             originalSeparators: ["الرسالة الأصلية"],
             from: ["من"], to: ["إلى"], cc: ["نسخة"], date: ["تم الإرسال", "التاريخ", "تاريخ الإرسال"], subject: ["الموضوع"],
-            replyIntros: ["في"], replyVerbs: ["كتب"],
-            forwardPrefixes: ["fw", "fwd", "إعادة توجيه", "توجيه"], replyPrefixes: ["re", "رد"],
+            replyIntros: [], replyVerbs: ["كتب"],
+            forwardPrefixes: ["fw", "fwd", "إعادة توجيه"], replyPrefixes: ["re", "رد"],
             signatureStarts: ["أرسلت من"]),
     ]
 

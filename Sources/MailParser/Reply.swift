@@ -130,19 +130,44 @@ enum ReplySplitter {
         return hi - s.startIndex >= 3 && s[hi - 3] == 0xEF && s[hi - 2] == 0xBC && s[hi - 1] == 0x9A
     }
 
+    /// Whether `s` starts with an intro word (`On`, `Le`, `Am`): followed by a space, or, in a
+    /// script written without spaces (Han, kana, Hangul), by anything.
     static func startsWithIntro(_ s: String) -> Bool {
         let lower = s.lowercased()
         return MailLanguages.replyIntros.contains {
-            lower.hasPrefix($0 + " ") || (!$0.unicodeScalars.first!.isASCII && lower.hasPrefix($0))
+            lower.hasPrefix($0 + " ") || (isWrittenWithoutSpaces($0.unicodeScalars.first!) && lower.hasPrefix($0))
         }
     }
 
-    /// `On Mon, 4 Mar 2024 John <j@x> wrote:` and its translations.
+    /// Han, kana, Hangul and what surrounds them in East Asian text: no spaces between words.
+    static func isWrittenWithoutSpaces(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value >= 0x2E80 && !(0xFB1D...0xFEFF).contains(scalar.value) || (0x1100...0x11FF).contains(scalar.value)
+    }
+
+    /// Whether `lower` holds `verb` as a word of its own: not inside a longer word (`rewrote`,
+    /// `beschrieb`, Hebrew `מכתב` around `כתב`, Arabic `مكتب` around `كتب`), except in scripts
+    /// written without spaces.
+    static func containsVerb(_ lower: String, _ verb: String) -> Bool {
+        guard let first = verb.unicodeScalars.first, !isWrittenWithoutSpaces(first) else { return lower.containsBytes(verb) }
+        var searchStart = lower.startIndex
+        while let range = lower.range(of: verb, range: searchStart..<lower.endIndex) {
+            let before =
+                range.lowerBound == lower.startIndex ? nil : lower.unicodeScalars[lower.unicodeScalars.index(before: range.lowerBound)]
+            if before.map({ !($0.properties.isAlphabetic || $0.properties.numericType != nil) }) ?? true { return true }
+            searchStart = range.upperBound
+        }
+        return false
+    }
+
+    /// `On Mon, 4 Mar 2024 John <j@x> wrote:` and its translations. Invisible format characters
+    /// (the bidirectional marks Hebrew and Arabic mailers put around names and addresses) are
+    /// not part of it.
     static func isAttribution(_ s: String) -> Bool {
-        let t = s.trimmingWhitespace()
+        let t = String(String.UnicodeScalarView(s.unicodeScalars.filter { $0.properties.generalCategory != .format }))
+            .trimmingWhitespace()
         guard t.count <= 400 else { return false }
         let lower = t.lowercased()
-        guard MailLanguages.replyVerbs.contains(where: { lower.containsBytes($0) }) else { return false }
+        guard MailLanguages.replyVerbs.contains(where: { containsVerb(lower, $0) }) else { return false }
         if startsWithIntro(lower) { return true }
         return lower.containsBytes("@") || lower.containsDigit
     }

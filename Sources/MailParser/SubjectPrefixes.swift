@@ -15,7 +15,7 @@ public enum SubjectPrefixes {
 
     /// Prefixes that also begin ordinary subjects (`Trans: …`, `Resp: …`, `Réf : Devis 2024`,
     /// `FS: 2023 accounts`): they tell a forward from a reply, but stay in a title.
-    static let alsoWords: Set<String> = ["réf", "rép", "trans", "resp", "ris", "yan", "reenv", "reenc"]
+    static let alsoWords: Set<String> = ["réf", "rép", "trans", "resp", "ris", "yan", "reenv", "reenc", "ats", "pers"]
 
     /// The prefixes a title loses, lower-cased, without their colon.
     static let all: Set<String> = known.union(otherLanguages).subtracting(alsoWords)

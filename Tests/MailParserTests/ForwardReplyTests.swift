@@ -533,6 +533,24 @@ struct ReplyTests {
         #expect(de.newText == "Ja.")
     }
 
+    /// Attribution lines in Hebrew, Arabic, Greek and Korean, bidirectional marks and all; and
+    /// ordinary lines that hold a verb inside a longer word, which are none.
+    @Test func attributionsInMoreLanguages() {
+        for line in [
+            "\u{200F}דוד כהן\u{200F} <david@cohen.example> כתב:", "في 4 مارس 2024، أحمد <ahmed@alnoor.example> كتب:",
+            "Στις 4 Μαρτίου 2024, ο Γιώργος <g@alpha.example> έγραψε:", "2024년 3월 4일 (월) 오후 3:41, 홍길동 <h@x.example>님이 작성:",
+            "On Mon, 4 Mar 2024, Jane <jane@x.example> wrote:",
+        ] {
+            #expect(ReplySplitter.isAttribution(line), "\(line)")
+        }
+        for line in [
+            "في مكتبنا الجديد العنوان كالتالي:", "بخصوص المكتب رقم 12، التفاصيل:", "בהמשך למכתב ששלחתי, להלן הפרטים:",
+            "Στις 5 Μαρτίου ο πελάτης περιέγραψε τα εξής:", "He rewrote 3 pages:", "Das Produkt beschrieb er am 4. März so:",
+        ] {
+            #expect(!ReplySplitter.isAttribution(line), "\(line)")
+        }
+    }
+
     @Test func referenceTags() {
         let m = textMessage(subject: "About #cs1001 and #CO2", body: "See #Co34322, #CS1001 again, #co2, #CSx, #CO12a, (#cs77).")
         #expect(m.referenceTags == ["CS1001", "CO2", "CO34322", "CS77"])
