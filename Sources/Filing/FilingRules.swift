@@ -52,7 +52,7 @@ public enum FilingRules {
     ) -> Result<FilingIntent, FilingRefusal> {
         if let refusal = trustRefusal(for: message, user: user) { return .failure(refusal) }
         let found = contacts(in: message, user: user, organisation: organisation)
-        let contacts = Array(found.prefix(maxContactsPerMessage))
+        let contacts = mostRelevant(found, in: message)
         let due: String? =
             switch kind {
             case .taskToday: localDate(receivedAt, timeZone: user.timeZone, addingDays: 0)
@@ -121,11 +121,31 @@ public enum FilingRules {
             separator: " ")
     }
 
-    /// The most contacts one message is filed under, in the order the parser found them (header
-    /// fields and forwarded originals before addresses in the body): a message naming thousands
+    /// The most contacts one message is filed under (which: ``mostRelevant(_:in:)``): a message naming thousands
     /// (a mailing list's, forwarded) would otherwise write a note per person and stall every
     /// other message behind its transaction. How many were left out is in the message log.
     public static let maxContactsPerMessage = 50
+
+    /// At most ``maxContactsPerMessage`` of `found`: the senders first (From, Sender, Reply-To,
+    /// and a forwarded original's From and Reply-To), then the recipients, then the addresses in
+    /// the body, each in the order found; a list's thousand recipients do not push out the
+    /// customer whose mail was forwarded.
+    static func mostRelevant(_ found: [ContactCandidate], in message: MailMessage) -> [ContactCandidate] {
+        guard found.count > maxContactsPerMessage else { return found }
+        var ranks: [String: Int] = [:]
+        for person in message.people { ranks[person.address.normalized] = person.sources.map(rank).min() ?? 2 }
+        let kept = found.indices.sorted { (ranks[found[$0].address] ?? 2, $0) < (ranks[found[$1].address] ?? 2, $1) }
+            .prefix(maxContactsPerMessage).sorted()
+        return kept.map { found[$0] }
+    }
+
+    private static func rank(_ source: PersonSource) -> Int {
+        switch source {
+        case .from, .sender, .replyTo, .forwardedFrom, .forwardedReplyTo: 0
+        case .body: 2
+        default: 1
+        }
+    }
 
     /// The longest note text kept, in UTF-8 octets; what is longer is cut at a character with a
     /// line that says so (the whole message stays in its raw form).

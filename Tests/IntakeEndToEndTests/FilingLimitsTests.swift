@@ -27,4 +27,27 @@ import Testing
         #expect(log.first?.reason == "10 more people not filed: at most 50 contacts per message")
         await crm.stop()
     }
+
+    /// Over the limit, the senders go first: the customer whose mail a list message forwards is
+    /// kept though sixty recipients come before her.
+    @Test func overTheLimitTheForwardedSenderIsKept() async throws {
+        let crm = try await CRMFixture.start()
+        let list = (1...60).map { "member\($0)@fenwick-logistics.example" }.joined(separator: ",\r\n ")
+        let body = """
+            FYI
+
+            ---------- Forwarded message ---------
+            From: Nora Quinn <nora.quinn@quinn-freight.example>
+            Date: Mon, 4 Mar 2024 at 09:00
+            Subject: Pallets
+            To: <bob.carter@harbourview.example>
+
+            Can you quote for 40 pallets?
+            """
+        #expect(try await crm.send(mail(to: list, subject: "Fwd: Pallets", body: body), to: [crm.dropbox(FilingTests.bob)]).code == 250)
+        let contacts = try await crm.database.contacts(organisation: CRMFixture.organisation)
+        #expect(contacts.count == 50)
+        #expect(contacts.contains { $0.emails == ["nora.quinn@quinn-freight.example"] })
+        await crm.stop()
+    }
 }
