@@ -109,21 +109,24 @@ public struct ContactCandidate: Sendable, Hashable, Codable {
     }
 
     /// `name` without invisible format characters (bidirectional marks and embeddings, which
-    /// Hebrew and Arabic mailers put around names, zero-width spaces and joiners, the byte-order
-    /// mark: Unicode's `Cf` category but the Arabic number signs, which are drawn), and without
-    /// quotation marks around it (`“陈静”`, `«Иван»`, `「山田」`), trimmed.
+    /// Hebrew and Arabic mailers put around names, zero-width spaces, the byte-order mark: Unicode's
+    /// `Cf` category, but the joiners that Persian and Indic names are spelt with and the signs
+    /// that are drawn), and without a pair of quotation marks around it (`“陈静”`, `«Иван»`,
+    /// `「山田」`) that quotes it whole, trimmed.
     public static func plainName(_ name: String) -> String {
+        let drawn: Set<UInt32> = [0x200C, 0x200D, 0x06DD, 0x070F, 0x08E2, 0x110BD, 0x110CD]
         var scalars = String.UnicodeScalarView()
-        for scalar in name.unicodeScalars where !(scalar.properties.generalCategory == .format && !(0x0600...0x0605).contains(scalar.value))
-        {
+        for scalar in name.unicodeScalars
+        where scalar.properties.generalCategory != .format || drawn.contains(scalar.value) || (0x0600...0x0605).contains(scalar.value) {
             scalars.append(scalar)
         }
         var plain = Substring(String(scalars)).trimmingCharacters(in: .whitespaces)
         let pairs: [(Character, Character)] = [
             ("“", "”"), ("„", "“"), ("‘", "’"), ("«", "»"), ("»", "«"), ("「", "」"), ("『", "』"), ("\"", "\""),
         ]
-        while let first = plain.first, let last = plain.last, plain.count > 2,
-            pairs.contains(where: { $0.0 == first && $0.1 == last })
+        while let first = plain.first, let last = plain.last, plain.count >= 2,
+            let pair = pairs.first(where: { $0.0 == first && $0.1 == last }),
+            !plain.dropFirst().dropLast().contains(where: { $0 == pair.0 || $0 == pair.1 })
         {
             plain = String(plain.dropFirst().dropLast()).trimmingCharacters(in: .whitespaces)
         }

@@ -5,9 +5,9 @@
 /// everyday Japanese business names use them.
 ///
 /// Each two-octet character becomes its Shift_JIS form (one arithmetic step per RFC 1468's
-/// layout), and each run of them is decoded as code page 932, which holds both extensions; the
-/// ASCII between runs is copied. A stray octet in two-octet mode is one U+FFFD, and the next
-/// pair is still read as a pair.
+/// layout), and the whole text is decoded at once as code page 932, which holds both extensions
+/// and reads ASCII as ASCII. A stray octet in two-octet mode is one U+FFFD, and the next pair is
+/// still read as a pair. (Six cells read as code page 932 reads them: `～` for JIS's wave dash.)
 enum ISO2022JP {
     private enum Mode {
         case ascii, jisX0208, katakana
@@ -17,22 +17,9 @@ enum ISO2022JP {
     /// ISO-2022-JP-1, -2 or -3 have (JIS X 0212, JIS X 0213, GB 2312, KS C 5601, ISO-8859 upper
     /// halves), for iconv to read.
     static func decode(_ bytes: ArraySlice<UInt8>) -> Charset.Decoded? {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        var run: [UInt8] = []
-        var invalid = false
-        func flushRun() {
-            guard !run.isEmpty else { return }
-            guard let decoded = Charset.iconvDecode(run[...], from: "CP932") else {
-                out += replacement
-                invalid = true
-                run.removeAll(keepingCapacity: true)
-                return
-            }
-            out += decoded.text.utf8
-            if decoded.invalidBytes { invalid = true }
-            run.removeAll(keepingCapacity: true)
-        }
+        // The whole text as Shift_JIS (code page 932 reads ASCII as ASCII), decoded at once.
+        var shiftJIS: [UInt8] = []
+        shiftJIS.reserveCapacity(bytes.count)
         var mode = Mode.ascii
         var shiftedOut = false
         var i = bytes.startIndex
@@ -64,8 +51,7 @@ enum ISO2022JP {
                 continue
             case 0x0D, 0x0A:
                 // Lines end in ASCII (RFC 1468 §3); a sender that forgot ESC ( B is forgiven here.
-                flushRun()
-                out.append(octet)
+                shiftJIS.append(octet)
                 mode = .ascii
                 shiftedOut = false
                 i += 1
@@ -73,28 +59,25 @@ enum ISO2022JP {
             default: break
             }
             if shiftedOut || mode == .katakana, (0x21...0x5F).contains(octet) {
-                run.append(octet + 0x80)
+                shiftJIS.append(octet + 0x80)
                 i += 1
             } else if mode == .jisX0208 {
                 if (0x21...0x7E).contains(octet), i + 1 < end, (0x21...0x7E).contains(bytes[i + 1]) {
-                    let (lead, trail) = shiftJIS(octet, bytes[i + 1])
-                    run.append(lead)
-                    run.append(trail)
+                    let (lead, trail) = Self.shiftJIS(octet, bytes[i + 1])
+                    shiftJIS.append(lead)
+                    shiftJIS.append(trail)
                     i += 2
                 } else {
-                    flushRun()
-                    out += replacement
-                    invalid = true
+                    // A stray octet: one that code page 932 cannot read, which becomes U+FFFD.
+                    shiftJIS.append(0xFF)
                     i += 1
                 }
             } else {
-                flushRun()
-                out.append(octet)
+                shiftJIS.append(octet)
                 i += 1
             }
         }
-        flushRun()
-        return Charset.Decoded(text: String(decoding: out, as: UTF8.self), unknownCharset: false, invalidBytes: invalid)
+        return Charset.iconvDecode(shiftJIS[...], from: "CP932")
     }
 
     /// Whether `bytes` switch to a two-octet set (`ESC $`): ISO-2022-JP text in a header that
@@ -120,5 +103,4 @@ enum ISO2022JP {
         return (lead, trail)
     }
 
-    private static let replacement: [UInt8] = [0xEF, 0xBF, 0xBD]
 }

@@ -8,7 +8,9 @@ public enum ReferenceTags {
         var result: [String] = []
         var seen = Set<String>()
         for text in texts {
-            var copy = text.containsBytes("＃") ? asciiFromFullWidth(text) : text
+            // Full-width forms are U+FF01 to U+FF5E: UTF-8 that starts EF BC or EF BD.
+            let fullWidth = text.utf8.contains(0xEF) && text.unicodeScalars.contains { (0xFF01...0xFF5E).contains($0.value) }
+            var copy = fullWidth ? asciiFromFullWidth(text) : text
             copy.withUTF8 { b in
                 var i = 0
                 while i + 3 < b.count {

@@ -103,7 +103,8 @@ import Testing
     @Test(arguments: [
         ("\u{200F}דוד כהן\u{200F}", "דוד כהן"), ("\u{202B}רות לוי\u{202C}", "רות לוי"), ("“陈静”", "陈静"),
         ("«Иван Петров»", "Иван Петров"), ("「山田 太郎」", "山田 太郎"), ("Jane\u{200B} Doe", "Jane Doe"), ("\u{FEFF}Bo", "Bo"),
-        ("O’Brien", "O’Brien"), ("“ ”", ""), ("“", "“"),
+        ("O’Brien", "O’Brien"), ("“ ”", ""), ("“”", ""), ("“", "“"), ("\"Jane\" and \"John\"", "\"Jane\" and \"John\""),
+        ("علی\u{200C}زاده", "علی\u{200C}زاده"),
     ])
     func plainNames(_ name: String, _ plain: String) {
         #expect(ContactCandidate.plainName(name) == plain)

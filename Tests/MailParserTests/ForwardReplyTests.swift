@@ -557,8 +557,8 @@ struct ReplyTests {
         #expect(ReferenceTags.find(in: ["no tags here #C1 #"]) == [])
         // Full-width forms, and scripts written without spaces: half-width katakana, Thai.
         #expect(
-            ReferenceTags.find(in: ["見積書＃CS1001", "＃ＣＳ１００２について", "ｹﾝﾒｲ#CS1003ﾆﾂｲﾃ", "ใบเสนอราคา#CS1004", "abc＃CS1005"])
-                == ["CS1001", "CS1002", "CS1003", "CS1004"])
+            ReferenceTags.find(in: ["見積書＃CS1001", "＃ＣＳ１００２について", "ｹﾝﾒｲ#CS1003ﾆﾂｲﾃ", "ใบเสนอราคา#CS1004", "abc＃CS1005", "件名#ＣＳ１００６"])
+                == ["CS1001", "CS1002", "CS1003", "CS1004", "CS1006"])
     }
 
     @Test func bodyPeopleFiltering() {
