@@ -249,7 +249,7 @@ public struct FilingIntent: Sendable, Hashable {
     public var noteText: String
     /// An auto-reply or other automated message: kept, not filed.
     public var automated: Bool
-    /// Contacts found beyond ``FilingRules/maxContactsPerMessage``, not filed under.
+    /// Contacts found beyond ``FilingLimits/maxContactsPerMessage``, not filed under.
     public var contactsLeftOut: Int
 
     public init(
@@ -265,5 +265,23 @@ public struct FilingIntent: Sendable, Hashable {
         self.threadMessageIDs = threadMessageIDs
         self.noteText = noteText
         self.automated = automated
+    }
+}
+
+/// The bounds of what one message files: without them, a forwarded mailing-list message naming
+/// thousands wrote a note per person, each with the whole body (gigabytes, and every other
+/// session's reply held behind its transaction). The daemon's settings
+/// `filing.max_contacts_per_message` and `filing.max_note_text_octets`.
+public struct FilingLimits: Sendable, Hashable {
+    /// The most contacts one message is filed under (which: the senders, then the recipients,
+    /// then the body's addresses); how many more it named goes in the message log.
+    public var maxContactsPerMessage: Int
+    /// The longest note text kept, in UTF-8 octets; a longer one is cut after a whole character,
+    /// with a line that says so (the raw message keeps all of it).
+    public var maxNoteTextOctets: Int
+
+    public init(maxContactsPerMessage: Int = 50, maxNoteTextOctets: Int = 128 * 1024) {
+        self.maxContactsPerMessage = maxContactsPerMessage
+        self.maxNoteTextOctets = maxNoteTextOctets
     }
 }

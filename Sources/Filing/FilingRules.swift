@@ -48,11 +48,12 @@ public enum FilingRules {
 
     /// What the message files for this recipient, or why it is refused.
     public static func intent(
-        for message: MailMessage, user: DropboxUser, kind: DropboxKind, organisation: OrganisationContext, receivedAt: Date
+        for message: MailMessage, user: DropboxUser, kind: DropboxKind, organisation: OrganisationContext, receivedAt: Date,
+        limits: FilingLimits = FilingLimits()
     ) -> Result<FilingIntent, FilingRefusal> {
         if let refusal = trustRefusal(for: message, user: user) { return .failure(refusal) }
         let found = contacts(in: message, user: user, organisation: organisation)
-        let contacts = mostRelevant(found, in: message)
+        let contacts = mostRelevant(found, in: message, keeping: limits.maxContactsPerMessage)
         let due: String? =
             switch kind {
             case .taskToday: localDate(receivedAt, timeZone: user.timeZone, addingDays: 0)
@@ -67,7 +68,7 @@ public enum FilingRules {
                 contacts: contacts,
                 referenceTags: message.referenceTags.compactMap(ReferenceTag.init),
                 threadMessageIDs: threadMessageIDs(message),
-                noteText: noteText(message),
+                noteText: noteText(message, maxOctets: limits.maxNoteTextOctets),
                 automated: message.isAutomated,
                 contactsLeftOut: found.count - contacts.count
             )
@@ -121,21 +122,16 @@ public enum FilingRules {
             separator: " ")
     }
 
-    /// The most contacts one message is filed under (which: ``mostRelevant(_:in:)``): a message naming thousands
-    /// (a mailing list's, forwarded) would otherwise write a note per person and stall every
-    /// other message behind its transaction. How many were left out is in the message log.
-    public static let maxContactsPerMessage = 50
-
-    /// At most ``maxContactsPerMessage`` of `found`: the senders first (From, Sender, Reply-To,
-    /// and a forwarded original's From and Reply-To), then the recipients, then the addresses in
-    /// the body, each in the order found; a list's thousand recipients do not push out the
-    /// customer whose mail was forwarded.
-    static func mostRelevant(_ found: [ContactCandidate], in message: MailMessage) -> [ContactCandidate] {
-        guard found.count > maxContactsPerMessage else { return found }
+    /// At most `count` of `found`: the senders first (From, Sender, Reply-To, and a forwarded
+    /// original's From and Reply-To), then the recipients, then the addresses in the body, each in
+    /// the order found; a list's thousand recipients do not push out the customer whose mail was
+    /// forwarded.
+    static func mostRelevant(_ found: [ContactCandidate], in message: MailMessage, keeping count: Int) -> [ContactCandidate] {
+        guard found.count > count else { return found }
         var ranks: [String: Int] = [:]
         for person in message.people { ranks[person.address.normalized] = person.sources.map(rank).min() ?? 2 }
         let kept = found.indices.sorted { (ranks[found[$0].address] ?? 2, $0) < (ranks[found[$1].address] ?? 2, $1) }
-            .prefix(maxContactsPerMessage).sorted()
+            .prefix(count).sorted()
         return kept.map { found[$0] }
     }
 
@@ -147,25 +143,22 @@ public enum FilingRules {
         }
     }
 
-    /// The longest note text kept, in UTF-8 octets; what is longer is cut at a character with a
-    /// line that says so (the whole message stays in its raw form).
-    public static let maxNoteTextOctets = 128 * 1024
-
-    /// The text of a note: the subject and the body, at most ``maxNoteTextOctets``.
-    static func noteText(_ message: MailMessage) -> String {
+    /// The text of a note: the subject and the body, at most `maxOctets` octets of UTF-8, cut
+    /// after a whole character with a line that says so (the raw message keeps all of it).
+    public static func noteText(_ message: MailMessage, maxOctets: Int = FilingLimits().maxNoteTextOctets) -> String {
         let subject = message.subject.map { "Subject: \($0)\n\n" } ?? ""
         let text = subject + message.bodyText
-        guard text.utf8.count > maxNoteTextOctets else { return text }
+        guard text.utf8.count > maxOctets else { return text }
         // Cut after the last whole character that fits.
         var end = text.startIndex
         var octets = 0
         for character in text {
             octets += character.utf8.count
-            if octets > maxNoteTextOctets { break }
+            if octets > maxOctets { break }
             end = text.index(after: end)
         }
         return String(text[..<end])
-            + "\n\n[The text goes on; the note keeps its first \(maxNoteTextOctets / 1024) KiB. The whole message is kept.]"
+            + "\n\n[The text goes on; the note keeps its first \(maxOctets / 1024) KiB. The whole message is kept.]"
     }
 
     /// The calendar date `days` after `date` in `timeZone`, as `YYYY-MM-DD`.

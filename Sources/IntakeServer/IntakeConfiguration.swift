@@ -1,3 +1,4 @@
+import Filing
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -23,6 +24,8 @@ import SMTPCore
 /// | `database.path` | path | `data_dir/intake.sqlite` | the SQLite database |
 /// | `database.max_size` | int | 0 (no cap) | octets the database file may grow to (the raw folder is not counted); when full, messages get `452 4.3.1` |
 /// | `database.checkpoint_pages` | int | 100 | WAL pages not yet copied back into the database file after which the checkpoint thread copies them; at 16 times that length the WAL starts over |
+/// | `filing.max_contacts_per_message` | int | 50 | contacts one message is filed under at most (senders first, then recipients, then body addresses) |
+/// | `filing.max_note_text_octets` | int | 131072 | octets of text a note keeps at most |
 /// | `smtp.host` | address | `127.0.0.1` | address to listen on |
 /// | `smtp.port` | int | `2525` | port to listen on; 0 picks a free port |
 /// | `smtp.hostname` | string | the machine's host name | name in the greeting and Received fields |
@@ -64,6 +67,8 @@ public struct IntakeConfiguration: Sendable, Hashable {
     public var databaseMaxSize = 0
     /// WAL pages not yet copied after which the checkpoint thread copies them.
     public var checkpointPages = 100
+    /// The bounds of what one message files.
+    public var filingLimits = FilingLimits()
     public var smtpHost = "127.0.0.1"
     public var smtpPort = 2525
     public var hostname = IntakeConfiguration.systemHostname()
@@ -100,6 +105,10 @@ public struct IntakeConfiguration: Sendable, Hashable {
         databasePath = try settings.optionalString("database.path")
         databaseMaxSize = try settings.int("database.max_size", default: defaults.databaseMaxSize)
         checkpointPages = try settings.int("database.checkpoint_pages", default: defaults.checkpointPages)
+        let defaultLimits = defaults.filingLimits
+        let maxContacts = try settings.int("filing.max_contacts_per_message", default: defaultLimits.maxContactsPerMessage)
+        let maxNoteText = try settings.int("filing.max_note_text_octets", default: defaultLimits.maxNoteTextOctets)
+        filingLimits = FilingLimits(maxContactsPerMessage: maxContacts, maxNoteTextOctets: maxNoteText)
         smtpHost = try settings.string("smtp.host", default: defaults.smtpHost)
         smtpPort = try settings.int("smtp.port", default: defaults.smtpPort)
         hostname = try settings.string("smtp.hostname", default: defaults.hostname)
@@ -154,6 +163,8 @@ public struct IntakeConfiguration: Sendable, Hashable {
         guard (16...1_000_000).contains(checkpointPages) else {
             throw .init("database.checkpoint_pages must be between 16 and 1000000")
         }
+        guard filingLimits.maxContactsPerMessage >= 1 else { throw .init("filing.max_contacts_per_message must be at least 1") }
+        guard filingLimits.maxNoteTextOctets >= 1024 else { throw .init("filing.max_note_text_octets must be at least 1024") }
         guard shutdownGraceSeconds >= 0 else { throw .init("shutdown.grace_seconds must not be negative") }
         guard delivery != .filing || resolvedAdminSocketPath.utf8.count <= 107 else {
             throw .init("admin.socket must be at most 107 octets long (a Unix socket path), not \(resolvedAdminSocketPath)")
@@ -163,6 +174,7 @@ public struct IntakeConfiguration: Sendable, Hashable {
     /// Every key `intaked` reads (the table above).
     public static let keys: [String] = [
         "data_dir", "dropbox.domains", "delivery", "database.path", "database.max_size", "database.checkpoint_pages",
+        "filing.max_contacts_per_message", "filing.max_note_text_octets",
         "smtp.host", "smtp.port", "smtp.hostname", "smtp.tls.certificate", "smtp.tls.private_key", "smtp.max_message_size",
         "smtp.max_recipients", "smtp.max_errors", "smtp.max_received_headers", "smtp.max_command_line_length",
         "smtp.max_data_line_length", "smtp.idle_timeout_seconds", "smtp.max_connections", "smtp.max_connections_per_ip",

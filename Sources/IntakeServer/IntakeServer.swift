@@ -82,7 +82,8 @@ public struct IntakeServer: Sendable {
             let database: IntakeDatabase
             do {
                 database = try IntakeDatabase.open(
-                    path: configuration.resolvedDatabasePath, maxSize: configuration.databaseMaxSize, ownerCheckpoints: true)
+                    path: configuration.resolvedDatabasePath, maxSize: configuration.databaseMaxSize, ownerCheckpoints: true,
+                    filingLimits: configuration.filingLimits)
             } catch  where error.isLockWait {
                 throw IntakeTemporaryError("cannot open the database: \(error) (another program holds it locked; try again later)")
             } catch  where Self.isStorageFault(error, database: configuration.resolvedDatabasePath) {

@@ -19,12 +19,15 @@ struct FilingApplier {
     /// Where users and organisation contexts come from (confirmed for this transaction).
     let directory: DropboxDirectory
     let now: Double
+    /// The bounds of what the message files.
+    let limits: FilingLimits
     /// The message's row per organisation, once stored.
     private var storedMessage: [Int64?: Int64] = [:]
     /// Whether a row of this delivery's own holds (or names) its raw message.
     private(set) var storedRaw = false
 
-    init(db: Database, delivery: Delivery, directory: DropboxDirectory) {
+    init(db: Database, delivery: Delivery, directory: DropboxDirectory, limits: FilingLimits) {
+        self.limits = limits
         self.db = db
         self.delivery = delivery
         self.directory = directory
@@ -81,7 +84,8 @@ struct FilingApplier {
         let organisation = try directory.organisationContext(db, user: user, dropboxDomains: delivery.dropboxDomains)
         let intent: FilingIntent
         switch FilingRules.intent(
-            for: delivery.message, user: user, kind: kind, organisation: organisation, receivedAt: delivery.receivedAt)
+            for: delivery.message, user: user, kind: kind, organisation: organisation, receivedAt: delivery.receivedAt,
+            limits: limits)
         {
         case .failure(let refusal): return refused(recipient, refusal)
         case .success(let value): intent = value
@@ -229,7 +233,7 @@ struct FilingApplier {
         if !unresolved.isEmpty { reasons.append("unknown reference \(unresolved.joined(separator: ", "))") }
         if intent.contactsLeftOut > 0 {
             reasons.append(
-                "\(intent.contactsLeftOut) more people not filed: at most \(FilingRules.maxContactsPerMessage) contacts per message")
+                "\(intent.contactsLeftOut) more people not filed: at most \(limits.maxContactsPerMessage) contacts per message")
         }
         return RecipientResult(
             recipient: recipient, outcome: .filed,
@@ -418,16 +422,16 @@ struct FilingApplier {
 
 extension IntakeDatabase {
     /// Files one delivery in the current transaction.
-    static func file(_ delivery: Delivery, in db: Database, directory: DropboxDirectory) throws -> [RecipientResult] {
-        try fileNamingRaw(delivery, in: db, directory: directory).results
+    static func file(_ delivery: Delivery, in db: Database, directory: DropboxDirectory, limits: FilingLimits) throws -> [RecipientResult] {
+        try fileNamingRaw(delivery, in: db, directory: directory, limits: limits).results
     }
 
     /// The same, and whether a row it wrote holds or names the raw message (not so for a
     /// duplicate or a refusal).
     static func fileNamingRaw(
-        _ delivery: Delivery, in db: Database, directory: DropboxDirectory
+        _ delivery: Delivery, in db: Database, directory: DropboxDirectory, limits: FilingLimits
     ) throws -> (results: [RecipientResult], storedRaw: Bool) {
-        var applier = FilingApplier(db: db, delivery: delivery, directory: directory)
+        var applier = FilingApplier(db: db, delivery: delivery, directory: directory, limits: limits)
         let results = try applier.run()
         return (results, applier.storedRaw)
     }

@@ -408,16 +408,18 @@ extension IntakeDatabase {
 
     /// The note text the filing rules give a message for its author; without an author, the
     /// subject and the body.
-    static func noteText(_ db: Database, message: MailMessage, authorID: Int64?, dropboxDomains: [String]) throws -> String {
+    static func noteText(
+        _ db: Database, message: MailMessage, authorID: Int64?, dropboxDomains: [String], limits: FilingLimits
+    ) throws -> String {
         if let authorID, let row = try Row.fetchOne(db, sql: "SELECT * FROM user WHERE id = ?", arguments: [authorID]) {
             let user = try user(db, row: row)
             let organisation = try organisationContext(db, user: user, dropboxDomains: Set(dropboxDomains))
             if case .success(let intent) = FilingRules.intent(
-                for: message, user: user, kind: .note, organisation: organisation, receivedAt: Date())
+                for: message, user: user, kind: .note, organisation: organisation, receivedAt: Date(), limits: limits)
             {
                 return intent.noteText
             }
         }
-        return (message.subject.map { "Subject: \($0)\n\n" } ?? "") + message.bodyText
+        return FilingRules.noteText(message, maxOctets: limits.maxNoteTextOctets)
     }
 }

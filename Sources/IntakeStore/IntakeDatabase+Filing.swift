@@ -8,7 +8,10 @@ extension IntakeDatabase {
     public func file(_ deliveries: [Delivery]) async -> [Result<[RecipientResult], StoreError>] {
         let filed: Result<[(result: Result<[RecipientResult], StoreError>, storedRaw: Bool)], any Error>
         do {
-            filed = .success(try await writer.write { [directory] db in try Self.fileBatch(deliveries, in: db, directory: directory) })
+            filed = .success(
+                try await writer.write { [directory, filingLimits] db in
+                    try Self.fileBatch(deliveries, in: db, directory: directory, limits: filingLimits)
+                })
         } catch {
             filed = .failure(error)
         }
@@ -33,7 +36,7 @@ extension IntakeDatabase {
                 defer { try? db.executeCached(sql: "PRAGMA synchronous = FULL") }
                 var filed: [(result: Result<[RecipientResult], StoreError>, storedRaw: Bool)] = []
                 try db.inTransaction {
-                    filed = try Self.fileBatch(deliveries, in: db, directory: directory)
+                    filed = try Self.fileBatch(deliveries, in: db, directory: directory, limits: filingLimits)
                     return .commit
                 }
                 return filed
@@ -101,7 +104,7 @@ extension IntakeDatabase {
 
     /// The body of the group-commit transaction.
     private static func fileBatch(
-        _ deliveries: [Delivery], in db: Database, directory: DropboxDirectory
+        _ deliveries: [Delivery], in db: Database, directory: DropboxDirectory, limits: FilingLimits
     ) throws -> [(result: Result<[RecipientResult], StoreError>, storedRaw: Bool)] {
         try directory.confirm(db)
         var results: [(result: Result<[RecipientResult], StoreError>, storedRaw: Bool)] = []
@@ -109,7 +112,7 @@ extension IntakeDatabase {
             do {
                 var filed: (results: [RecipientResult], storedRaw: Bool) = ([], false)
                 try db.inSavepoint {
-                    filed = try Self.fileNamingRaw(delivery, in: db, directory: directory)
+                    filed = try Self.fileNamingRaw(delivery, in: db, directory: directory, limits: limits)
                     return .commit
                 }
                 results.append((.success(filed.results), filed.storedRaw))

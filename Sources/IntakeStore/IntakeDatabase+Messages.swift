@@ -99,7 +99,8 @@ extension IntakeDatabase {
                 arguments: [id])
             switch target {
             case .contact:
-                let text = try Self.noteText(db, message: parsed!, authorID: author?["user_id"], dropboxDomains: dropboxDomains)
+                let text = try Self.noteText(
+                    db, message: parsed!, authorID: author?["user_id"], dropboxDomains: dropboxDomains, limits: filingLimits)
                 try db.execute(
                     sql:
                         "INSERT INTO note (organisation_id, contact_id, message_id, author_id, text, created_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -208,7 +209,7 @@ extension IntakeDatabase {
                 message: parsed, dropboxDomains: Set(dropboxDomains)
             )
             delivery.recordsKept = recordsKept
-            let results = try Self.file(delivery, in: db, directory: directory)
+            let results = try Self.file(delivery, in: db, directory: directory, limits: filingLimits)
             guard results.contains(where: \.accepted) else {
                 let reason = results.compactMap(\.reason).first ?? "refused"
                 throw StoreError(code: .invalid, message: "the filing rules now refuse message \(id) (\(reason)); nothing changed")

@@ -33,6 +33,8 @@ public struct IntakeDatabase: Sendable {
     public let directory = DropboxDirectory()
     /// The size cap (`database.max_size`), in octets; 0 for none.
     let maxSize: Int
+    /// The bounds of what one message files.
+    public let filingLimits: FilingLimits
     /// Why the last filing commit failed as full, until one succeeds (``writeProblem()``).
     let standingFull = StandingFailure()
     /// Told of an fsync that failed in an admin change or a health probe, as the owner of the
@@ -47,7 +49,9 @@ public struct IntakeDatabase: Sendable {
     /// themselves (SQLite's automatic checkpoint, which runs inside the commit that crosses 1,000
     /// pages, before it returns): the owner watches ``walPages`` and ``walFrames`` and calls
     /// ``checkpointBesideWriter()`` or ``checkpointNow()`` at moments of its choosing.
-    public static func open(path: String, maxSize: Int = 0, ownerCheckpoints: Bool = false) throws(StoreError) -> IntakeDatabase {
+    public static func open(
+        path: String, maxSize: Int = 0, ownerCheckpoints: Bool = false, filingLimits: FilingLimits = FilingLimits()
+    ) throws(StoreError) -> IntakeDatabase {
         // Each commit's WAL frames written with one call, not two per frame (`CSQLiteWALBuffer`).
         let registered = intake_wal_buffer_register()
         guard registered == SQLITE_OK else {
@@ -117,7 +121,7 @@ public struct IntakeDatabase: Sendable {
             }
             return IntakeDatabase(
                 writer: pool, wal: wal, checkpointConnection: checkpointConnection, rawFolder: rawFolder,
-                walFile: walFile, maxSize: maxSize)
+                walFile: walFile, maxSize: maxSize, filingLimits: filingLimits)
         } catch {
             throw StoreError(error, doing: "open the database \(path)")
         }
@@ -145,8 +149,9 @@ public struct IntakeDatabase: Sendable {
 
     init(
         writer: any DatabaseWriter, wal: WALMonitor?, checkpointConnection: DatabaseQueue?, rawFolder: RawMessageFolder?,
-        walFile: WALFile, maxSize: Int
+        walFile: WALFile, maxSize: Int, filingLimits: FilingLimits
     ) {
+        self.filingLimits = filingLimits
         self.writer = writer
         self.wal = wal
         self.checkpointConnection = checkpointConnection
@@ -481,7 +486,7 @@ struct Room {
         if let folder, statvfs(folder, &stats) == 0 { disk = Int(stats.f_bavail) * Int(stats.f_frsize) }
         var capped = Int.max
         if maxSize > 0, let pages, pages.count == 3, pages[2] > 0 {
-            // The writer's max_page_count, as ``IntakeDatabase/open(path:maxSize:ownerCheckpoints:)``
+            // The writer's max_page_count, as ``IntakeDatabase/open(path:maxSize:ownerCheckpoints:filingLimits:)``
             // sets it (SQLite keeps it no lower than the pages in use).
             let maxPages = max(pages[0], Self.maxPages(maxSize: maxSize, pageSize: pages[2]))
             capped = max(0, maxPages - pages[0] + pages[1]) * pages[2]

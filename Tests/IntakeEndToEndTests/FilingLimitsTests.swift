@@ -16,11 +16,11 @@ import Testing
         #expect(try await crm.send(message, to: [crm.dropbox(FilingTests.bob)]).code == 250)
 
         let contacts = try await crm.database.contacts(organisation: CRMFixture.organisation)
-        #expect(contacts.count == FilingRules.maxContactsPerMessage)
+        #expect(contacts.count == FilingLimits().maxContactsPerMessage)
         #expect(Set(contacts.map(\.name)) == Set((1...50).map { "Person \($0)" }))
         let notes = try await crm.database.notes(organisation: CRMFixture.organisation)
         #expect(notes.count == 50)
-        #expect(notes.allSatisfy { $0.text.utf8.count < FilingRules.maxNoteTextOctets + 200 })
+        #expect(notes.allSatisfy { $0.text.utf8.count < FilingLimits().maxNoteTextOctets + 200 })
         #expect(notes.allSatisfy { $0.text.hasPrefix("Subject: Office move") && $0.text.hasSuffix("The whole message is kept.]") })
         let log = try await crm.log()
         #expect(log.map(\.outcome) == ["filed"])
@@ -48,6 +48,19 @@ import Testing
         let contacts = try await crm.database.contacts(organisation: CRMFixture.organisation)
         #expect(contacts.count == 50)
         #expect(contacts.contains { $0.emails == ["nora.quinn@quinn-freight.example"] })
+        await crm.stop()
+    }
+
+    /// Both bounds are settings.
+    @Test func theBoundsAreSettings() async throws {
+        let crm = try await CRMFixture.start(settings: ["filing.max_contacts_per_message": "3", "filing.max_note_text_octets": "2048"])
+        let people = (1...5).map { "person\($0)@fenwick-logistics.example" }.joined(separator: ", ")
+        let body = String(repeating: "Pallets and chairs for the new office.\n", count: 200)
+        #expect(try await crm.send(mail(to: people, subject: "Office move", body: body), to: [crm.dropbox(FilingTests.bob)]).code == 250)
+        #expect(try await crm.database.contacts(organisation: CRMFixture.organisation).count == 3)
+        let notes = try await crm.database.notes(organisation: CRMFixture.organisation)
+        #expect(notes.count == 3 && notes.allSatisfy { $0.text.utf8.count < 2048 + 200 && $0.text.contains("first 2 KiB") })
+        #expect(try await crm.log().first?.reason == "2 more people not filed: at most 3 contacts per message")
         await crm.stop()
     }
 }
