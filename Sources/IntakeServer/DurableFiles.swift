@@ -56,7 +56,8 @@ enum DurableFiles {
     }
 
     /// Whether the file system holding `path` (or its nearest existing folder) is read-only in
-    /// itself: `ro` among its super options in `/proc/self/mountinfo`, not only among the mount's.
+    /// itself: `ro` or `emergency_ro` among its super options in `/proc/self/mountinfo`, not only
+    /// among the mount's.
     static func fileSystemWentReadOnly(at path: String) -> Bool {
         var existing = path
         var status = stat()
@@ -78,7 +79,8 @@ enum DurableFiles {
         for line in mounts.split(separator: "\n") {
             let fields = line.split(separator: " ")
             guard fields.count > 4, fields[2] == device, let dash = fields.firstIndex(of: "-"), dash + 3 < fields.count else { continue }
-            if fields[dash + 3].split(separator: ",").contains("ro") { return true }
+            // `emergency_ro`: ext4 after an error (errors=remount-ro), on kernels that say so.
+            if fields[dash + 3].split(separator: ",").contains(where: { $0 == "ro" || $0 == "emergency_ro" }) { return true }
         }
         return false
     }

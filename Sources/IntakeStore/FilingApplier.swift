@@ -53,14 +53,17 @@ struct FilingApplier {
                     )
                 }
             } else {
-                // A sender's retry of postmaster mail is kept once. No organisation: the unique
-                // index, which takes NULLs as distinct, does not see it.
+                // A sender's retry of postmaster mail is kept once: the same key from the same
+                // header From (anyone may write to postmaster, and another's mail that reuses a
+                // Message-ID is kept). No organisation: the unique index, which takes NULLs as
+                // distinct, does not see it.
                 let kept =
                     storedMessage[nil] != nil
                     ? nil
                     : try Int64.fetchOne(
-                        db.cachedStatement(sql: "SELECT id FROM message WHERE organisation_id IS NULL AND deduplication_key = ?"),
-                        arguments: [delivery.deduplicationKey])
+                        db.cachedStatement(
+                            sql: "SELECT id FROM message WHERE organisation_id IS NULL AND deduplication_key = ? AND from_address IS ?"),
+                        arguments: [delivery.deduplicationKey, delivery.message.from?.normalized])
                 let messageRow = try kept ?? storeMessage(organisationID: nil)
                 result = RecipientResult(
                     recipient: recipient.address, outcome: kept == nil ? .unmatched : .duplicate,

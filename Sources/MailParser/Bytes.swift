@@ -122,8 +122,10 @@ enum Bytes {
         return (mixedUTF8AndWindows1252(bytes), true)
     }
 
-    /// Whether `bytes` are UTF-8 but for one or two stray octets: at least one well-formed
-    /// multi-octet sequence, and at most two 8-bit octets outside such sequences.
+    /// Whether `bytes` are UTF-8 but for a stray octet: at least two well-formed multi-octet
+    /// sequences and at most one 8-bit octet outside them. (Short text in GB2312, EUC-JP or KOI8
+    /// often holds one sequence that happens to be well-formed UTF-8 beside two strays; two
+    /// such sequences and no more than one stray are rare.)
     static func isUTF8WithStrayOctets(_ bytes: ArraySlice<UInt8>) -> Bool {
         var sequences = 0
         var strays = 0
@@ -137,7 +139,7 @@ enum Bytes {
             }
             i += length
         }
-        return sequences > 0 && strays <= 2
+        return sequences >= 2 && strays <= 1
     }
 
     /// The length of the well-formed UTF-8 sequence at `i`; 1 for an octet that starts none.

@@ -54,7 +54,7 @@ public struct Headers: Sendable, Hashable, RandomAccessCollection {
     /// The same fields with their 8-bit octets that are not UTF-8 read in `charset`, the charset
     /// of the entity's text: a mailer that writes raw 8-bit header fields (RFC 6532 allows only
     /// UTF-8) writes them in the charset of its body. A field stays as it was when it is UTF-8
-    /// but for a stray octet or two, when `charset` cannot read it whole or reads its ASCII
+    /// but for a stray octet (``Bytes/isUTF8WithStrayOctets(_:)``), when `charset` cannot read it whole or reads its ASCII
     /// punctuation otherwise (in the multi-octet charsets mail uses, no octet below 0x40 is
     /// part of a character), and for charsets that read no differently from Windows-1252 or are
     /// not ASCII-compatible (UTF-16, UTF-32, UTF-7, ISO-2022).

@@ -585,6 +585,13 @@ import Testing
         }
         #expect(try await crm.database.storedMessageCount() == 3)
         #expect(try await crm.log().map(\.outcome).sorted() == ["duplicate", "unmatched", "unmatched", "unmatched"])
+        // Another's mail that reuses the Message-ID is kept.
+        let id = "<reused@elsewhere.example>"
+        for sender in ["someone@elsewhere.example", "other@elsewhere.example"] {
+            let text = mail(from: sender, to: "postmaster@dropbox.localhost", subject: "Report", messageID: id)
+            #expect(try await crm.send(text, from: sender, to: ["postmaster@dropbox.localhost"]).code == 250)
+        }
+        #expect(try await crm.database.storedMessageCount() == 5)
         await crm.stop()
     }
 }

@@ -203,12 +203,22 @@ struct EncodingTests {
         )
         #expect(sjis.to.map(\.name) == ["松本 潤"])
         #expect(sjis.subject == "御見積の件")
-        // UTF-8 with a stray Latin-1 octet stays UTF-8 under a GB2312 body; a UTF-16 body says
-        // nothing of its header fields.
+        // UTF-8 with a stray Latin-1 octet stays UTF-8 under a GB2312 body; short GB2312 and KOI8-R
+        // text that holds a well-formed UTF-8 sequence by chance is still read in its charset; a
+        // UTF-16 body says nothing of its header fields.
         let stray = message(
-            Array("To: J\u{E9}r".utf8) + [0xF4] + Array("me <j@x.example>\r\n".utf8),
+            Array("To: Zo\u{EB} M\u{FC}ller ".utf8) + [0xF4] + Array(" <z@x.example>\r\n".utf8),
             "Content-Type: text/plain; charset=gb2312\r\n\r\nb\r\n")
-        #expect(stray.to.map(\.name) == ["Jérôme"])
+        #expect(stray.to.map(\.name) == ["Zoë Müller ô"])
+        let shortGB = message(
+            Array("To: ".utf8) + [0xCD, 0xF5, 0xCE, 0xB0] + Array(" <wang@x.example>\r\nSubject: ".utf8) + [0xBA, 0xCF, 0xCD, 0xAC]
+                + Array("\r\n".utf8), "Content-Type: text/plain; charset=gb2312\r\n\r\nb\r\n")
+        #expect(shortGB.to.map(\.name) == ["王伟"])
+        #expect(shortGB.subject == "合同")
+        let koi8 = message(
+            Array("Subject: ".utf8) + [0xF3, 0xDE, 0xA3, 0xD4] + Array("\r\n".utf8), "Content-Type: text/plain; charset=koi8-r\r\n\r\nb\r\n"
+        )
+        #expect(koi8.subject == "Счёт")
         let utf16 = message(
             Array("To: M".utf8) + [0xFC] + Array("ller <m@x.de>\r\n".utf8), "Content-Type: text/plain; charset=utf-16\r\n\r\nb\r\n")
         #expect(utf16.to.map(\.address) == ["m@x.de"])
