@@ -38,6 +38,7 @@ import SMTPCore
 /// | `smtp.max_command_line_length` | int | 564 | octets including CRLF |
 /// | `smtp.max_data_line_length` | int | 1000 | octets including CRLF |
 /// | `smtp.idle_timeout_seconds` | int | 300 | silence before the session is closed |
+/// | `smtp.idle_timeout_under_load_seconds` | int | 10 | the same while 80 % of the connections (in total, or of the client's address) are open |
 /// | `smtp.max_connections` | int | 1000 | simultaneous sessions |
 /// | `smtp.max_connections_per_ip` | int | 50 | simultaneous sessions per client address |
 /// | `smtp.memory_threshold` | int | 65536 | message octets kept in memory before spilling to a file |
@@ -122,6 +123,8 @@ public struct IntakeConfiguration: Sendable, Hashable {
         limits.maxCommandLineLength = try settings.int("smtp.max_command_line_length", default: limits.maxCommandLineLength)
         limits.maxDataLineLength = try settings.int("smtp.max_data_line_length", default: limits.maxDataLineLength)
         limits.idleTimeoutSeconds = try settings.int("smtp.idle_timeout_seconds", default: limits.idleTimeoutSeconds)
+        let underLoad = limits.idleTimeoutUnderLoadSeconds
+        limits.idleTimeoutUnderLoadSeconds = try settings.int("smtp.idle_timeout_under_load_seconds", default: underLoad)
         limits.maxConnections = try settings.int("smtp.max_connections", default: limits.maxConnections)
         limits.maxConnectionsPerIP = try settings.int("smtp.max_connections_per_ip", default: limits.maxConnectionsPerIP)
         self.limits = limits
@@ -155,6 +158,7 @@ public struct IntakeConfiguration: Sendable, Hashable {
         guard limits.maxRecipients >= 1 else { throw .init("smtp.max_recipients must be at least 1") }
         guard limits.maxMessageSize >= 1024 else { throw .init("smtp.max_message_size must be at least 1024") }
         guard limits.idleTimeoutSeconds >= 1 else { throw .init("smtp.idle_timeout_seconds must be at least 1") }
+        guard limits.idleTimeoutUnderLoadSeconds >= 1 else { throw .init("smtp.idle_timeout_under_load_seconds must be at least 1") }
         guard limits.maxConnections >= 1, limits.maxConnectionsPerIP >= 1 else {
             throw .init("smtp.max_connections and smtp.max_connections_per_ip must be at least 1")
         }
@@ -177,7 +181,8 @@ public struct IntakeConfiguration: Sendable, Hashable {
         "filing.max_contacts_per_message", "filing.max_note_text_octets",
         "smtp.host", "smtp.port", "smtp.hostname", "smtp.tls.certificate", "smtp.tls.private_key", "smtp.max_message_size",
         "smtp.max_recipients", "smtp.max_errors", "smtp.max_received_headers", "smtp.max_command_line_length",
-        "smtp.max_data_line_length", "smtp.idle_timeout_seconds", "smtp.max_connections", "smtp.max_connections_per_ip",
+        "smtp.max_data_line_length", "smtp.idle_timeout_seconds", "smtp.idle_timeout_under_load_seconds", "smtp.max_connections",
+        "smtp.max_connections_per_ip",
         "smtp.memory_threshold", "metrics.host", "metrics.port", "admin.socket", "admin.group", "shutdown.grace_seconds",
         "log.level",
     ]

@@ -31,6 +31,12 @@ public struct SMTPLimits: Hashable, Sendable {
     /// asks for at least 5 minutes.
     public var idleTimeoutSeconds: Int = 300
 
+    /// The idle timeout while the server is under load: 80 % of ``maxConnections`` open, or 80 %
+    /// of ``maxConnectionsPerIP`` from the session's own address. A client holding its slots
+    /// with a line every few minutes (a slowloris) then has to send one every few seconds, as
+    /// Postfix's stress-dependent `smtpd_timeout` asks.
+    public var idleTimeoutUnderLoadSeconds: Int = 10
+
     /// Most simultaneous connections, in total. Over it: `421 4.7.0`, close.
     public var maxConnections: Int = 1000
 

@@ -39,6 +39,14 @@ final class ConnectionTracker: Sendable {
         }
     }
 
+    /// Whether the server is under load for a session from `address`: 80 % of the sessions it
+    /// may hold are open, or 80 % of those `address` may hold.
+    func underLoad(from address: String) -> Bool {
+        state.withLock { state in
+            state.channels.count * 5 >= maxTotal * 4 || state.perAddress[address, default: 0] * 5 >= maxPerAddress * 4
+        }
+    }
+
     /// The channels open now.
     var channels: [any Channel] {
         state.withLock { Array($0.channels.values) }

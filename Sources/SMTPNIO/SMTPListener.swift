@@ -87,7 +87,8 @@ public final class SMTPListener: Service {
             temporaryDirectory: configuration.temporaryDirectory,
             memoryThreshold: configuration.memoryThreshold,
             logger: logger,
-            metrics: metrics
+            metrics: metrics,
+            underLoad: { address in tracker.underLoad(from: address) }
         )
         let hostname = configuration.hostname
         let logger = self.logger

@@ -14,6 +14,8 @@ struct SMTPSessionEnvironment: Sendable {
     var memoryThreshold: Int
     var logger: Logger
     var metrics: SMTPMetrics
+    /// Whether the server is under load for a session from an address (``ConnectionTracker``).
+    var underLoad: @Sendable (String) -> Bool = { _ in false }
 
     var limits: SMTPLimits { stateMachineConfiguration.limits }
 }

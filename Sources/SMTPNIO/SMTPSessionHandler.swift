@@ -181,15 +181,28 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
         return true
     }
 
+    /// The idle timeout now: the shorter one while the server is under load for this session's
+    /// address (``SMTPLimits/idleTimeoutUnderLoadSeconds``).
+    private var idleTimeout: TimeAmount {
+        let limits = environment.limits
+        let seconds =
+            environment.underLoad(peerAddress)
+            ? min(limits.idleTimeoutSeconds, limits.idleTimeoutUnderLoadSeconds) : limits.idleTimeoutSeconds
+        return .seconds(Int64(seconds))
+    }
+
     /// Schedules the line deadline (see ``lineDeadline``): due the idle timeout after the last
-    /// whole line; a line read since moves it on when it comes.
+    /// whole line, looked at again at least every ``SMTPLimits/idleTimeoutUnderLoadSeconds`` so
+    /// that load coming meanwhile shortens it; a line read since moves it on.
     private func armLineDeadline(context: ChannelHandlerContext) {
-        let timeout = TimeAmount.seconds(Int64(environment.limits.idleTimeoutSeconds))
-        lineDeadline = context.eventLoop.assumeIsolated().scheduleTask(deadline: lastWholeLine + timeout) { [self] in
+        let limits = environment.limits
+        let check = TimeAmount.seconds(Int64(max(1, min(limits.idleTimeoutSeconds, limits.idleTimeoutUnderLoadSeconds))))
+        let due = min(lastWholeLine + idleTimeout, .now() + check)
+        lineDeadline = context.eventLoop.assumeIsolated().scheduleTask(deadline: due) { [self] in
             lineDeadline = nil
             guard !closing else { return }
-            if NIODeadline.now() < lastWholeLine + timeout {
-                armLineDeadline(context: context)  // a line came since
+            if NIODeadline.now() < lastWholeLine + idleTimeout {
+                armLineDeadline(context: context)  // a line came since, or the timeout is not yet up
             } else if !timedOut("no whole line within the idle timeout", context: context), !closing {
                 // An answer is awaited and the session goes on: the client has a whole timeout
                 // from here.

@@ -132,6 +132,36 @@ import Testing
         await daemon.stop()
     }
 
+    /// Under load (80 % of the sessions an address may hold) the idle timeout is the short one:
+    /// silent sessions are closed in seconds, not minutes, until the load is under 80 % again.
+    /// One session alone keeps the long timeout.
+    @Test func underLoadTheIdleTimeoutIsShort() async throws {
+        let daemon = try await Daemon(settings: [
+            "smtp.idle_timeout_seconds": "60", "smtp.idle_timeout_under_load_seconds": "1", "smtp.max_connections_per_ip": "5",
+        ])
+        let port = daemon.port
+        let alone = try await onThreadOfItsOwn { () -> Bool in
+            let client = try RawSMTPClient.greeted(port: port)
+            Thread.sleep(forTimeInterval: 2.5)
+            return try client.command("NOOP").code == 250
+        }
+        #expect(alone)
+        // Five sessions, the most one address may hold: at least two are closed (five and four
+        // are 80 % or more), within seconds; the others wait for the long timeout.
+        let replies = try await onThreadOfItsOwn { () -> [String] in
+            let clients = try (0..<5).map { _ in
+                let client = try RawSMTPClient(port: port, timeoutSeconds: 3)
+                _ = try client.readReply()
+                _ = try client.command("EHLO client.test")
+                return client
+            }
+            return clients.map { (try? $0.readReply().summary) ?? "none" }
+        }
+        #expect(replies.count(where: { $0 == "421 4.4.2" }) >= 2, "\(replies)")
+        #expect(replies.count(where: { $0 == "421 4.4.2" }) < 5, "\(replies)")
+        await daemon.stop()
+    }
+
     /// A message already refused (too large) is read to its end however long that takes, as long
     /// as lines keep coming: the client gets its 552, not a 421 that it would retry.
     @Test func aRefusedMessageSentSlowlyStillGetsItsRefusal() async throws {
