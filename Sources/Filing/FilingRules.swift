@@ -158,7 +158,7 @@ public enum FilingRules {
             end = text.index(after: end)
         }
         return String(text[..<end])
-            + "\n\n[The text goes on; the note keeps its first \(maxOctets / 1024) KiB. The whole message is kept.]"
+            + "\n\n[The text goes on; the note keeps its first \(maxOctets % 1024 == 0 ? "\(maxOctets / 1024) KiB" : "\(maxOctets) octets"). The whole message is kept.]"
     }
 
     /// The calendar date `days` after `date` in `timeZone`, as `YYYY-MM-DD`.

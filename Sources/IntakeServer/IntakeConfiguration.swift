@@ -38,7 +38,7 @@ import SMTPCore
 /// | `smtp.max_command_line_length` | int | 564 | octets including CRLF |
 /// | `smtp.max_data_line_length` | int | 1000 | octets including CRLF |
 /// | `smtp.idle_timeout_seconds` | int | 300 | silence before the session is closed |
-/// | `smtp.idle_timeout_under_load_seconds` | int | 10 | the same while 80 % of the connections (in total, or of the client's address) are open |
+/// | `smtp.idle_timeout_under_load_seconds` | int | 10 | the same while 80 % of the connections (in total, or of the client's address; at least two) are open; the shorter of the two applies |
 /// | `smtp.max_connections` | int | 1000 | simultaneous sessions |
 /// | `smtp.max_connections_per_ip` | int | 50 | simultaneous sessions per client address |
 /// | `smtp.memory_threshold` | int | 65536 | message octets kept in memory before spilling to a file |

@@ -12,10 +12,16 @@ final class ConnectionTracker: Sendable {
     private let state = Mutex(State())
     private let maxTotal: Int
     private let maxPerAddress: Int
+    /// Sessions from which the server is under load, in total and per address: 80 % of the cap
+    /// rounded up, and at least two (one session alone is never load).
+    private let loadTotal: Int
+    private let loadPerAddress: Int
 
     init(maxTotal: Int, maxPerAddress: Int) {
         self.maxTotal = maxTotal
         self.maxPerAddress = maxPerAddress
+        self.loadTotal = max(2, maxTotal - maxTotal / 5)
+        self.loadPerAddress = max(2, maxPerAddress - maxPerAddress / 5)
     }
 
     /// Admits the channel, or returns `false` when a cap is reached.
@@ -40,10 +46,10 @@ final class ConnectionTracker: Sendable {
     }
 
     /// Whether the server is under load for a session from `address`: 80 % of the sessions it
-    /// may hold are open, or 80 % of those `address` may hold.
+    /// may hold are open, or 80 % of those `address` may hold (each at least two).
     func underLoad(from address: String) -> Bool {
         state.withLock { state in
-            state.channels.count * 5 >= maxTotal * 4 || state.perAddress[address, default: 0] * 5 >= maxPerAddress * 4
+            state.channels.count >= loadTotal || state.perAddress[address, default: 0] >= loadPerAddress
         }
     }
 

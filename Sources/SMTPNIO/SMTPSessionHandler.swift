@@ -203,7 +203,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
             guard !closing else { return }
             if NIODeadline.now() < lastWholeLine + idleTimeout {
                 armLineDeadline(context: context)  // a line came since, or the timeout is not yet up
-            } else if !timedOut("no whole line within the idle timeout", context: context), !closing {
+            } else if busy || !timedOut("no whole line within the idle timeout", context: context), !closing {
                 // An answer is awaited and the session goes on: the client has a whole timeout
                 // from here.
                 lastWholeLine = .now()
@@ -292,6 +292,8 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
 
     private func resume(context: ChannelHandlerContext) {
         busy = false
+        // The client's time runs from the server's answer, not from its own last line.
+        lastWholeLine = .now()
         processInput(context: context)
         if heldRead && !busy && context.channel.isWritable {
             heldRead = false

@@ -21,6 +21,12 @@ import Testing
         // A misspelt key would leave its setting at the default without a word.
         (["--set", "smtp.prot=2526"], "--set smtp.prot is not a setting; did you mean smtp.port?"),
         (["--set", "smtp.port=abc"], "smtp.port must be a whole number, not abc"),
+        (
+            ["--set", "smtp.idle_timeout_under_load_seconds=0"],
+            "smtp.idle_timeout_under_load_seconds must be at least 1"
+        ),
+        (["--set", "filing.max_contacts_per_message=0"], "filing.max_contacts_per_message must be at least 1"),
+        (["--set", "filing.max_note_text_octets=100"], "filing.max_note_text_octets must be at least 1024"),
         (["--set", "dropbox.domains="], "dropbox.domains must name at least one domain"),
         (["--set", "dropbox.domains=a b,@@"], "dropbox.domains must be domain names such as dropbox.example.com, not \"a b\""),
         (["--config", "/"], "cannot read the configuration file /: it is a folder"),

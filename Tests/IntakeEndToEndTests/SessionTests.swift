@@ -143,9 +143,11 @@ import Testing
         let alone = try await onThreadOfItsOwn { () -> Bool in
             let client = try RawSMTPClient.greeted(port: port)
             Thread.sleep(forTimeInterval: 2.5)
-            return try client.command("NOOP").code == 250
+            return try client.command("QUIT").code == 221 && client.isClosedByServer()
         }
         #expect(alone)
+        // Its session released on the server's side too before five more come.
+        try await Task.sleep(for: .milliseconds(500))
         // Five sessions, the most one address may hold: at least two are closed (five and four
         // are 80 % or more), within seconds; the others wait for the long timeout.
         let replies = try await onThreadOfItsOwn { () -> [String] in
@@ -159,6 +161,30 @@ import Testing
         }
         #expect(replies.count(where: { $0 == "421 4.4.2" }) >= 2, "\(replies)")
         #expect(replies.count(where: { $0 == "421 4.4.2" }) < 5, "\(replies)")
+        await daemon.stop()
+    }
+
+    /// Under load the client's time runs from the server's last reply: a 250 that took the
+    /// server longer than the short timeout is not followed at once by a 421.
+    @Test func underLoadTheTimeoutRunsFromTheServersReply() async throws {
+        let daemon = try await Daemon(settings: [
+            "smtp.idle_timeout_seconds": "60", "smtp.idle_timeout_under_load_seconds": "2", "smtp.max_connections_per_ip": "2",
+        ])
+        let port = daemon.port
+        let replies = try await onThreadOfItsOwn { () -> [Int] in
+            let other = try RawSMTPClient.greeted(port: port)  // two of two: under load
+            let client = try RawSMTPClient.greeted(port: port)
+            _ = other
+            // A recipient check that answers at once; then 1.5 s of thought, twice: each within
+            // the 2 s counted from the last reply.
+            var codes: [Int] = []
+            for command in ["MAIL FROM:<a@example.org>", "RCPT TO:<postmaster>", "RSET"] {
+                codes.append(try client.command(command).code)
+                Thread.sleep(forTimeInterval: 1.5)
+            }
+            return codes
+        }
+        #expect(replies == [250, 250, 250])
         await daemon.stop()
     }
 
