@@ -123,9 +123,6 @@ public final class SMTPListener: Service {
                     channel.closeFuture.whenComplete { _ in tracker.release(channel, address: address) }
                     return channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
-                            IdleStateHandler(readTimeout: .seconds(Int64(limits.idleTimeoutSeconds)))
-                        )
-                        try channel.pipeline.syncOperations.addHandler(
                             SMTPSessionHandler(environment: environment, sessionID: SMTPIdentifiers.sessionID())
                         )
                     }

@@ -46,9 +46,10 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
     /// The client has shut down its side of the connection (a TCP half-close): what it sent is
     /// answered, then the session closes.
     private var inputClosed = false
-    /// Set again by every whole line read (a command, or lines of message data), and due after
-    /// the idle timeout: the idle timer restarts at every read, so a client sending a line a byte
-    /// at a time would hold its connection for ever (slowloris); this timer it does not restart.
+    /// The idle timeout: due that long after the last whole line read (a command, or lines of
+    /// message data) or the server's last answer. Not every read moves it, so a client sending a
+    /// line a byte at a time cannot hold its connection for ever (slowloris); a silent one, or a
+    /// TLS handshake that does not end, is timed out as well.
     private var lineDeadline: Scheduled<Void>?
     /// When the last whole line was read.
     private var lastWholeLine = NIODeadline.now()
@@ -112,9 +113,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? IdleStateHandler.IdleStateEvent, event == .read {
-            timedOut("idle timeout", context: context)
-        } else if let event = event as? ChannelEvent, event == .inputClosed {
+        if let event = event as? ChannelEvent, event == .inputClosed {
             inputClosed = true
             processInput(context: context)
         } else if let event = event as? SMTPShutdownEvent {
@@ -166,9 +165,8 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
 
     // MARK: Input
 
-    /// The idle timeout, or the line deadline, has passed: the state machine says what follows.
-    /// `false` when it lets the session go on (an answer is awaited).
-    @discardableResult
+    /// The idle timeout has passed: the state machine says what follows. `false` when it lets
+    /// the session go on (an answer is awaited).
     private func timedOut(_ what: Logger.Message, context: ChannelHandlerContext) -> Bool {
         guard !closing, let action = machine.idleTimeoutElapsed() else { return false }
         if case .replyAndClose(let replies) = action, let reply = replies.last {
@@ -191,23 +189,24 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
         return .seconds(Int64(seconds))
     }
 
-    /// Schedules the line deadline (see ``lineDeadline``): due the idle timeout after the last
-    /// whole line, looked at again at least every ``SMTPLimits/idleTimeoutUnderLoadSeconds`` so
-    /// that load coming meanwhile shortens it; a line read since moves it on.
-    private func armLineDeadline(context: ChannelHandlerContext) {
+    /// Schedules the line deadline (see ``lineDeadline``): due `timeout` after the last whole
+    /// line, looked at again at least every ``SMTPLimits/idleTimeoutUnderLoadSeconds`` so that
+    /// load coming meanwhile shortens it; a line read since moves it on.
+    private func armLineDeadline(context: ChannelHandlerContext, timeout: TimeAmount? = nil) {
         let limits = environment.limits
         let check = TimeAmount.seconds(Int64(max(1, min(limits.idleTimeoutSeconds, limits.idleTimeoutUnderLoadSeconds))))
-        let due = min(lastWholeLine + idleTimeout, .now() + check)
+        let due = min(lastWholeLine + (timeout ?? idleTimeout), .now() + check)
         lineDeadline = context.eventLoop.assumeIsolated().scheduleTask(deadline: due) { [self] in
             lineDeadline = nil
             guard !closing else { return }
-            if NIODeadline.now() < lastWholeLine + idleTimeout {
-                armLineDeadline(context: context)  // a line came since, or the timeout is not yet up
-            } else if busy || !timedOut("no whole line within the idle timeout", context: context), !closing {
+            let timeout = idleTimeout
+            if NIODeadline.now() < lastWholeLine + timeout {
+                armLineDeadline(context: context, timeout: timeout)  // a line came since, or the time is not yet up
+            } else if (busy && !tlsPending) || !timedOut("idle timeout", context: context), !closing {
                 // An answer is awaited and the session goes on: the client has a whole timeout
                 // from here.
                 lastWholeLine = .now()
-                armLineDeadline(context: context)
+                armLineDeadline(context: context, timeout: timeout)
             }
         }
     }
@@ -425,17 +424,8 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
         busy = true
         tlsPending = true
         do {
-            let pipeline = context.pipeline.syncOperations
-            try pipeline.addHandler(NIOSSLServerHandler(context: tlsContext), position: .first)
-            // The idle timer saw the STARTTLS line read, but the read's end now goes to the TLS
-            // handler, which does not pass it on: left as it is, the timer would wait for that end
-            // and never fire, through the handshake and after it. A new one times both.
-            if let idle = try? pipeline.handler(type: IdleStateHandler.self) {
-                try pipeline.addHandler(
-                    IdleStateHandler(readTimeout: idle.readTimeout, writeTimeout: idle.writeTimeout, allTimeout: idle.allTimeout),
-                    position: .before(self))
-                pipeline.removeHandler(idle, promise: nil)
-            }
+            // The line deadline times the handshake too: no line comes until it has ended.
+            try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext), position: .first)
         } catch {
             logger.error("could not start TLS", metadata: ["error": "\(error)"])
             closing = true
