@@ -96,8 +96,8 @@ public struct IntakeServer: Sendable {
             // kernel's cache only, and recovery would build on them; this copy makes them durable,
             // or fails and intaked stops again.
             do {
-                try await Self.onThreadOfItsOwn { () throws(StoreError) in try database.checkpointNow() }
-            } catch  where Self.isStorageFault(error, database: configuration.resolvedDatabasePath) {
+                try await threadPool.runIfActive { try database.checkpointNow() }
+            } catch let error as StoreError where Self.isStorageFault(error, database: configuration.resolvedDatabasePath) {
                 throw IntakeTemporaryError("cannot checkpoint the database at start: \(error) (the disk failed, is full or went read-only)")
             } catch {
                 throw IntakeConfigurationError("cannot checkpoint the database at start: \(error)")
@@ -240,14 +240,5 @@ public struct IntakeServer: Sendable {
     static func isStorageFault(_ error: StoreError, database path: String) -> Bool {
         if error.isStorageFault { return true }
         return error.isReadOnly && DurableFiles.fileSystemWentReadOnly(at: path)
-    }
-
-    /// Runs `body`, which blocks on the disk, on a thread of its own, not on one of Swift's
-    /// cooperative threads.
-    static func onThreadOfItsOwn(_ body: @escaping @Sendable () throws(StoreError) -> Void) async throws(StoreError) {
-        let result: Result<Void, StoreError> = await withCheckedContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(returning: Result { () throws(StoreError) in try body() }) }
-        }
-        try result.get()
     }
 }
