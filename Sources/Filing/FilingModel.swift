@@ -1,4 +1,5 @@
 import Foundation
+import MailParser
 
 /// A CRM user as the filing rules see them: who they are and which addresses are theirs.
 public struct DropboxUser: Sendable, Hashable {
@@ -114,13 +115,7 @@ public struct ContactCandidate: Sendable, Hashable, Codable {
     /// that are drawn), and without a pair of quotation marks around it (`“陈静”`, `«Иван»`,
     /// `「山田」`) that quotes it whole, trimmed.
     public static func plainName(_ name: String) -> String {
-        let drawn: Set<UInt32> = [0x200C, 0x200D, 0x06DD, 0x070F, 0x08E2, 0x110BD, 0x110CD]
-        var scalars = String.UnicodeScalarView()
-        for scalar in name.unicodeScalars
-        where scalar.properties.generalCategory != .format || drawn.contains(scalar.value) || (0x0600...0x0605).contains(scalar.value) {
-            scalars.append(scalar)
-        }
-        var plain = Substring(String(scalars)).trimmingCharacters(in: .whitespaces)
+        var plain = Substring(name.withoutInvisibleMarks).trimmingCharacters(in: .whitespaces)
         let pairs: [(Character, Character)] = [
             ("“", "”"), ("„", "“"), ("‘", "’"), ("«", "»"), ("»", "«"), ("「", "」"), ("『", "』"), ("\"", "\""),
         ]

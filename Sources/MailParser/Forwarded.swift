@@ -130,11 +130,8 @@ struct ForwardScanner {
             k += 1
         }
         guard colonAt > s.startIndex else { return nil }
-        let label = String(decoding: s[s.startIndex..<colonAt], as: UTF8.self)
-            .strippingDecoration([
-                "*", "_", "\u{00A0}", "\u{200E}", "\u{200F}", "\u{202A}", "\u{202B}", "\u{202C}", "\u{202D}", "\u{202E}", "\u{2066}",
-                "\u{2067}", "\u{2068}", "\u{2069}",
-            ])
+        let label = String(decoding: s[s.startIndex..<colonAt], as: UTF8.self).withoutInvisibleMarks
+            .strippingDecoration(["*", "_", "\u{00A0}"])
             .foldedForLookup()
         guard !label.isEmpty, label.utf8.count <= 40 else { return nil }
         return (label, String(decoding: s[(colonAt + colonLen)...], as: UTF8.self))

@@ -10,7 +10,7 @@ public enum ReferenceTags {
         for text in texts {
             // Full-width forms are U+FF01 to U+FF5E: UTF-8 that starts EF BC or EF BD.
             let fullWidth = text.utf8.contains(0xEF) && text.unicodeScalars.contains { (0xFF01...0xFF5E).contains($0.value) }
-            var copy = fullWidth ? asciiFromFullWidth(text) : text
+            var copy = fullWidth ? text.fullWidthFormsAsASCII : text
             copy.withUTF8 { b in
                 var i = 0
                 while i + 3 < b.count {
@@ -35,20 +35,6 @@ public enum ReferenceTags {
         return result
     }
 
-    /// `text` with full-width ASCII forms (U+FF01 to U+FF5E) as ASCII: a Japanese or Chinese
-    /// keyboard types `＃ＣＳ１００１` for `#CS1001`.
-    static func asciiFromFullWidth(_ text: String) -> String {
-        var scalars = String.UnicodeScalarView()
-        for scalar in text.unicodeScalars {
-            if (0xFF01...0xFF5E).contains(scalar.value), let ascii = Unicode.Scalar(scalar.value - 0xFEE0) {
-                scalars.append(ascii)
-            } else {
-                scalars.append(scalar)
-            }
-        }
-        return String(scalars)
-    }
-
     /// Whether the character before `i` is a letter, digit or `_` ("abc#CS1", "café#CO7" are not
     /// tags). Scripts written without spaces between words (Han, kana, half-width katakana,
     /// Hangul, Thai, Lao, Khmer, Myanmar) do not count.
@@ -59,11 +45,7 @@ public enum ReferenceTags {
         while start > 0, i - start < 4, b[start] & 0xC0 == 0x80 { start -= 1 }
         let scalar = String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self).unicodeScalars.first
         guard let scalar else { return false }
-        switch scalar.value {
-        case 0x0E00...0x0EFF, 0x1000...0x109F, 0x1100...0x11FF, 0x1780...0x17FF, 0x3040...0x30FF, 0x3130...0x318F,
-            0x31F0...0x31FF, 0x3400...0x9FFF, 0xAC00...0xD7AF, 0xF900...0xFAFF, 0xFF61...0xFF9F, 0x20000...0x3134F:
-            return false
-        default: return scalar.properties.isAlphabetic || scalar.properties.numericType != nil
-        }
+        guard !scalar.isInScriptWithoutSpaces else { return false }
+        return scalar.properties.isAlphabetic || scalar.properties.numericType != nil
     }
 }

@@ -135,20 +135,15 @@ enum ReplySplitter {
     static func startsWithIntro(_ s: String) -> Bool {
         let lower = s.lowercased()
         return MailLanguages.replyIntros.contains {
-            lower.hasPrefix($0 + " ") || (isWrittenWithoutSpaces($0.unicodeScalars.first!) && lower.hasPrefix($0))
+            lower.hasPrefix($0 + " ") || ($0.unicodeScalars.first!.isInScriptWithoutSpaces && lower.hasPrefix($0))
         }
-    }
-
-    /// Han, kana, Hangul and what surrounds them in East Asian text: no spaces between words.
-    static func isWrittenWithoutSpaces(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.value >= 0x2E80 && !(0xFB1D...0xFEFF).contains(scalar.value) || (0x1100...0x11FF).contains(scalar.value)
     }
 
     /// Whether `lower` holds `verb` as a word of its own: not inside a longer word (`rewrote`,
     /// `beschrieb`, Hebrew `מכתב` around `כתב`, Arabic `مكتب` around `كتب`), except in scripts
     /// written without spaces.
     static func containsVerb(_ lower: String, _ verb: String) -> Bool {
-        guard let first = verb.unicodeScalars.first, !isWrittenWithoutSpaces(first) else { return lower.containsBytes(verb) }
+        guard let first = verb.unicodeScalars.first, !first.isInScriptWithoutSpaces else { return lower.containsBytes(verb) }
         var searchStart = lower.startIndex
         while let range = lower.range(of: verb, range: searchStart..<lower.endIndex) {
             let before =
@@ -163,8 +158,7 @@ enum ReplySplitter {
     /// (the bidirectional marks Hebrew and Arabic mailers put around names and addresses) are
     /// not part of it.
     static func isAttribution(_ s: String) -> Bool {
-        let t = String(String.UnicodeScalarView(s.unicodeScalars.filter { $0.properties.generalCategory != .format }))
-            .trimmingWhitespace()
+        let t = s.withoutInvisibleMarks.trimmingWhitespace()
         guard t.count <= 400 else { return false }
         let lower = t.lowercased()
         guard MailLanguages.replyVerbs.contains(where: { containsVerb(lower, $0) }) else { return false }

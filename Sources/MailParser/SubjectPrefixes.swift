@@ -51,7 +51,7 @@ public enum SubjectPrefixes {
             return nil
         }
         // Full-width forms (`ＲＥ`, `ＦＷ`) are the ASCII prefix, as East Asian keyboards type it.
-        var word = ReferenceTags.asciiFromFullWidth(String(s[..<colon])).foldedForLookup().trimmingWhitespace()
+        var word = String(s[..<colon]).fullWidthFormsAsASCII.foldedForLookup().trimmingWhitespace()
         // Prefixes of more than one word (Arabic `إعادة توجيه`).
         if word.containsBytes(" "), prefixes.contains(word) { return (word, s[s.index(after: colon)...]) }
         // A count: bracketed (`Re[2]`, `RE(3)`) or after a space, of one or two digits (`Fwd 2`);
