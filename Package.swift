@@ -129,6 +129,7 @@ let package = Package(
             dependencies: [
                 "SMTPNIO",
                 "SMTPCore",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
