@@ -122,8 +122,9 @@ public enum FilingRules {
             separator: " ")
     }
 
-    /// At most `count` of `found`: the senders first (From, Sender, Reply-To, and a forwarded
-    /// original's From and Reply-To), then the recipients, then the addresses in the body, each in
+    /// At most `count` of `found`: the senders first (From, Sender, Reply-To, a forwarded
+    /// original's From and Reply-To, an invitation's organizer), then the recipients (and an
+    /// invitation's attendees), then the addresses in the body, each in
     /// the order found; a list's thousand recipients do not push out the customer whose mail was
     /// forwarded.
     static func mostRelevant(_ found: [ContactCandidate], in message: MailMessage, keeping count: Int) -> [ContactCandidate] {
@@ -137,7 +138,7 @@ public enum FilingRules {
 
     private static func rank(_ source: PersonSource) -> Int {
         switch source {
-        case .from, .sender, .replyTo, .forwardedFrom, .forwardedReplyTo: 0
+        case .from, .sender, .replyTo, .forwardedFrom, .forwardedReplyTo, .invitationOrganizer: 0
         case .body: 2
         default: 1
         }

@@ -59,6 +59,8 @@ struct BodySelector {
     var texts: [(text: String, html: Bool)] = []
     var attachments: [Attachment] = []
     var enclosed: [MIMEPart] = []
+    /// The text of the iCalendar objects (`text/calendar` parts, `.ics` files), wherever they are.
+    var calendars: [String] = []
     var charsetProblems: (unknown: Bool, invalid: Bool) = (false, false)
 
     init(root: MIMEPart) {
@@ -104,6 +106,7 @@ struct BodySelector {
             addAttachment(p, inline: false)
             return
         }
+        noteCalendar(p)
         let isText = ct.mimeType == "text/plain" || ct.mimeType == "text/html"
         let explicitAttachment = p.disposition?.isAttachment == true
         if isText, !explicitAttachment, p.filename == nil {
@@ -120,14 +123,28 @@ struct BodySelector {
         addAttachment(p, inline: inRelated || p.disposition?.type == "inline")
     }
 
-    /// Files inside a non-chosen alternative (an HTML alternative's images), never its text.
+    /// Files inside a non-chosen alternative (an HTML alternative's images), never its text; an
+    /// invitation's calendar alternative is read for its people.
     mutating func collectFiles(_ p: MIMEPart, depth: Int) {
         if p.contentType.isMultipart {
             guard depth < 100 else { return }
             for c in p.parts { collectFiles(c, depth: depth + 1) }
-        } else if p.contentType.type != "text" || p.filename != nil {
+            return
+        }
+        noteCalendar(p)
+        if p.contentType.type != "text" || p.filename != nil {
             addAttachment(p, inline: true)
         }
+    }
+
+    /// Keeps the text of `p` if it is an iCalendar object: `text/calendar` (RFC 5545 §8.1), the
+    /// `application/ics` some clients label it with, or a file named `.ics`.
+    mutating func noteCalendar(_ p: MIMEPart) {
+        let type = p.contentType.mimeType
+        let named = p.filename.map { $0.lowercased().hasSuffix(".ics") } ?? false
+        guard type == "text/calendar" || type == "application/ics" || named, calendars.count < 8 else { return }
+        // Only as much as is read for people: a year's calendar exported as a file is not decoded whole.
+        calendars.append(Charset.decode(Array(p.content.prefix(CalendarPeople.maxBytes)), label: p.contentType.charset ?? "").text)
     }
 
     mutating func addAttachment(_ p: MIMEPart, inline: Bool) {

@@ -46,6 +46,8 @@ public struct MailMessage: Sendable, Hashable {
     public var enclosedMessages: [MailMessage]
     /// Everyone in the message, deduplicated by normalised address.
     public var people: [Person]
+    /// The organizer and attendees of the meeting invitations it carries (``CalendarPeople``).
+    public var invitationPeople: [CalendarPeople.Entry]
     /// `#CS…` / `#CO…` tags of the subject and the body, as `CS1001`, `CO34322`.
     public var referenceTags: [String]
     /// The message looks machine-generated (auto-reply, bulk, delivery report).
@@ -152,6 +154,15 @@ public struct MailMessage: Sendable, Hashable {
         (bodyText, bodyIsHTML) = selector.bodyText
         let mailtoAddresses = selector.mailtoAddresses
         attachments = selector.attachments
+        var invited: [CalendarPeople.Entry] = []
+        var invitedAddresses: Set<String> = []
+        for calendar in selector.calendars where invited.count < limits.maxBodyAddresses {
+            for entry in CalendarPeople.find(in: calendar, limit: limits.maxBodyAddresses - invited.count)
+            where invitedAddresses.insert(entry.address.normalized).inserted {
+                invited.append(entry)
+            }
+        }
+        invitationPeople = invited
         var enclosed: [MailMessage] = []
         if depth >= limits.maxEnclosedMessageDepth, !selector.enclosed.isEmpty {
             defects.add(.nestingTooDeep, "attached messages deeper than \(limits.maxEnclosedMessageDepth) not analysed")
@@ -216,6 +227,12 @@ public struct MailMessage: Sendable, Hashable {
         // form sender. Inline forwards rarely show it; their body is scanned below anyway.
         for m in originals {
             for a in m.replyTo { people.add(a, source: .forwardedReplyTo) }
+        }
+        // A meeting invitation's organizer and guests: a calendar service mails each guest on
+        // their own, so the others are often named only in its calendar (its own or an attached
+        // original's).
+        for entry in invited + originals.flatMap(\.invitationPeople) {
+            people.add(entry.address, source: entry.isOrganizer ? .invitationOrganizer : .invitationAttendee)
         }
         var msgIDs = Set<String>()
         for id in [messageID].compactMap({ $0 }) + inReplyTo + references { msgIDs.insert(id); msgIDs.insert(id.lowercased()) }

@@ -18,6 +18,10 @@ public struct PersonSource: RawRepresentable, Sendable, Hashable, CustomStringCo
     public static let forwardedCc = PersonSource(rawValue: "forwarded-cc")
     /// The Reply-To of an attached original (a form's sender often replies through it).
     public static let forwardedReplyTo = PersonSource(rawValue: "forwarded-reply-to")
+    /// The organizer of a meeting invitation the message carries (``CalendarPeople``).
+    public static let invitationOrganizer = PersonSource(rawValue: "invitation-organizer")
+    /// An attendee of a meeting invitation the message carries.
+    public static let invitationAttendee = PersonSource(rawValue: "invitation-attendee")
     public static let body = PersonSource(rawValue: "body")
     /// `resent-from`, `resent-to`…: the lower-cased header name.
     public static func header(_ name: String) -> PersonSource { PersonSource(rawValue: name.lowercased()) }
