@@ -59,11 +59,15 @@ struct BodySelector {
     var texts: [(text: String, html: Bool)] = []
     var attachments: [Attachment] = []
     var enclosed: [MIMEPart] = []
-    /// The text of the iCalendar objects (`text/calendar` parts, `.ics` files), wherever they are.
-    var calendars: [String] = []
+    /// The iCalendar objects (`text/calendar` parts, `.ics` files), wherever they are, with their
+    /// charset labels: at most ``CalendarPeople/maxBytes`` in all, each cut at a line's end.
+    var calendars: [(bytes: [UInt8], charset: String?)] = []
+    private var calendarRoom: Int
     var charsetProblems: (unknown: Bool, invalid: Bool) = (false, false)
 
-    init(root: MIMEPart) {
+    /// `calendarRoom`: the octets of calendar read at most.
+    init(root: MIMEPart, calendarRoom: Int = CalendarPeople.maxBytes) {
+        self.calendarRoom = calendarRoom
         visit(root, depth: 0, inRelated: false)
     }
 
@@ -137,14 +141,16 @@ struct BodySelector {
         }
     }
 
-    /// Keeps the text of `p` if it is an iCalendar object: `text/calendar` (RFC 5545 §8.1), the
-    /// `application/ics` some clients label it with, or a file named `.ics`.
+    /// Keeps the octets of `p` if it is an iCalendar object (``MIMEPart/isCalendar``), as many as
+    /// there is room for, up to the end of a line.
     mutating func noteCalendar(_ p: MIMEPart) {
-        let type = p.contentType.mimeType
-        let named = p.filename.map { $0.lowercased().hasSuffix(".ics") } ?? false
-        guard type == "text/calendar" || type == "application/ics" || named, calendars.count < 8 else { return }
-        // Only as much as is read for people: a year's calendar exported as a file is not decoded whole.
-        calendars.append(Charset.decode(Array(p.content.prefix(CalendarPeople.maxBytes)), label: p.contentType.charset ?? "").text)
+        guard p.isCalendar, calendarRoom > 0 else { return }
+        var bytes = p.content.prefix(calendarRoom)
+        if bytes.count < p.content.count, let end = bytes.lastIndex(where: { $0 == ASCII.lf || $0 == ASCII.cr }) {
+            bytes = bytes[..<end]
+        }
+        calendarRoom -= bytes.count
+        calendars.append((Array(bytes), p.contentType.charset))
     }
 
     mutating func addAttachment(_ p: MIMEPart, inline: Bool) {

@@ -8,6 +8,10 @@ enum ASCII {
     static let space: UInt8 = 0x20
     static let tab: UInt8 = 0x09
     static let colon: UInt8 = 0x3A
+    static let semicolon: UInt8 = 0x3B
+    static let equals: UInt8 = 0x3D
+    static let comma: UInt8 = 0x2C
+    static let quote: UInt8 = 0x22
     static let dash: UInt8 = 0x2D
 
     @inline(__always)

@@ -2,119 +2,168 @@
 /// message carries (`text/calendar` parts, `.ics` files). A calendar service mails each guest on
 /// their own, so an invitation that reaches a dropbox often names the other guests only there.
 ///
-/// It reads content lines (RFC 5545 §3.1: unfolded, `NAME;PARAM=VALUE;…:VALUE`) whose name is
-/// `ORGANIZER` or `ATTENDEE` (§3.8.4.3, §3.8.4.1) and whose value is a `mailto:` URI (RFC 6068),
-/// or whose `EMAIL` parameter (RFC 7986 §6.1) gives the address; the `CN` parameter is the name
-/// (quoted or not, with RFC 6868's `^` escapes). Rooms and resources (`CUTYPE=ROOM`,
-/// `CUTYPE=RESOURCE`) are not people.
+/// It reads content lines (RFC 5545 §3.1: unfolded on octets, so that a fold inside a UTF-8
+/// character joins it again; `NAME;PARAM=VALUE;…:VALUE`) whose name is `ORGANIZER` or
+/// `ATTENDEE` (§3.8.4.3, §3.8.4.1), outside alarms (an alarm's attendee is who its email goes to,
+/// §3.6.6). The address is the `EMAIL` parameter's (RFC 7986 §6.1: given when it differs from the
+/// value, as Apple's `mailto:…@imip.me.com` relays do), else the `mailto:` URI's (RFC 6068); the
+/// `CN` parameter is the name (quoted or not, with RFC 6868's `^` escapes). The text is UTF-8
+/// unless labelled otherwise (§3.1.4).
+///
+/// Not people: rooms, resources and groups (`CUTYPE`), those copied for information
+/// (`ROLE=NON-PARTICIPANT`, how Exchange lists rooms and equipment), Google Calendar's own
+/// calendars (`…@group.calendar.google.com`, `…@resource.calendar.google.com`) and no-reply
+/// addresses (a service that publishes an event).
 public enum CalendarPeople {
     /// A person of an invitation.
     public struct Entry: Hashable, Sendable {
         /// Whether they organise the meeting (`ORGANIZER`) or are invited (`ATTENDEE`).
         public var isOrganizer: Bool
+        /// Their address, with the `CN` parameter as its name.
         public var address: MailAddress
     }
 
-    /// The most content read for people, in all: a calendar of a year of meetings is not read whole.
-    static let maxBytes = 256 * 1024
+    /// The most octets of calendar read in one message, in all: a calendar of a year of meetings
+    /// is not read whole.
+    public static let maxBytes = 256 * 1024
 
-    /// The people of the calendar `text`, in order (each address once, organizer first when both).
-    public static func find(in text: String, limit: Int = 1_000) -> [Entry] {
+    /// The people of the calendar `bytes`, in order, each address once (an organizer who is also
+    /// listed as an attendee counts as the organizer); `charset` is the part's label, if any.
+    public static func find(in bytes: [UInt8], charset: String? = nil, limit: Int = 1_000) -> [Entry] {
         var found: [Entry] = []
-        var seen: Set<String> = []
-        for line in contentLines(String(decoding: text.utf8.prefix(maxBytes), as: UTF8.self)) where found.count < limit {
-            guard let entry = entry(line), !seen.contains(entry.address.normalized) else { continue }
-            seen.insert(entry.address.normalized)
+        var index: [String: Int] = [:]
+        var alarms = 0
+        // A line met before says nothing new (a calendar may repeat one thousands of times).
+        var linesRead: Set<[UInt8]> = []
+        let labelled = charset.flatMap { $0.isEmpty ? nil : Charset.canonicalName($0) == "UTF-8" ? nil : $0 }
+        for line in contentLines(bytes) {
+            if startsWith(line, "BEGIN:VALARM") && line.count == 12 {
+                alarms += 1
+            } else if startsWith(line, "END:VALARM") && line.count == 10 {
+                alarms = max(0, alarms - 1)
+            }
+            // Once `limit` people are found, only an organizer among them still counts.
+            guard alarms == 0, found.count < limit || startsWith(line, "ORGANIZER"), linesRead.insert(line).inserted,
+                let entry = entry(line, charset: labelled)
+            else { continue }
+            let key = entry.address.normalized
+            if let known = index[key] {
+                if entry.isOrganizer { found[known].isOrganizer = true }
+                continue
+            }
+            guard found.count < limit else { continue }
+            index[key] = found.count
             found.append(entry)
         }
         return found
     }
 
-    /// The calendar's content lines, unfolded: a line that starts with a space or a tab continues
-    /// the one before, without that first character (RFC 5545 §3.1). Lines end in CRLF or LF.
-    static func contentLines(_ text: String) -> [Substring] {
-        var lines: [Substring] = []
-        var current: [UInt8] = []
-        var utf8 = Array(text.utf8)
-        if utf8.last != ASCII.lf { utf8.append(ASCII.lf) }
+    /// The calendar's content lines that may matter here (``mayMatter(_:)``), unfolded: a line
+    /// that starts with a space or a tab continues the one before, without that first octet (RFC
+    /// 5545 §3.1). A line ends at CRLF, LF or a lone CR. The others are skipped without a copy.
+    static func contentLines(_ bytes: [UInt8]) -> [[UInt8]] {
+        var lines: [[UInt8]] = []
+        var current: [UInt8]?
         var start = 0
-        while let end = utf8[start...].firstIndex(of: ASCII.lf) {
-            var line = utf8[start..<end]
-            start = end + 1
-            if line.last == ASCII.cr { line = line.dropLast() }
+        let count = bytes.count
+        while start <= count {
+            var end = start
+            while end < count, bytes[end] != ASCII.cr, bytes[end] != ASCII.lf { end += 1 }
+            let line = bytes[start..<end]
             if let first = line.first, first == ASCII.space || first == ASCII.tab {
-                current += line.dropFirst()
-            } else {
-                if !current.isEmpty { lines.append(String(decoding: current, as: UTF8.self)[...]) }
-                current = Array(line)
+                current? += line.dropFirst()
+            } else if !line.isEmpty {
+                if let current { lines.append(current) }
+                current = mayMatter(line) ? Array(line) : nil
             }
+            if end < count, bytes[end] == ASCII.cr, end + 1 < count, bytes[end + 1] == ASCII.lf { end += 1 }
+            start = end + 1
         }
-        if !current.isEmpty { lines.append(String(decoding: current, as: UTF8.self)[...]) }
+        if let current { lines.append(current) }
         return lines
     }
 
-    /// The person of an `ORGANIZER` or `ATTENDEE` line, if it names one by address.
-    static func entry(_ line: Substring) -> Entry? {
-        let head = line.prefix(9).uppercased()
-        guard head.hasPrefix("ATTENDEE") || head == "ORGANIZER", let (name, parameters, value) = split(line) else { return nil }
-        let isOrganizer: Bool
-        switch name.uppercased() {
-        case "ORGANIZER": isOrganizer = true
-        case "ATTENDEE": isOrganizer = false
-        default: return nil
+    /// Whether a line that starts so may be one read here: `ATTENDEE`, `ORGANIZER`, an alarm's
+    /// `BEGIN` or `END` (a name folded within itself is not read: writers fold long lines at 75
+    /// octets, never inside the name that starts one).
+    static func mayMatter(_ line: ArraySlice<UInt8>) -> Bool {
+        startsWith(line, "ATTENDEE") || startsWith(line, "ORGANIZER") || startsWith(line, "BEGIN:VALARM") || startsWith(line, "END:VALARM")
+    }
+
+    /// Whether `line` starts with `prefix` (ASCII, any case).
+    static func startsWith(_ line: some RandomAccessCollection<UInt8>, _ prefix: StaticString) -> Bool {
+        let count = prefix.utf8CodeUnitCount
+        guard line.count >= count else { return false }
+        return prefix.withUTF8Buffer { expected in
+            zip(line.prefix(count), expected).allSatisfy { ASCII.lower($0) == ASCII.lower($1) }
         }
-        if let type = parameters["CUTYPE"]?.uppercased(), type == "ROOM" || type == "RESOURCE" { return nil }
-        let target = mailtoAddress(value) ?? parameters["EMAIL"].map { String($0) }
-        guard let target, let parsed = AddressList.parse(target).addresses.first, parsed.isComplete,
-            !parsed.address.contains(where: { $0 == " " || $0 == "," || $0 == ";" })
-        else { return nil }
-        var address = parsed
-        let commonName = parameters["CN"]?.trimmingWhitespace() ?? ""
+    }
+
+    /// The person of an `ORGANIZER` or `ATTENDEE` line, if it names one by address; `charset`:
+    /// the calendar's when it is not UTF-8.
+    static func entry(_ line: [UInt8], charset: String?) -> Entry? {
+        let isOrganizer: Bool
+        if startsWith(line, "ORGANIZER") && line.count > 9 && (line[9] == ASCII.semicolon || line[9] == ASCII.colon) {
+            isOrganizer = true
+        } else if startsWith(line, "ATTENDEE") && line.count > 8 && (line[8] == ASCII.semicolon || line[8] == ASCII.colon) {
+            isOrganizer = false
+        } else {
+            return nil
+        }
+        guard let (parameters, value) = split(line) else { return nil }
+        func text(_ name: String) -> String? { parameters[name].map { decode($0, charset: charset) } }
+        if let type = text("CUTYPE")?.uppercased(), ["ROOM", "RESOURCE", "GROUP"].contains(type) { return nil }
+        if text("ROLE")?.uppercased() == "NON-PARTICIPANT" { return nil }
+        let candidates = [text("EMAIL"), mailtoAddress(decode(value, charset: charset))]
+        guard var address = candidates.lazy.compactMap({ $0.flatMap(personAddress) }).first else { return nil }
+        let commonName = unescaped(text("CN") ?? "").trimmingWhitespace()
         address.name = commonName.isEmpty || commonName.lowercased() == address.address.lowercased() ? nil : commonName
         return Entry(isOrganizer: isOrganizer, address: address)
     }
 
-    /// The name, the parameters (names upper-cased; the first value of each) and the value of a
-    /// content line; a colon inside a quoted parameter value does not end the parameters.
-    static func split(_ line: Substring) -> (Substring, [String: String], Substring)? {
-        var parameters: [String: String] = [:]
-        var index = line.startIndex
-        let nameEnd = line.firstIndex { $0 == ";" || $0 == ":" } ?? line.endIndex
-        guard nameEnd < line.endIndex else { return nil }
-        let name = line[..<nameEnd]
-        index = nameEnd
-        while index < line.endIndex, line[index] == ";" {
-            index = line.index(after: index)
-            let equals = line[index...].firstIndex { $0 == "=" || $0 == ";" || $0 == ":" } ?? line.endIndex
-            guard equals < line.endIndex, line[equals] == "=" else {
-                index = equals
-                continue
-            }
-            let parameterName = line[index..<equals].uppercased()
-            index = line.index(after: equals)
+    /// The parameters read: the others are skipped.
+    static let parameterNames: [StaticString] = ["CN", "CUTYPE", "EMAIL", "ROLE"]
+
+    /// The parameters read (``parameterNames``; the first value of each, unquoted) and the value of a
+    /// content line. The grammar's delimiters are ASCII, which never occurs inside a UTF-8
+    /// character, so the line is split on octets; a colon inside a quoted value does not end the
+    /// parameters.
+    static func split(_ line: [UInt8]) -> ([String: [UInt8]], [UInt8])? {
+        var parameters: [String: [UInt8]] = [:]
+        var index = 0
+        let count = line.count
+        while index < count, line[index] != ASCII.semicolon, line[index] != ASCII.colon { index += 1 }
+        while index < count, line[index] == ASCII.semicolon {
+            index += 1
+            let nameStart = index
+            while index < count, line[index] != ASCII.equals, line[index] != ASCII.semicolon, line[index] != ASCII.colon { index += 1 }
+            guard index < count, line[index] == ASCII.equals else { continue }
+            let name = Self.parameterNames.first { startsWith(line[nameStart..<index], $0) && index - nameStart == $0.utf8CodeUnitCount }
+            index += 1
             // The first of its comma-separated values; the others are skipped.
-            var value = ""
-            var first = true
-            while index < line.endIndex, line[index] != ";", line[index] != ":" {
-                if line[index] == "\"" {
-                    let open = line.index(after: index)
-                    guard let close = line[open...].firstIndex(of: "\"") else { return nil }
-                    if first { value = String(line[open..<close]) }
-                    index = line.index(after: close)
+            var value: [UInt8]?
+            while index < count, line[index] != ASCII.semicolon, line[index] != ASCII.colon {
+                let start = index
+                if line[index] == ASCII.quote {
+                    guard let close = line[(index + 1)...].firstIndex(of: ASCII.quote) else { return nil }
+                    if value == nil { value = Array(line[(start + 1)..<close]) }
+                    index = close + 1
                 } else {
-                    let end = line[index...].firstIndex { $0 == "\"" || $0 == ";" || $0 == ":" || $0 == "," } ?? line.endIndex
-                    if first { value = String(line[index..<end]) }
-                    index = end
+                    while index < count, ![ASCII.quote, ASCII.semicolon, ASCII.colon, ASCII.comma].contains(line[index]) { index += 1 }
+                    if value == nil { value = Array(line[start..<index]) }
                 }
-                if index < line.endIndex, line[index] == "," {
-                    first = false
-                    index = line.index(after: index)
-                }
+                if index < count, line[index] == ASCII.comma { index += 1 }
             }
-            if parameters[parameterName] == nil { parameters[parameterName] = unescaped(value) }
+            if let name, parameters[name.description] == nil { parameters[name.description] = value ?? [] }
         }
-        guard index < line.endIndex, line[index] == ":" else { return nil }
-        return (name, parameters, line[line.index(after: index)...])
+        guard index < count, line[index] == ASCII.colon else { return nil }
+        return (parameters, Array(line[(index + 1)...]))
+    }
+
+    /// Octets of the calendar as text: UTF-8 unless `charset` names another (`nil`: UTF-8).
+    static func decode(_ bytes: [UInt8], charset: String?) -> String {
+        guard let charset else { return String(decoding: bytes, as: UTF8.self) }
+        return Charset.decode(bytes, label: charset).text
     }
 
     /// A parameter value with RFC 6868's escapes read: `^n` a line break (a space here), `^'` a
@@ -123,19 +172,21 @@ public enum CalendarPeople {
         guard value.contains("^") else { return value }
         var out = ""
         var caret = false
-        for character in value {
+        for scalar in value.unicodeScalars {
             if caret {
-                switch character {
+                switch scalar {
                 case "n", "N": out.append(" ")
                 case "'": out.append("\"")
                 case "^": out.append("^")
-                default: out.append("^"); out.append(character)
+                default:
+                    out.append("^")
+                    out.unicodeScalars.append(scalar)
                 }
                 caret = false
-            } else if character == "^" {
+            } else if scalar == "^" {
                 caret = true
             } else {
-                out.append(character)
+                out.unicodeScalars.append(scalar)
             }
         }
         if caret { out.append("^") }
@@ -143,23 +194,33 @@ public enum CalendarPeople {
     }
 
     /// The address of a `mailto:` URI (scheme in any case, `%`-escapes read, no query), or `nil`.
-    static func mailtoAddress(_ value: Substring) -> String? {
+    static func mailtoAddress(_ value: String) -> String? {
         let trimmed = value.trimmingWhitespace()
-        guard trimmed.count > 7, trimmed.prefix(7).lowercased() == "mailto:" else { return nil }
-        let target = trimmed.dropFirst(7).prefix { $0 != "?" }
-        return target.removingPercentEncodingLeniently()
+        guard trimmed.utf8.count > 7, trimmed.prefix(7).lowercased() == "mailto:" else { return nil }
+        return percentDecoded(Array(trimmed.dropFirst(7).prefix { $0 != "?" }.utf8))
     }
-}
 
-extension Substring {
+    /// `text` as a person's address: one whole address, no space or control character (a
+    /// `%0D%0A` or `%00` in a URI), not a calendar service's own nor a no-reply sender's.
+    static func personAddress(_ text: String) -> MailAddress? {
+        guard !text.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F || ",;<>()[]\"\\".unicodeScalars.contains($0) }),
+            let address = AddressList.parse(text).addresses.first, address.isComplete
+        else { return nil }
+        let domain = address.domain.lowercased()
+        if domain == "calendar.google.com" || domain.hasSuffix(".calendar.google.com") { return nil }
+        let local = address.localPart.lowercased().prefix { $0 != "+" }
+        if ["noreply", "no-reply", "no_reply", "donotreply", "do-not-reply", "do_not_reply"].contains(local) { return nil }
+        return address
+    }
+
     /// `%XX` escapes read as UTF-8 octets; a `%` not followed by two hex digits stays as it is.
-    fileprivate func removingPercentEncodingLeniently() -> String {
-        guard contains("%") else { return String(self) }
+    static func percentDecoded(_ utf8: [UInt8]) -> String {
         var bytes: [UInt8] = []
-        let utf8 = Array(self.utf8)
         var k = 0
         while k < utf8.count {
-            if utf8[k] == UInt8(ascii: "%"), k + 2 < utf8.count, let high = hexValue(utf8[k + 1]), let low = hexValue(utf8[k + 2]) {
+            if utf8[k] == UInt8(ascii: "%"), k + 2 < utf8.count, let high = ASCII.hexValue(utf8[k + 1]),
+                let low = ASCII.hexValue(utf8[k + 2])
+            {
                 bytes.append(high << 4 | low)
                 k += 3
             } else {
@@ -168,14 +229,5 @@ extension Substring {
             }
         }
         return String(decoding: bytes, as: UTF8.self)
-    }
-
-    private func hexValue(_ octet: UInt8) -> UInt8? {
-        switch octet {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): octet - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): octet - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): octet - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }

@@ -35,6 +35,13 @@ public struct MIMEPart: Sendable, Hashable {
         return nil
     }
 
+    /// Whether the leaf is an iCalendar object: `text/calendar` (RFC 5545 §8.1), the
+    /// `application/ics` some clients label it with, or a file named `.ics`.
+    public var isCalendar: Bool {
+        let type = contentType.mimeType
+        return type == "text/calendar" || type == "application/ics" || (filename?.lowercased().hasSuffix(".ics") ?? false)
+    }
+
     /// Decoded text of a `text/*` leaf in its declared charset.
     public var text: String { textDecoding.text }
 
@@ -289,7 +296,7 @@ struct MIMEParser {
         let start = pos
         let contentEnd = scanToBoundary()
         part.rawBody = bytes[start..<contentEnd]
-        if let digest, Self.isFile(part.contentType) {
+        if let digest, Self.isFile(part.contentType), !part.isCalendar {
             return digested(part, with: digest)
         }
         let (decoded, bad) = part.transferEncoding.decode(part.rawBody)
@@ -304,7 +311,8 @@ struct MIMEParser {
     }
 
     /// Whether a leaf is a file whose bytes nothing in the parse reads (not text, not a message,
-    /// not a multipart read as text): a parse that keeps digests only hashes it.
+    /// not a multipart read as text): a parse that keeps digests only hashes it, unless it is a
+    /// calendar (``MIMEPart/isCalendar``), read for its people.
     static func isFile(_ type: ContentType) -> Bool {
         type.type != "text" && type.type != "message" && !type.isMultipart
     }

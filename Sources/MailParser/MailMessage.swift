@@ -148,7 +148,10 @@ public struct MailMessage: Sendable, Hashable {
         if depth == 0, fromList.isEmpty { defects.add(.missingFrom, "no From address") }
 
         // Body and attachments.
-        let selector = BodySelector(root: root)
+        // An attached original's calendar is read within an eighth of the room, and one deeper not
+        // at all: a message of a dozen attached messages of calendars is not read a dozen times over.
+        let calendarRoom = depth == 0 ? CalendarPeople.maxBytes : depth == 1 ? CalendarPeople.maxBytes / 8 : 0
+        let selector = BodySelector(root: root, calendarRoom: calendarRoom)
         if selector.charsetProblems.unknown { defects.add(.unknownCharset, "unknown charset read as UTF-8 / Windows-1252") }
         if selector.charsetProblems.invalid { defects.add(.invalidCharsetBytes, "bytes invalid in their charset replaced") }
         (bodyText, bodyIsHTML) = selector.bodyText
@@ -157,7 +160,7 @@ public struct MailMessage: Sendable, Hashable {
         var invited: [CalendarPeople.Entry] = []
         var invitedAddresses: Set<String> = []
         for calendar in selector.calendars where invited.count < limits.maxBodyAddresses {
-            for entry in CalendarPeople.find(in: calendar, limit: limits.maxBodyAddresses - invited.count)
+            for entry in CalendarPeople.find(in: calendar.bytes, charset: calendar.charset, limit: limits.maxBodyAddresses - invited.count)
             where invitedAddresses.insert(entry.address.normalized).inserted {
                 invited.append(entry)
             }

@@ -40,4 +40,29 @@ import Testing
         #expect(try await crm.log().map(\.outcome) == ["filed"])
         await crm.stop()
     }
+
+    /// The calendar only as an `.ics` file labelled `application/ics` (a forwarded invitation): the
+    /// daemon's parse, which keeps only a digest of other files, reads it for its people.
+    @Test func anInvitationAttachedAsAnIcsFileNamesItsGuests() async throws {
+        let crm = try await CRMFixture.start()
+        let dropbox = crm.dropbox(FilingTests.bob)
+        let calendar = [
+            "BEGIN:VCALENDAR", "VERSION:2.0", "METHOD:REQUEST", "BEGIN:VEVENT",
+            "ORGANIZER;CN=Bob Carter:mailto:bob.carter@harbourview.example",
+            "ATTENDEE;CN=Liam Chen;PARTSTAT=NEEDS-ACTION:mailto:liam.chen@globex.example", "SUMMARY:Site visit", "END:VEVENT",
+            "END:VCALENDAR",
+        ].joined(separator: "\r\n")
+        let message = [
+            "From: Bob Carter <bob.carter@harbourview.example>", "To: \(dropbox)", "Subject: Fwd: Invitation: Site visit",
+            "Message-ID: <invite-2@harbourview.example>", "MIME-Version: 1.0", "Content-Type: multipart/mixed; boundary=\"b\"", "",
+            "--b", "Content-Type: text/plain; charset=UTF-8", "", "For the file.", "--b",
+            "Content-Type: application/ics; name=\"invite.ics\"", "Content-Disposition: attachment; filename=\"invite.ics\"",
+            "Content-Transfer-Encoding: base64", "", Data(calendar.utf8).base64EncodedString(options: .lineLength76Characters), "--b--", "",
+        ].joined(separator: "\r\n")
+        #expect(try await crm.send(message, to: [dropbox]).code == 250)
+        let contacts = try await crm.database.contacts(organisation: CRMFixture.organisation)
+        #expect(contacts.map(\.name) == ["Liam Chen"])
+        #expect(contacts.flatMap(\.emails) == ["liam.chen@globex.example"])
+        await crm.stop()
+    }
 }

@@ -33,10 +33,31 @@ struct CalendarTests {
             ("ATTENDEE;CN=Nobody:urn:uuid:1234", []),
             ("ATTENDEE;CN=\"Unclosed:mailto:x@x.example", []),
             ("SUMMARY:Call with mailto:not-a-person@example.com", []),
+            // Groups, those copied for information (Exchange's rooms), Google's own calendars,
+            // no-reply publishers, an alarm's recipient.
+            ("ATTENDEE;CUTYPE=GROUP;CN=Logistics:mailto:logistics@fenwick.example", []),
+            ("ATTENDEE;ROLE=NON-PARTICIPANT;CN=Room 4.12:mailto:room412@acme.example", []),
+            ("ORGANIZER;CN=Team calendar:mailto:c_0f9e@group.calendar.google.com", []),
+            ("ORGANIZER;CN=Zoom:mailto:no-reply@zoom.us", []),
+            ("BEGIN:VALARM\r\nACTION:EMAIL\r\nATTENDEE:mailto:reminders@acme.example\r\nEND:VALARM", []),
+            // Apple's relay address in the value, the person's in EMAIL (RFC 7986 §6.1).
+            (
+                #"ORGANIZER;CN="Bob Carter";EMAIL="bob@carter.example":mailto:2_haztamv@imip.me.com"#,
+                [("bob@carter.example", "Bob Carter", true)]
+            ),
+            // A lone CR ends a line too; escapes that make control characters or spaces are no address.
+            ("ATTENDEE:mailto:ann@a.example\rATTENDEE:mailto:bo@b.example", [("ann@a.example", nil, false), ("bo@b.example", nil, false)]),
+            ("ATTENDEE:mailto:a%00b@x.example", []),
+            ("ATTENDEE:mailto:a%0D%0Abcc@x.example", []),
+            // An organizer listed as an attendee first (Apple sorts its properties) is the organizer.
+            (
+                "ATTENDEE;ROLE=CHAIR;CN=Ada:mailto:ada@acme.example\r\nORGANIZER;CN=Ada:mailto:ada@acme.example",
+                [("ada@acme.example", "Ada", true)]
+            ),
             ("DESCRIPTION;ALTREP=\"cid:part1\":Agenda", []),
         ] as [(String, [(String, String?, Bool)])])
     func contentLines(_ text: String, _ expected: [(String, String?, Bool)]) {
-        let found = CalendarPeople.find(in: "BEGIN:VEVENT\r\n" + text + "\r\nEND:VEVENT\r\n")
+        let found = CalendarPeople.find(in: Array(("BEGIN:VEVENT\r\n" + text + "\r\nEND:VEVENT\r\n").utf8))
         #expect(found.map(\.address.address) == expected.map(\.0))
         #expect(found.map(\.address.name) == expected.map(\.1))
         #expect(found.map(\.isOrganizer) == expected.map(\.2))
@@ -113,9 +134,21 @@ struct CalendarTests {
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<3_000 {
             let text = (0..<Int.random(in: 1...40, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined()
-            for entry in CalendarPeople.find(in: text) {
+            for entry in CalendarPeople.find(in: Array(text.utf8)) {
                 #expect(entry.address.isComplete, "\(text.debugDescription)")
             }
         }
+    }
+
+    /// Octets before text: a fold inside a UTF-8 character joins it again (RFC 5545 §3.1), an
+    /// unlabelled calendar is UTF-8 (§3.1.4), a labelled one is read in its charset.
+    @Test func foldsAndCharsets() {
+        let folded: [UInt8] =
+            Array("ATTENDEE;CN=J".utf8) + [0xC3] + Array("\r\n ".utf8) + [0xBC] + Array("rgen M\u{00FC}ller:mailto:j@m.example\r\n".utf8)
+        #expect(CalendarPeople.find(in: folded).map(\.address.name) == ["Jürgen Müller"])
+        let unlabelled = Array("ATTENDEE;CN=Zoë Núñez:mailto:zoe@n.example\r\n".utf8)
+        #expect(CalendarPeople.find(in: unlabelled).map(\.address.name) == ["Zoë Núñez"])
+        let latin1: [UInt8] = Array("ATTENDEE;CN=Zo".utf8) + [0xEB] + Array(":mailto:zoe@n.example\r\n".utf8)
+        #expect(CalendarPeople.find(in: latin1, charset: "iso-8859-1").map(\.address.name) == ["Zoë"])
     }
 }
