@@ -10,6 +10,7 @@ import Crypto
 import NIOCore
 import NIOPosix
 import SMTPCore
+import Synchronization
 
 /// Collects a message's content as it arrives: in memory up to a threshold, then in a file in the
 /// server's temporary folder, so that a large message never sits in memory whole.
@@ -48,7 +49,8 @@ final class MessageBodyBuffer {
     /// closure holds it, so that it is reused in place (a buffer that is shared is copied when
     /// cleared).
     private var spare: ByteBuffer?
-    /// Buffers made for pieces going to the file (for tests: two for a whole message).
+    /// Buffers made for pieces going to the file, by this type or by a copy when a shared one
+    /// was cleared: two for a whole message, as its test checks.
     private(set) var pieceBuffersMade = 0
     private let allocator: ByteBufferAllocator
     private let threshold: Int
@@ -122,7 +124,10 @@ final class MessageBodyBuffer {
         spillSize = min(threshold, Self.fileChunk)
         if var reused = spare {
             spare = nil
+            // Shared still (the thread pool's copy not yet dropped), clearing it makes a new one.
+            let storage = reused.withVeryUnsafeBytes { $0.baseAddress }
             reused.clear()
+            if reused.withVeryUnsafeBytes({ $0.baseAddress }) != storage { pieceBuffersMade += 1 }
             memory = reused
         } else {
             memory = allocator.buffer(capacity: pieceCapacity)
@@ -136,11 +141,14 @@ final class MessageBodyBuffer {
         let offset = size - chunk.readableBytes
         let digest = self.digest
         let observer = self.observer
+        let handed = HandedPiece(chunk)
         return threadPool.runIfActive(eventLoop: eventLoop) { () throws -> (CInt, String, SHA256, (any MessageContentObserver)?) in
             let (descriptor, path) = try existing ?? Self.createFile(in: directory)
             var digest = digest
             var observer = observer
-            try Self.take(chunk, into: (descriptor, path), at: offset, syncing: true, digest: &digest, observer: &observer)
+            // Taken out of the hand-off, so that no copy is left once this returns, before the
+            // session hears of it: the session's own copy is then the only one, cleared in place.
+            try Self.take(handed.take(), into: (descriptor, path), at: offset, syncing: true, digest: &digest, observer: &observer)
             return (descriptor, path, digest, observer)
         }.assumeIsolated().map { descriptor, path, digest, observer in
             self.spillInFlight = false
@@ -198,6 +206,9 @@ final class MessageBodyBuffer {
                 throw error
             }
             close(descriptor)
+            // Nothing more comes: the buffers go now, not when the session drops the message.
+            self.memory = ByteBuffer()
+            self.spare = nil
             return .file(path: path, size: size, sha256: Array(self.digest.finalize()), observed: self.observer?.finish())
         }.nonisolated()
     }
@@ -245,9 +256,11 @@ final class MessageBodyBuffer {
     }
 
     /// Writes `buffer`, which goes at `offset` in the file; each time the file passes a multiple
-    /// of ``writeBackStep`` octets, starts the write-back of what it holds since the one before;
-    /// `syncing` (on the thread pool, never on the event loop), each time it passes a multiple of
-    /// ``syncStep`` octets, syncs what it holds (fdatasync).
+    /// of ``writeBackStep`` octets, starts the write-back of what it holds since the one before
+    /// (what follows the last multiple is left to the fsync at the end of data, which runs on a
+    /// thread of its own: starting it here, on the event loop, could wait on a busy disk queue
+    /// and hold every session of the loop); `syncing` (on the thread pool, never on the event
+    /// loop), each time it passes a multiple of ``syncStep`` octets, syncs what it holds (fdatasync).
     private static func writePiece(_ buffer: ByteBuffer, to descriptor: CInt, at offset: Int, syncing: Bool) throws {
         try buffer.withUnsafeReadableBytes { bytes in
             var done = 0
@@ -275,6 +288,21 @@ final class MessageBodyBuffer {
             while fdatasync(descriptor) != 0 {
                 guard errno == EINTR else { throw BodyBufferError.writeFailed(errno: errno) }
             }
+        }
+    }
+}
+
+/// A piece handed to the thread pool's write, which takes it out (``MessageBodyBuffer``).
+private final class HandedPiece: Sendable {
+    private let piece: Mutex<ByteBuffer?>
+
+    init(_ piece: ByteBuffer) { self.piece = Mutex(piece) }
+
+    /// The piece; empty when taken a second time.
+    func take() -> ByteBuffer {
+        piece.withLock { piece in
+            defer { piece = nil }
+            return piece ?? ByteBuffer()
         }
     }
 }
