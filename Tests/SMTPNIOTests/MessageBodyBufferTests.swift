@@ -15,15 +15,20 @@ import Testing
         (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
     }
 
+    /// A new temporary folder, and an event loop and a thread pool of one thread each.
+    static func start() throws -> (folder: String, group: MultiThreadedEventLoopGroup, pool: NIOThreadPool) {
+        let folder = NSTemporaryDirectory() + "intake-bodybuffer-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        return (folder, MultiThreadedEventLoopGroup(numberOfThreads: 1), pool)
+    }
+
     /// A message already in its file when the thread pool stops (at shutdown): the next piece is
     /// never written, the content is lost, and the file is closed and removed, not left open.
     @Test func aPieceTheStoppedThreadPoolNeverWritesLeavesNoFile() async throws {
-        let folder = NSTemporaryDirectory() + "intake-bodybuffer-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let (folder, group, pool) = try Self.start()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let pool = NIOThreadPool(numberOfThreads: 1)
-        pool.start()
         let loop = group.next()
 
         let (filesAfterFirstPiece, failure) = try await loop.flatSubmit { () -> EventLoopFuture<([String], String)> in
@@ -56,12 +61,8 @@ import Testing
     /// pieces are written as the session does: the file holds exactly what was appended, its
     /// digest is the content's, and the pieces reuse two buffers instead of one each.
     @Test func aLargeMessageReachesItsFileWholeThroughTwoReusedBuffers() async throws {
-        let folder = NSTemporaryDirectory() + "intake-bodybuffer-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let (folder, group, pool) = try Self.start()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let pool = NIOThreadPool(numberOfThreads: 1)
-        pool.start()
         let loop = group.next()
         // 1.3 MB in which every octet depends on its offset, so that a piece out of order, lost
         // or overwritten shows.
