@@ -32,6 +32,25 @@ enum ASCII {
     @inline(__always)
     static func isAlnum(_ b: UInt8) -> Bool { isDigit(b) || isAlpha(b) }
 
+    /// `bytes` with each `%XX` read as the octet it names (RFC 3986 §2.1); a `%` not followed by
+    /// two hex digits stays as it is.
+    static func percentDecoded(_ bytes: some Collection<UInt8>) -> [UInt8] {
+        let bytes = Array(bytes)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var i = 0
+        while i < bytes.count {
+            if bytes[i] == UInt8(ascii: "%"), i + 2 < bytes.count, let high = hexValue(bytes[i + 1]), let low = hexValue(bytes[i + 2]) {
+                out.append(high << 4 | low)
+                i += 3
+            } else {
+                out.append(bytes[i])
+                i += 1
+            }
+        }
+        return out
+    }
+
     @inline(__always)
     static func hexValue(_ b: UInt8) -> UInt8? {
         switch b {

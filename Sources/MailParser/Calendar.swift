@@ -37,13 +37,13 @@ public enum CalendarPeople {
         var linesRead: Set<[UInt8]> = []
         let labelled = charset.flatMap { $0.isEmpty ? nil : Charset.canonicalName($0) == "UTF-8" ? nil : $0 }
         for line in contentLines(bytes) {
-            if startsWith(line, "BEGIN:VALARM") && line.count == 12 {
+            if line.equalsLowercased("begin:valarm") {
                 alarms += 1
-            } else if startsWith(line, "END:VALARM") && line.count == 10 {
+            } else if line.equalsLowercased("end:valarm") {
                 alarms = max(0, alarms - 1)
             }
             // Once `limit` people are found, only an organizer among them still counts.
-            guard alarms == 0, found.count < limit || startsWith(line, "ORGANIZER"), linesRead.insert(line).inserted,
+            guard alarms == 0, found.count < limit || line.hasPrefixLowercased("organizer"), linesRead.insert(line).inserted,
                 let entry = entry(line, charset: labelled)
             else { continue }
             let key = entry.address.normalized
@@ -87,44 +87,35 @@ public enum CalendarPeople {
     /// `BEGIN` or `END` (a name folded within itself is not read: writers fold long lines at 75
     /// octets, never inside the name that starts one).
     static func mayMatter(_ line: ArraySlice<UInt8>) -> Bool {
-        startsWith(line, "ATTENDEE") || startsWith(line, "ORGANIZER") || startsWith(line, "BEGIN:VALARM") || startsWith(line, "END:VALARM")
-    }
-
-    /// Whether `line` starts with `prefix` (ASCII, any case).
-    static func startsWith(_ line: some RandomAccessCollection<UInt8>, _ prefix: StaticString) -> Bool {
-        let count = prefix.utf8CodeUnitCount
-        guard line.count >= count else { return false }
-        return prefix.withUTF8Buffer { expected in
-            zip(line.prefix(count), expected).allSatisfy { ASCII.lower($0) == ASCII.lower($1) }
-        }
+        ["attendee", "organizer", "begin:valarm", "end:valarm"].contains { line.hasPrefixLowercased($0) }
     }
 
     /// The person of an `ORGANIZER` or `ATTENDEE` line, if it names one by address; `charset`:
     /// the calendar's when it is not UTF-8.
     static func entry(_ line: [UInt8], charset: String?) -> Entry? {
         let isOrganizer: Bool
-        if startsWith(line, "ORGANIZER") && line.count > 9 && (line[9] == ASCII.semicolon || line[9] == ASCII.colon) {
+        if line.hasPrefixLowercased("organizer") && line.count > 9 && (line[9] == ASCII.semicolon || line[9] == ASCII.colon) {
             isOrganizer = true
-        } else if startsWith(line, "ATTENDEE") && line.count > 8 && (line[8] == ASCII.semicolon || line[8] == ASCII.colon) {
+        } else if line.hasPrefixLowercased("attendee") && line.count > 8 && (line[8] == ASCII.semicolon || line[8] == ASCII.colon) {
             isOrganizer = false
         } else {
             return nil
         }
         guard let (parameters, value) = split(line) else { return nil }
         func text(_ name: String) -> String? { parameters[name].map { decode($0, charset: charset) } }
-        if let type = text("CUTYPE")?.uppercased(), ["ROOM", "RESOURCE", "GROUP"].contains(type) { return nil }
-        if text("ROLE")?.uppercased() == "NON-PARTICIPANT" { return nil }
-        let candidates = [text("EMAIL"), mailtoAddress(decode(value, charset: charset))]
+        if let type = text("cutype")?.uppercased(), ["ROOM", "RESOURCE", "GROUP"].contains(type) { return nil }
+        if text("role")?.uppercased() == "NON-PARTICIPANT" { return nil }
+        let candidates = [text("email"), mailtoAddress(decode(value, charset: charset))]
         guard var address = candidates.lazy.compactMap({ $0.flatMap(personAddress) }).first else { return nil }
-        let commonName = unescaped(text("CN") ?? "").trimmingWhitespace()
+        let commonName = unescaped(text("cn") ?? "").trimmingWhitespace()
         address.name = commonName.isEmpty || commonName.lowercased() == address.address.lowercased() ? nil : commonName
         return Entry(isOrganizer: isOrganizer, address: address)
     }
 
     /// The parameters read: the others are skipped.
-    static let parameterNames: [StaticString] = ["CN", "CUTYPE", "EMAIL", "ROLE"]
+    static let parameterNames = ["cn", "cutype", "email", "role"]
 
-    /// The parameters read (``parameterNames``; the first value of each, unquoted) and the value of a
+    /// The parameters read (``parameterNames``, lower-cased; the first value of each, unquoted) and the value of a
     /// content line. The grammar's delimiters are ASCII, which never occurs inside a UTF-8
     /// character, so the line is split on octets; a colon inside a quoted value does not end the
     /// parameters.
@@ -138,7 +129,7 @@ public enum CalendarPeople {
             let nameStart = index
             while index < count, line[index] != ASCII.equals, line[index] != ASCII.semicolon, line[index] != ASCII.colon { index += 1 }
             guard index < count, line[index] == ASCII.equals else { continue }
-            let name = Self.parameterNames.first { startsWith(line[nameStart..<index], $0) && index - nameStart == $0.utf8CodeUnitCount }
+            let name = Self.parameterNames.first { line[nameStart..<index].equalsLowercased($0) }
             index += 1
             // The first of its comma-separated values; the others are skipped.
             var value: [UInt8]?
@@ -154,7 +145,7 @@ public enum CalendarPeople {
                 }
                 if index < count, line[index] == ASCII.comma { index += 1 }
             }
-            if let name, parameters[name.description] == nil { parameters[name.description] = value ?? [] }
+            if let name, parameters[name] == nil { parameters[name] = value ?? [] }
         }
         guard index < count, line[index] == ASCII.colon else { return nil }
         return (parameters, Array(line[(index + 1)...]))
@@ -197,7 +188,7 @@ public enum CalendarPeople {
     static func mailtoAddress(_ value: String) -> String? {
         let trimmed = value.trimmingWhitespace()
         guard trimmed.utf8.count > 7, trimmed.prefix(7).lowercased() == "mailto:" else { return nil }
-        return percentDecoded(Array(trimmed.dropFirst(7).prefix { $0 != "?" }.utf8))
+        return String(decoding: ASCII.percentDecoded(trimmed.dropFirst(7).prefix { $0 != "?" }.utf8), as: UTF8.self)
     }
 
     /// `text` as a person's address: one whole address, no space or control character (a
@@ -211,23 +202,5 @@ public enum CalendarPeople {
         let local = address.localPart.lowercased().prefix { $0 != "+" }
         if ["noreply", "no-reply", "no_reply", "donotreply", "do-not-reply", "do_not_reply"].contains(local) { return nil }
         return address
-    }
-
-    /// `%XX` escapes read as UTF-8 octets; a `%` not followed by two hex digits stays as it is.
-    static func percentDecoded(_ utf8: [UInt8]) -> String {
-        var bytes: [UInt8] = []
-        var k = 0
-        while k < utf8.count {
-            if utf8[k] == UInt8(ascii: "%"), k + 2 < utf8.count, let high = ASCII.hexValue(utf8[k + 1]),
-                let low = ASCII.hexValue(utf8[k + 2])
-            {
-                bytes.append(high << 4 | low)
-                k += 3
-            } else {
-                bytes.append(utf8[k])
-                k += 1
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -20,9 +20,9 @@ public enum HTMLText {
     static func metaCharset(_ bytes: some Collection<UInt8>) -> String? {
         let head = bytes.prefix(1024).map(ASCII.lower)
         var i = 0
-        while let meta = find(Array("<meta".utf8), in: head, from: i) {
+        while let meta = find(head, "<meta", from: i) {
             let end = head[meta...].firstIndex(of: UInt8(ascii: ">")) ?? head.count
-            if let at = find(Array("charset".utf8), in: Array(head[meta..<end]), from: 0) {
+            if let at = find(Array(head[meta..<end]), "charset", from: 0) {
                 var j = meta + at + 7
                 while j < end, head[j] == 0x20 || head[j] == 0x09 { j += 1 }
                 if j < end, head[j] == UInt8(ascii: "=") {
@@ -41,16 +41,6 @@ public enum HTMLText {
                 }
             }
             i = end
-        }
-        return nil
-    }
-
-    private static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
-        guard needle.count <= haystack.count else { return nil }
-        var i = start
-        while i + needle.count <= haystack.count {
-            if haystack[i] == needle[0], haystack[i..<(i + needle.count)].elementsEqual(needle) { return i }
-            i += 1
         }
         return nil
     }
@@ -232,22 +222,16 @@ public enum HTMLText {
         var i = 0
         while targets.count < 1_000, let start = findCaseInsensitive(b, scheme, from: i) {
             var j = start + scheme.count
-            var target: [UInt8] = []
-            while j < b.count, target.count < 320 {
+            while j < b.count, j - start - scheme.count < 3 * 320 {
                 let c = b[j]
                 if c == UInt8(ascii: "\"") || c == UInt8(ascii: "'") || c == UInt8(ascii: "?") || c == UInt8(ascii: ">")
                     || c == UInt8(ascii: "<") || c <= 0x20
                 {
                     break
                 }
-                if c == UInt8(ascii: "%"), j + 2 < b.count, let hi = hexValue(b[j + 1]), let lo = hexValue(b[j + 2]) {
-                    target.append(hi << 4 | lo)
-                    j += 3
-                } else {
-                    target.append(c)
-                    j += 1
-                }
+                j += 1
             }
+            let target = ASCII.percentDecoded(b[(start + scheme.count)..<j]).prefix(320)
             // Several addresses in one URI are separated by commas.
             for address in target.split(separator: UInt8(ascii: ",")) where address.contains(UInt8(ascii: "@")) {
                 targets.append(Array(address))
@@ -255,15 +239,6 @@ public enum HTMLText {
             i = j
         }
         return targets
-    }
-
-    static func hexValue(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
-        default: return nil
-        }
     }
 
     static func find(_ b: [UInt8], _ needle: String, from: Int) -> Int? {

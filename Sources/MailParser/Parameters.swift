@@ -220,19 +220,6 @@ enum ParameterList {
                 if charset?.isEmpty == true { charset = nil }
             }
         }
-        var out: [UInt8] = []
-        var i = start
-        while i < value.count {
-            if value[i] == UInt8(ascii: "%"), i + 2 < value.count,
-                let h = ASCII.hexValue(value[i + 1]), let l = ASCII.hexValue(value[i + 2])
-            {
-                out.append(h << 4 | l)
-                i += 3
-            } else {
-                out.append(value[i])
-                i += 1
-            }
-        }
-        return (charset, out)
+        return (charset, ASCII.percentDecoded(value[start...]))
     }
 }
