@@ -43,7 +43,7 @@ final class MessageBodyBuffer {
     static let syncStep = 512 * 1024
 
     private var memory: ByteBuffer
-    /// The piece being written (the thread pool's write holds it too).
+    /// The piece being written (the thread pool's write holds it too), while a write runs.
     private var writing: ByteBuffer?
     /// The buffer of the piece written last, once its write has ended: the next piece's. No
     /// closure holds it, so that it is reused in place (a buffer that is shared is copied when
@@ -57,7 +57,7 @@ final class MessageBodyBuffer {
     /// The memory part's size that sends it to the file: the threshold, then a file chunk.
     private var spillSize: Int
     /// A write to the file is running on the thread pool; the file is not closed under it.
-    private var spillInFlight = false
+    private var spillInFlight: Bool { writing != nil }
     /// The running write's end (it never fails: a failure is kept in ``failure``).
     private var pendingSpill: EventLoopFuture<Void>?
     private var discarded = false
@@ -133,7 +133,6 @@ final class MessageBodyBuffer {
             memory = allocator.buffer(capacity: pieceCapacity)
             pieceBuffersMade += 1
         }
-        spillInFlight = true
         writing = chunk
         let existing = file
         let directory = self.directory
@@ -151,7 +150,6 @@ final class MessageBodyBuffer {
             try Self.take(handed.take(), into: (descriptor, path), at: offset, syncing: true, digest: &digest, observer: &observer)
             return (descriptor, path, digest, observer)
         }.assumeIsolated().map { descriptor, path, digest, observer in
-            self.spillInFlight = false
             // Written: its buffer takes the piece after the one being collected, unless it is the
             // first piece's and has grown far beyond a piece (a large memory threshold).
             if !self.discarded, let written = self.writing, written.capacity <= 2 * self.pieceCapacity {
@@ -164,7 +162,6 @@ final class MessageBodyBuffer {
             // Discarded while the write ran: clean up now that nothing uses the file.
             if self.discarded { self.removeFile() }
         }.flatMapErrorThrowing { error in
-            self.spillInFlight = false
             self.writing = nil
             // A write that ran and failed has closed and removed the file (`take`); one that never
             // ran (the thread pool has stopped, at shutdown) leaves it to be closed here.
