@@ -23,9 +23,12 @@ import Synchronization
 /// of data: the reply then waits for no thread-pool hop.
 ///
 /// A message that goes to a file is hashed (SHA-256) piece by piece as it is written, handed to
-/// the kernel's write-back (`sync_file_range`) every ``writeBackStep`` octets, and synced every
-/// ``syncStep`` octets, so that at the end of data the file's name-by-content is known and an
-/// fsync has little left to wait for.
+/// the kernel's write-back (`sync_file_range`) every ``writeBackStep`` octets, so that at the end
+/// of data the file's name-by-content is known and the fsync that follows finds most of it on its
+/// way to the disk. It is not synced before the end: a sync while the content arrives held up the
+/// write of the next piece, and so the reading of the session, for as long as the disk took. A
+/// write-back error meanwhile fails that fsync: the kernel reports an error not yet seen to the
+/// next sync of the file, even through a descriptor opened after it.
 ///
 /// The two buffers of a message going to its file (the piece being written, the piece being
 /// collected) are reused from piece to piece: a new buffer for each piece of 64 KiB came from
@@ -39,8 +42,6 @@ final class MessageBodyBuffer {
     /// the disk at once, so fewer and larger ranges cost fewer requests (and, on a virtual
     /// machine, fewer exits to the host).
     static let writeBackStep = 256 * 1024
-    /// The octets between two syncs of the file while the content arrives.
-    static let syncStep = 512 * 1024
 
     private var memory: ByteBuffer
     /// The piece being written (the thread pool's write holds it too), while a write runs.
@@ -147,7 +148,7 @@ final class MessageBodyBuffer {
             var observer = observer
             // Taken out of the hand-off, so that no copy is left once this returns, before the
             // session hears of it: the session's own copy is then the only one, cleared in place.
-            try Self.take(handed.take(), into: (descriptor, path), at: offset, syncing: true, digest: &digest, observer: &observer)
+            try Self.take(handed.take(), into: (descriptor, path), at: offset, digest: &digest, observer: &observer)
             return (descriptor, path, digest, observer)
         }.assumeIsolated().map { descriptor, path, digest, observer in
             // Written: its buffer takes the piece after the one being collected, unless it is the
@@ -196,7 +197,7 @@ final class MessageBodyBuffer {
             // thread pool and back would delay the reply by two thread wake-ups on a busy machine.
             do {
                 try Self.take(
-                    self.memory, into: (descriptor, path), at: size - self.memory.readableBytes, syncing: false,
+                    self.memory, into: (descriptor, path), at: size - self.memory.readableBytes,
                     digest: &self.digest, observer: &self.observer)
             } catch {
                 self.failure = error
@@ -233,14 +234,14 @@ final class MessageBodyBuffer {
         return (descriptor, path)
     }
 
-    /// Writes `piece` at `offset` in `file` (``writePiece(_:to:at:syncing:)``) and adds it to the
+    /// Writes `piece` at `offset` in `file` (``writePiece(_:to:at:)``) and adds it to the
     /// digest and the observer. On a failed write the file is closed and removed.
     private static func take(
-        _ piece: ByteBuffer, into file: (descriptor: CInt, path: String), at offset: Int, syncing: Bool, digest: inout SHA256,
+        _ piece: ByteBuffer, into file: (descriptor: CInt, path: String), at offset: Int, digest: inout SHA256,
         observer: inout (any MessageContentObserver)?
     ) throws {
         do {
-            try writePiece(piece, to: file.descriptor, at: offset, syncing: syncing)
+            try writePiece(piece, to: file.descriptor, at: offset)
         } catch {
             close(file.descriptor)
             unlink(file.path)
@@ -256,9 +257,8 @@ final class MessageBodyBuffer {
     /// of ``writeBackStep`` octets, starts the write-back of what it holds since the one before
     /// (what follows the last multiple is left to the fsync at the end of data, which runs on a
     /// thread of its own: starting it here, on the event loop, could wait on a busy disk queue
-    /// and hold every session of the loop); `syncing` (on the thread pool, never on the event
-    /// loop), each time it passes a multiple of ``syncStep`` octets, syncs what it holds (fdatasync).
-    private static func writePiece(_ buffer: ByteBuffer, to descriptor: CInt, at offset: Int, syncing: Bool) throws {
+    /// and hold every session of the loop).
+    private static func writePiece(_ buffer: ByteBuffer, to descriptor: CInt, at offset: Int) throws {
         try buffer.withUnsafeReadableBytes { bytes in
             var done = 0
             while done < bytes.count {
@@ -276,15 +276,6 @@ final class MessageBodyBuffer {
         if end / writeBackStep > offset / writeBackStep {
             let start = offset / writeBackStep * writeBackStep
             _ = intake_start_writeback(descriptor, Int64(start), Int64(end / writeBackStep * writeBackStep - start))
-        }
-        // Synced as it arrives, so the fsync at the end of data has at most a step left to wait
-        // for: on a disk with a volatile cache every fsync waits until the cache has written out
-        // what the file holds, about 3 ms for 2 MB here. A failed sync fails the message: the
-        // kernel reports a write-back error once, and the fsync at the end would miss it.
-        if syncing && end / syncStep > offset / syncStep {
-            while fdatasync(descriptor) != 0 {
-                guard errno == EINTR else { throw BodyBufferError.writeFailed(errno: errno) }
-            }
         }
     }
 }
