@@ -22,7 +22,7 @@ import Synchronization
 /// more than two of them. The last piece, at most one, is written on the event loop at the end
 /// of data: the reply then waits for no thread-pool hop.
 ///
-/// A message that goes to a file is hashed (SHA-256) piece by piece as it is written, handed to
+/// A message that goes to a file is hashed (SHA-256) piece by piece while it is written, handed to
 /// the kernel's write-back (`sync_file_range`) every ``writeBackStep`` octets, so that at the end
 /// of data the file's name-by-content is known and the fsync that follows finds most of it on its
 /// way to the disk. It is not synced before the end: a sync while the content arrives held up the
@@ -141,16 +141,27 @@ final class MessageBodyBuffer {
         let offset = size - chunk.readableBytes
         let digest = self.digest
         let observer = self.observer
-        let handed = HandedPiece(chunk)
-        return threadPool.runIfActive(eventLoop: eventLoop) { () throws -> (CInt, String, SHA256, (any MessageContentObserver)?) in
-            let (descriptor, path) = try existing ?? Self.createFile(in: directory)
+        // Written and digested side by side, on two threads of the pool: the digests (the message's
+        // SHA-256, the observer's decoding and hashing of attachments) take about as long as the
+        // write, and the next piece waits for whichever ends last. Each takes the piece out of its
+        // hand-off, so that no copy is left once both have returned, before the session hears of
+        // it: the session's own copy is then the only one, cleared in place.
+        let handedToWrite = HandedPiece(chunk)
+        let handedToDigest = HandedPiece(chunk)
+        let written = threadPool.runIfActive(eventLoop: eventLoop) { () throws -> (CInt, String) in
+            let file = try existing ?? Self.createFile(in: directory)
+            try Self.writeOrRemove(handedToWrite.take(), into: file, at: offset)
+            return file
+        }
+        let digested = threadPool.runIfActive(eventLoop: eventLoop) { () -> (SHA256, (any MessageContentObserver)?) in
             var digest = digest
             var observer = observer
-            // Taken out of the hand-off, so that no copy is left once this returns, before the
-            // session hears of it: the session's own copy is then the only one, cleared in place.
-            try Self.take(handed.take(), into: (descriptor, path), at: offset, digest: &digest, observer: &observer)
-            return (descriptor, path, digest, observer)
-        }.assumeIsolated().map { descriptor, path, digest, observer in
+            Self.digest(handedToDigest.take(), into: &digest, observer: &observer)
+            return (digest, observer)
+        }
+        return written.and(digested).assumeIsolated().map { file, digests in
+            let (descriptor, path) = file
+            let (digest, observer) = digests
             // Written: its buffer takes the piece after the one being collected, unless it is the
             // first piece's and has grown far beyond a piece (a large memory threshold).
             if !self.discarded, let written = self.writing, written.capacity <= 2 * self.pieceCapacity {
@@ -164,8 +175,10 @@ final class MessageBodyBuffer {
             if self.discarded { self.removeFile() }
         }.flatMapErrorThrowing { error in
             self.writing = nil
-            // A write that ran and failed has closed and removed the file (`take`); one that never
-            // ran (the thread pool has stopped, at shutdown) leaves it to be closed here.
+            // A write that ran and failed has closed and removed the file (`writeOrRemove`); one that
+            // never ran (the thread pool has stopped, at shutdown) leaves it to be closed here. (A
+            // file made by a first write whose digest never ran stays open until the daemon exits;
+            // the temporary folder is emptied at start-up.)
             if error is NIOThreadPoolError.ThreadPoolInactive, let (descriptor, path) = existing {
                 close(descriptor)
                 unlink(path)
@@ -196,9 +209,8 @@ final class MessageBodyBuffer {
             // page cache and not synced (the fsync at the end of data follows), where a hop to the
             // thread pool and back would delay the reply by two thread wake-ups on a busy machine.
             do {
-                try Self.take(
-                    self.memory, into: (descriptor, path), at: size - self.memory.readableBytes,
-                    digest: &self.digest, observer: &self.observer)
+                try Self.writeOrRemove(self.memory, into: (descriptor, path), at: size - self.memory.readableBytes)
+                Self.digest(self.memory, into: &self.digest, observer: &self.observer)
             } catch {
                 self.failure = error
                 throw error
@@ -234,12 +246,9 @@ final class MessageBodyBuffer {
         return (descriptor, path)
     }
 
-    /// Writes `piece` at `offset` in `file` (``writePiece(_:to:at:)``) and adds it to the
-    /// digest and the observer. On a failed write the file is closed and removed.
-    private static func take(
-        _ piece: ByteBuffer, into file: (descriptor: CInt, path: String), at offset: Int, digest: inout SHA256,
-        observer: inout (any MessageContentObserver)?
-    ) throws {
+    /// Writes `piece` at `offset` in `file` (``writePiece(_:to:at:)``). On a failed write the file
+    /// is closed and removed.
+    private static func writeOrRemove(_ piece: ByteBuffer, into file: (descriptor: CInt, path: String), at offset: Int) throws {
         do {
             try writePiece(piece, to: file.descriptor, at: offset)
         } catch {
@@ -247,6 +256,10 @@ final class MessageBodyBuffer {
             unlink(file.path)
             throw error
         }
+    }
+
+    /// Adds `piece` to the message's digest and to the observer.
+    private static func digest(_ piece: ByteBuffer, into digest: inout SHA256, observer: inout (any MessageContentObserver)?) {
         piece.withUnsafeReadableBytes { bytes in
             digest.update(bufferPointer: bytes)
             observer?.observe(bytes)
