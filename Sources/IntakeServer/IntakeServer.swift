@@ -123,8 +123,16 @@ public struct IntakeServer: Sendable {
                 policy: policy, database: database, queue: queue, durableWrites: durableWrites(), logger: logger, metrics: metrics
             )
             receiver = filing
-            health = { [failures = filing.failures] in
+            health = { [failures = filing.failures, rawFolder = database.rawFolder] in
                 if let problem = await database.writeProblem() { return problem }
+                // Only a kept file ends a raw-file failure; a daemon out of service for its 503
+                // may get no large message, so the probe keeps one.
+                if failures.stands(.rawFile), let rawFolder {
+                    // Throws only once the thread pool has stopped, with the daemon.
+                    if (try? await threadPool.runIfActive { rawFolder.keepProblem() == nil }) == true {
+                        failures.worked(.rawFile)
+                    }
+                }
                 return failures.problem
             }
             beforeScrape = {

@@ -5,7 +5,9 @@ import Synchronization
 /// reports them, since the health probe's own small write can succeed while deliveries fail (an
 /// unwritable raw folder, pages that cannot be read). A failure of one part is cleared only by a
 /// success of that part: small messages committed while the raw folder refuses every large one's
-/// file leave that failure standing. A full database or disk is not recorded here: the database
+/// file leave that failure standing; a file that `/healthz` itself keeps in the raw folder ends it
+/// (``RawMessageFolder/keepProblem()``), so that a daemon taken out of service for its 503 can come
+/// back without a large message. A full database or disk is not recorded here: the database
 /// reports that standing failure itself, and clears it as soon as there is room.
 final class StorageFailures: Sendable {
     /// The part of storing a delivery that failed.
@@ -26,6 +28,11 @@ final class StorageFailures: Sendable {
     /// `part` worked: its failure, if any, is over.
     func worked(_ part: Part) {
         last.withLock { if $0[part] != nil { $0[part] = nil } }
+    }
+
+    /// Whether a failure of `part` stands.
+    func stands(_ part: Part) -> Bool {
+        last.withLock { $0[part] != nil }
     }
 
     /// What `/healthz` says while a failure stands.

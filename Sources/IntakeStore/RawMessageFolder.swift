@@ -100,6 +100,31 @@ public struct RawMessageFolder: Sendable {
         if made { try Self.sync(path, directory: true) }
     }
 
+    /// Why a file cannot be kept in the folder now, or `nil` when it can: makes a small file in
+    /// one of its subfolders, syncs it and the subfolder, and removes it. Asked by `/healthz`
+    /// while a delivery's file could not be kept, so that the failure ends once the folder works
+    /// again, whether or not a large message comes meanwhile. Blocks on fsync.
+    public func keepProblem() -> String? {
+        let folder = path + "/00"
+        let probe = folder + "/.healthz-\(getpid())"
+        let descriptor = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { return Self.failure("open", probe, errno).description }
+        defer { unlink(probe) }
+        var octet = UInt8(ascii: "\n")
+        let written = write(descriptor, &octet, 1)
+        let synced = written == 1 ? fsync(descriptor) : -1
+        let code = errno
+        close(descriptor)
+        guard written == 1 else { return Self.failure("write", probe, code).description }
+        guard synced == 0 else { return Self.failure("fsync", probe, code).description }
+        do {
+            try Self.sync(folder, directory: true)
+        } catch {
+            return error.description
+        }
+        return nil
+    }
+
     /// The content of the file `sha256`, which must hold `size` octets.
     public func contents(_ sha256: String, size: Int) throws -> [UInt8] {
         try RawMessage.contents(of: file(sha256), size: size)

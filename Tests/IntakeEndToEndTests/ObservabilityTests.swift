@@ -78,7 +78,8 @@ import Testing
     }
 
     /// The probe's own write succeeds while deliveries fail (here, the raw folder refuses the
-    /// large message's file): `/healthz` says so until a delivery is stored again.
+    /// large message's file): `/healthz` says so until the raw folder takes files again, which it
+    /// finds out itself, with no large message sent.
     @Test func healthzReportsDeliveriesThatCannotBeStored() async throws {
         let crm = try await CRMFixture.start(settings: ["metrics.port": "0", "smtp.memory_threshold": "4096"])
         let port = try #require(Self.httpPort(crm.daemon))
@@ -100,8 +101,11 @@ import Testing
         )
         #expect(try Self.get(port, "/healthz").0 == 503)
         _ = try runCommand("/usr/bin/chattr", ["-R", "-i", rawFolder])
+        #expect(try Self.get(port, "/healthz").0 == 200)
         #expect(try await crm.send(large, to: [crm.dropbox(FilingTests.bob)]).code == 250)
         #expect(try Self.get(port, "/healthz").0 == 200)
+        // The probe leaves nothing in the folder.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: rawFolder + "/00").filter { $0.hasPrefix(".") }.isEmpty)
         await crm.stop()
     }
 }
