@@ -27,8 +27,10 @@ import Synchronization
 /// of data the file's name-by-content is known and the fsync that follows finds most of it on its
 /// way to the disk. It is not synced before the end: a sync while the content arrives held up the
 /// write of the next piece, and so the reading of the session, for as long as the disk took. A
-/// write-back error meanwhile fails that fsync: the kernel reports an error not yet seen to the
-/// next sync of the file, even through a descriptor opened after it.
+/// write-back error meanwhile fails that fsync, although it runs on a descriptor opened after this
+/// one is closed: Linux (4.16 and later) reports an error that no sync has seen to the next one,
+/// as long as it keeps the file's inode in memory between the two descriptors, which are a
+/// read-back apart.
 ///
 /// The two buffers of a message going to its file (the piece being written, the piece being
 /// collected) are reused from piece to piece: a new buffer for each piece of 64 KiB came from
@@ -44,7 +46,7 @@ final class MessageBodyBuffer {
     static let writeBackStep = 256 * 1024
 
     private var memory: ByteBuffer
-    /// The piece being written (the thread pool's write holds it too), while a write runs.
+    /// The piece being written and digested (the thread pool's two tasks hold it too), while they run.
     private var writing: ByteBuffer?
     /// The buffer of the piece written last, once its write has ended: the next piece's. No
     /// closure holds it, so that it is reused in place (a buffer that is shared is copied when
@@ -152,40 +154,47 @@ final class MessageBodyBuffer {
             let file = try existing ?? Self.createFile(in: directory)
             try Self.writeOrRemove(handedToWrite.take(), into: file, at: offset)
             return file
-        }
+        }.map { Result<(CInt, String), any Error>.success($0) }.recover { .failure($0) }
         let digested = threadPool.runIfActive(eventLoop: eventLoop) { () -> (SHA256, (any MessageContentObserver)?) in
             var digest = digest
             var observer = observer
             Self.digest(handedToDigest.take(), into: &digest, observer: &observer)
             return (digest, observer)
-        }
-        return written.and(digested).assumeIsolated().map { file, digests in
-            let (descriptor, path) = file
-            let (digest, observer) = digests
-            // Written: its buffer takes the piece after the one being collected, unless it is the
-            // first piece's and has grown far beyond a piece (a large memory threshold).
-            if !self.discarded, let written = self.writing, written.capacity <= 2 * self.pieceCapacity {
-                self.spare = written
-            }
+        }.map { Result<(SHA256, (any MessageContentObserver)?), any Error>.success($0) }.recover { .failure($0) }
+        // Neither fails: the two have ended, whatever became of the other, so no task of this
+        // piece uses the file when it is closed here.
+        return written.and(digested).assumeIsolated().flatMapThrowing { written, digested in
+            // Taken from the state, not captured: a copy in a closure would keep the buffer shared.
+            let piece = self.writing
             self.writing = nil
-            self.file = (descriptor, path)
-            self.digest = digest
-            self.observer = observer
-            // Discarded while the write ran: clean up now that nothing uses the file.
-            if self.discarded { self.removeFile() }
-        }.flatMapErrorThrowing { error in
-            self.writing = nil
-            // A write that ran and failed has closed and removed the file (`writeOrRemove`); one that
-            // never ran (the thread pool has stopped, at shutdown) leaves it to be closed here. (A
-            // file made by a first write whose digest never ran stays open until the daemon exits;
-            // the temporary folder is emptied at start-up.)
-            if error is NIOThreadPoolError.ThreadPoolInactive, let (descriptor, path) = existing {
-                close(descriptor)
-                unlink(path)
+            switch (written, digested) {
+            case (.success(let file), .success(let (digest, observer))):
+                // Its buffer takes the piece after the one being collected, unless it is the first
+                // piece's and has grown far beyond a piece (a large memory threshold).
+                if !self.discarded, let piece, piece.capacity <= 2 * self.pieceCapacity { self.spare = piece }
+                self.file = file
+                self.digest = digest
+                self.observer = observer
+                // Discarded while the write ran: clean up now that nothing uses the file.
+                if self.discarded { self.removeFile() }
+            case (.success(let file), .failure(let error)):
+                // The digest never ran (the thread pool has stopped): the file goes.
+                close(file.0)
+                unlink(file.1)
+                self.file = nil
+                self.failure = error
+                throw error
+            case (.failure(let error), _):
+                // A write that ran and failed has closed and removed the file (`writeOrRemove`);
+                // one that never ran (the thread pool has stopped) leaves it to be closed here.
+                if error is NIOThreadPoolError.ThreadPoolInactive, let (descriptor, path) = existing {
+                    close(descriptor)
+                    unlink(path)
+                }
+                self.file = nil
+                self.failure = error
+                throw error
             }
-            self.file = nil
-            self.failure = error
-            throw error
         }.nonisolated()
     }
 
