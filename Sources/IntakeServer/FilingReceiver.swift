@@ -153,7 +153,10 @@ struct FilingReceiver: SMTPMessageReceiver {
             return .success(.file(path: path, size: size))
         } catch {
             logger.error("cannot keep the message's file", metadata: ["smtp.message.id": "\(id)", "error": "\(error)"])
-            if !error.isOutOfSpace { failures.failed(.rawFile, "cannot keep the message's file: \(error)") }
+            if !error.isOutOfSpace {
+                let folder = rawFolder.subfolder(sha256)
+                failures.failed(.rawFile, "cannot keep the message's file in \(folder): \(error)", probeFolder: folder)
+            }
             return .failure(Refusal(result: .rejected(.storageFailure(outOfSpace: error.isOutOfSpace))))
         }
     }

@@ -123,15 +123,13 @@ public struct IntakeServer: Sendable {
                 policy: policy, database: database, queue: queue, durableWrites: durableWrites(), logger: logger, metrics: metrics
             )
             receiver = filing
-            health = { [failures = filing.failures, rawFolder = database.rawFolder] in
+            health = { [failures = filing.failures, durableWrites = filing.durableWrites] in
                 if let problem = await database.writeProblem() { return problem }
-                // Only a kept file ends a raw-file failure; a daemon out of service for its 503
-                // may get no large message, so the probe keeps one.
-                if failures.stands(.rawFile), let rawFolder {
-                    // Throws only once the thread pool has stopped, with the daemon.
-                    if (try? await threadPool.runIfActive { rawFolder.keepProblem() == nil }) == true {
-                        failures.worked(.rawFile)
-                    }
+                // A raw-file failure ends once a file can be kept where it could not; a daemon out
+                // of service for its 503 may get no large message to show it.
+                if let (folder, failure) = failures.startProbe(.rawFile) {
+                    let kept = try? await durableWrites.runIfActive { RawMessageFolder.keepProblem(in: folder) == nil }
+                    failures.endProbe(.rawFile, of: failure, worked: kept == true)
                 }
                 return failures.problem
             }

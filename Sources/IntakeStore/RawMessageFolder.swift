@@ -32,7 +32,7 @@ public struct RawMessageFolder: Sendable {
     }
 
     /// The subfolder of the file with content `sha256`: its first two hex digits.
-    private func subfolder(_ sha256: String) -> String {
+    public func subfolder(_ sha256: String) -> String {
         "\(path)/\(sha256.prefix(2))"
     }
 
@@ -100,25 +100,26 @@ public struct RawMessageFolder: Sendable {
         if made { try Self.sync(path, directory: true) }
     }
 
-    /// Why a file cannot be kept in the folder now, or `nil` when it can: makes a small file in
-    /// one of its subfolders, syncs it and the subfolder, and removes it. Asked by `/healthz`
-    /// while a delivery's file could not be kept, so that the failure ends once the folder works
-    /// again, whether or not a large message comes meanwhile. Blocks on fsync.
-    public func keepProblem() -> String? {
-        let folder = path + "/00"
-        let probe = folder + "/.healthz-\(getpid())"
+    /// Why a file cannot be kept in `folder` (one of the subfolders) now, or `nil` when it can:
+    /// makes a small file there, syncs it and the folder, and removes it. Asked by `/healthz`
+    /// while a delivery's file could not be kept there, so that the failure ends once the folder
+    /// works again, whether or not a large message comes meanwhile. Its name is not a content
+    /// hash, so the raw folder's sweeps pass it by; the next probe replaces one that a crash left.
+    /// Blocks on fsync.
+    public static func keepProblem(in folder: String) -> String? {
+        let probe = folder + "/.healthz-probe"
         let descriptor = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { return Self.failure("open", probe, errno).description }
+        guard descriptor >= 0 else { return failure("open", probe, errno).description }
         defer { unlink(probe) }
         var octet = UInt8(ascii: "\n")
         let written = write(descriptor, &octet, 1)
         let synced = written == 1 ? fsync(descriptor) : -1
         let code = errno
         close(descriptor)
-        guard written == 1 else { return Self.failure("write", probe, code).description }
-        guard synced == 0 else { return Self.failure("fsync", probe, code).description }
+        guard written == 1 else { return failure("write", probe, code).description }
+        guard synced == 0 else { return failure("fsync", probe, code).description }
         do {
-            try Self.sync(folder, directory: true)
+            try sync(folder, directory: true)
         } catch {
             return error.description
         }

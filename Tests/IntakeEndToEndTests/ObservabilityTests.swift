@@ -94,18 +94,27 @@ import Testing
         let (status, body) = try Self.get(port, "/healthz")
         #expect(status == 503)
         #expect(body.contains("deliveries could not be stored (raw file failed at "), "\(body)")
-        #expect(body.contains("cannot keep the message's file"), "\(body)")
+        #expect(body.contains("cannot keep the message's file in \(rawFolder)/"), "\(body)")
         // A small message, kept in the database, is filed; the raw folder's failure stands.
         #expect(
             try await crm.send(mail(to: "jane@fenwick-logistics.example", subject: "Short"), to: [crm.dropbox(FilingTests.bob)]).code == 250
         )
         #expect(try Self.get(port, "/healthz").0 == 503)
+        // What `/healthz` tries is the subfolder that refused the file: with every other folder
+        // writable again, it still says 503.
+        let (_, told) = try Self.get(port, "/healthz")
+        let refusing = try #require(
+            told.range(of: "cannot keep the message's file in ").map { told[$0.upperBound...].prefix { $0 != ":" } }, "\(told)")
+        #expect(refusing.hasPrefix(rawFolder + "/"))
         _ = try runCommand("/usr/bin/chattr", ["-R", "-i", rawFolder])
+        _ = try runCommand("/usr/bin/chattr", ["+i", String(refusing)])
+        #expect(try Self.get(port, "/healthz").0 == 503)
+        _ = try runCommand("/usr/bin/chattr", ["-i", String(refusing)])
         #expect(try Self.get(port, "/healthz").0 == 200)
         #expect(try await crm.send(large, to: [crm.dropbox(FilingTests.bob)]).code == 250)
         #expect(try Self.get(port, "/healthz").0 == 200)
         // The probe leaves nothing in the folder.
-        #expect(try FileManager.default.contentsOfDirectory(atPath: rawFolder + "/00").filter { $0.hasPrefix(".") }.isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: String(refusing)).filter { $0.hasPrefix(".") }.isEmpty)
         await crm.stop()
     }
 }
