@@ -120,6 +120,11 @@ enum DurableFiles {
         guard fsync(descriptor) == 0 else { throw Failure(operation: "fsync", path: path, code: errno) }
     }
 
+    /// Fsyncs the file at `path` through its open `descriptor`.
+    static func sync(_ descriptor: CInt, path: String) throws(Failure) {
+        guard fsync(descriptor) == 0 else { throw Failure(operation: "fsync", path: path, code: errno) }
+    }
+
     /// Renames atomically, then fsyncs the destination folder so the new name survives a crash.
     static func publish(_ source: String, as destination: String, folder: String) throws(Failure) {
         guard rename(source, destination) == 0 else { throw Failure(operation: "rename", path: source, code: errno) }

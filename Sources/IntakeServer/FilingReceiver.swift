@@ -106,7 +106,7 @@ struct FilingReceiver: SMTPMessageReceiver {
             file(.success(prepare(message, buffer)))
         case .memory(let buffer):
             Task { file(.success(prepare(message, buffer))) }
-        case .file(let path, let size, let sha256, let observed):
+        case .file(let path, let descriptor, let size, let sha256, let observed):
             largeParses.async {
                 // Read before the file moves; then its fsyncs run while it is parsed.
                 var bytes = readBuffers.take()
@@ -120,7 +120,7 @@ struct FilingReceiver: SMTPMessageReceiver {
                 let join = ParseAndKeep(then: file)
                 durableWrites.submit { state in
                     guard case .active = state else { return join.kept(.failure(Self.unavailable)) }
-                    join.kept(keep(path, size: size, sha256: sha256, id: message.id))
+                    join.kept(keep(path, descriptor: descriptor, size: size, sha256: sha256, id: message.id))
                 }
                 join.parsed(
                     makeDelivery(
@@ -141,12 +141,13 @@ struct FilingReceiver: SMTPMessageReceiver {
 
     /// Moves a large message's spool file into the database's raw folder and makes it durable,
     /// before the transaction that names it. On another file system than the raw folder the
-    /// transaction copies the spool file into the database instead. Blocks on fsync.
-    func keep(_ path: String, size: Int, sha256 digest: [UInt8], id: String) -> Result<RawMessage, Refusal> {
+    /// transaction copies the spool file into the database instead. `descriptor` is the file's,
+    /// still open from its writing: the fsync goes through it. Blocks on fsync.
+    func keep(_ path: String, descriptor: CInt, size: Int, sha256 digest: [UInt8], id: String) -> Result<RawMessage, Refusal> {
         guard let rawFolder = database.rawFolder else { return .success(.file(path: path, size: size)) }
         let sha256 = MailParser.SHA256.hexDigits(digest)
         do {
-            try rawFolder.keep(path, sha256: sha256)
+            try rawFolder.keep(path, sha256: sha256, descriptor: descriptor)
             failures.worked(.rawFile)
             return .success(.kept(sha256: sha256, size: size))
         } catch .otherFileSystem {

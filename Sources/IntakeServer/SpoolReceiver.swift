@@ -74,8 +74,8 @@ struct SpoolReceiver: SMTPMessageReceiver {
                 case .memory(let buffer):
                     try DurableFiles.writeDurably(buffer, to: temporary)
                     try DurableFiles.publish(temporary, as: final, folder: newFolder)
-                case .file(let path, _, _, _):
-                    try DurableFiles.sync(path)
+                case .file(let path, let descriptor, _, _, _):
+                    try DurableFiles.sync(descriptor, path: path)
                     try DurableFiles.publish(path, as: final, folder: newFolder)
                 }
             }

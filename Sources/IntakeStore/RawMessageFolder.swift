@@ -56,7 +56,11 @@ public struct RawMessageFolder: Sendable {
     ///
     /// The rename comes first: one fsync of the file then commits its data and its new name
     /// together on a journalling file system, and the folder's fsync has nothing left to do.
-    public func keep(_ source: String, sha256: String) throws(KeepFailure) {
+    ///
+    /// `descriptor`, when given, is the file's own, open since it was written: the file is synced
+    /// through it, so that an error in writing back its content is reported (a descriptor opened
+    /// afterwards could miss one once the kernel has let go of the file).
+    public func keep(_ source: String, sha256: String, descriptor: CInt? = nil) throws(KeepFailure) {
         let destination = file(sha256)
         let folder = subfolder(sha256)
         var madeFolder = false
@@ -68,8 +72,12 @@ public struct RawMessageFolder: Sendable {
             madeFolder = true
             guard rename(source, destination) == 0 else { throw Self.failure("rename", source, errno) }
         }
-        do {
-            try Self.sync(destination, directory: false)
+        do throws(KeepFailure) {
+            if let descriptor {
+                guard fsync(descriptor) == 0 else { throw Self.failure("fsync", destination, errno) }
+            } else {
+                try Self.sync(destination, directory: false)
+            }
             try Self.sync(folder, directory: true)
             if madeFolder { try Self.sync(path, directory: true) }
         } catch {

@@ -26,11 +26,10 @@ import Synchronization
 /// the kernel's write-back (`sync_file_range`) every ``writeBackStep`` octets, so that at the end
 /// of data the file's name-by-content is known and the fsync that follows finds most of it on its
 /// way to the disk. It is not synced before the end: a sync while the content arrives held up the
-/// write of the next piece, and so the reading of the session, for as long as the disk took. A
-/// write-back error meanwhile fails that fsync, although it runs on a descriptor opened after this
-/// one is closed: Linux (4.16 and later) reports an error that no sync has seen to the next one,
-/// as long as it keeps the file's inode in memory between the two descriptors, which are a
-/// read-back apart.
+/// write of the next piece, and so the reading of the session, for as long as the disk took. That
+/// fsync runs on the descriptor the content was written through, handed to the receiver with the
+/// content, so a write-back error meanwhile fails it (the kernel reports such an error to every
+/// descriptor open when it happened).
 ///
 /// The two buffers of a message going to its file (the piece being written, the piece being
 /// collected) are reused from piece to piece: a new buffer for each piece of 64 KiB came from
@@ -224,11 +223,13 @@ final class MessageBodyBuffer {
                 self.failure = error
                 throw error
             }
-            close(descriptor)
-            // Nothing more comes: the buffers go now, not when the session drops the message.
+            // Nothing more comes: the buffers go now, not when the session drops the message. The
+            // descriptor stays open for the receiver's sync (``MessageContent/file(path:descriptor:size:sha256:observed:)``).
             self.memory = ByteBuffer()
             self.spare = nil
-            return .file(path: path, size: size, sha256: Array(self.digest.finalize()), observed: self.observer?.finish())
+            return .file(
+                path: path, descriptor: descriptor, size: size, sha256: Array(self.digest.finalize()),
+                observed: self.observer?.finish())
         }.nonisolated()
     }
 

@@ -52,8 +52,9 @@ enum SMTPIdentifiers {
 
 /// File clean-up for message content kept in files.
 enum MessageFiles {
-    /// Deletes the file if it is still there.
-    static func remove(_ path: String) {
+    /// Closes the file's descriptor and deletes the file if it is still there.
+    static func remove(_ path: String, descriptor: CInt) {
+        close(descriptor)
         unlink(path)
     }
 }

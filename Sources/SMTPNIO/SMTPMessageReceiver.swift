@@ -106,13 +106,18 @@ public enum MessageContent: Sendable {
     /// A file in the server's temporary folder holding the whole content, with the content's
     /// SHA-256 (32 octets), computed as it was written, and what the receiver's
     /// ``MessageContentObserver`` found, if it made one.
-    case file(path: String, size: Int, sha256: [UInt8], observed: (any Sendable)?)
+    ///
+    /// `descriptor` is the file's, open for writing from its first piece until the session has
+    /// the receiver's answer (the session closes it). A receiver that makes the file durable syncs
+    /// it through this descriptor: it reports an error in writing back any of the content,
+    /// where a descriptor opened later could miss one.
+    case file(path: String, descriptor: CInt, size: Int, sha256: [UInt8], observed: (any Sendable)?)
 
     /// The content's size in octets.
     public var size: Int {
         switch self {
         case .memory(let buffer): return buffer.readableBytes
-        case .file(_, let size, _, _): return size
+        case .file(_, _, let size, _, _): return size
         }
     }
 }

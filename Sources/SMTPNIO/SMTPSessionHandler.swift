@@ -393,8 +393,8 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
             }
         }
         wait(for: promise.futureResult, context: context) { result, content in
-            if case .file(let path, _, _, _) = content {
-                MessageFiles.remove(path)
+            if case .file(let path, let descriptor, _, _, _) = content {
+                MessageFiles.remove(path, descriptor: descriptor)
             }
             self.body = nil
             // The grace period ended first and the client was told 421: no reply goes out now.

@@ -100,10 +100,11 @@ import Testing
         try await pool.shutdownGracefully()
         try await group.shutdownGracefully()
 
-        guard case .file(let path, let size, let sha256, _) = result else {
+        guard case .file(let path, let descriptor, let size, let sha256, _) = result else {
             Issue.record("the content stayed in memory")
             return
         }
+        defer { close(descriptor) }
         #expect(size == content.count)
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data(content))
         #expect(sha256 == Array(SHA256.hash(data: content)))
