@@ -26,10 +26,10 @@ import Synchronization
 /// the kernel's write-back (`sync_file_range`) every ``writeBackStep`` octets, so that at the end
 /// of data the file's name-by-content is known and the fsync that follows finds most of it on its
 /// way to the disk. It is not synced before the end: a sync while the content arrives held up the
-/// write of the next piece, and so the reading of the session, for as long as the disk took. That
-/// fsync runs on the descriptor the content was written through, handed to the receiver with the
-/// content, so a write-back error meanwhile fails it (the kernel reports such an error to every
-/// descriptor open when it happened).
+/// write of the next piece, and so the reading of the session, for as long as the disk took. The
+/// receiver that makes the file durable syncs it through the descriptor the content was written
+/// through, handed over with the content, so a write-back error meanwhile fails that sync (the
+/// kernel reports such an error once to each descriptor open when it happened, at its next sync).
 ///
 /// The two buffers of a message going to its file (the piece being written, the piece being
 /// collected) are reused from piece to piece: a new buffer for each piece of 64 KiB came from

@@ -19,7 +19,8 @@ public protocol SMTPMessageReceiver: Sendable {
     /// Takes the message: keep it durably and answer `.accepted`, or refuse it.
     ///
     /// When the content is a file, the receiver may move it away; the server deletes it afterwards
-    /// if it is still there.
+    /// if it is still there, and closes its descriptor: the receiver neither closes it nor uses it
+    /// once it has answered.
     func receive(_ message: ReceivedMessage) async -> DeliveryResult
 
     /// The same, answering through `promise`. The server calls this one, on the session's event
@@ -48,7 +49,7 @@ extension SMTPMessageReceiver {
 
 /// Sees the content of a message that goes to a file as it is written: every octet in order,
 /// piece by piece, on a thread of the listener's pool. A receiver does work on a large message
-/// while it arrives, instead of after its end, and finds the result in ``MessageContent/file(path:size:sha256:observed:)``.
+/// while it arrives, instead of after its end, and finds the result in ``MessageContent/file(path:descriptor:size:sha256:observed:)``.
 public protocol MessageContentObserver: Sendable {
     /// The next piece.
     mutating func observe(_ piece: UnsafeRawBufferPointer)

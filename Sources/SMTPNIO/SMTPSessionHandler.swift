@@ -385,7 +385,9 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
                 )
                 let delivered = context.eventLoop.makePromise(of: DeliveryResult.self)
                 receiver.receive(message, completing: delivered)
-                promise.completeWith(delivered.futureResult.map { ($0, content) })
+                // A receiver answers rather than fail; one that failed still gets the content's
+                // file and descriptor cleaned up, and the client a 451.
+                promise.completeWith(delivered.futureResult.recover { _ in .rejected(.storageFailed) }.map { ($0, content) })
             case .failure(let error):
                 self.logger.error("could not keep the message data", metadata: ["error": "\(error)"])
                 let outOfSpace = (error as? BodyBufferError)?.isOutOfSpace ?? false

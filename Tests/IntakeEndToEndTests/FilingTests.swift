@@ -106,6 +106,9 @@ import Testing
         #expect(try await crm.send(untrusted, from: "bob@elsewhere.example", to: [crm.dropbox(Self.bob)]).code == 550)
         #expect(try rawFiles(rawFolder.path) == [sha256])
         #expect(try await crm.log().map(\.outcome).sorted() == ["duplicate", "filed", "refused"])
+        // The descriptor each message's file was written and synced through is closed once the
+        // message is answered, filed, duplicate or refused.
+        #expect(openFiles(of: crm.daemon.pid, under: [crm.daemon.dataDirectory + "/tmp/", rawFolder.path + "/"]).isEmpty)
 
         // Reprocessing keeps the same file; a backup copies it beside the database's copy.
         let reprocessed = try await crm.database.reprocess(
@@ -220,6 +223,14 @@ import Testing
     }
 
     /// The content-hash-named files of a raw folder's subfolders, by name.
+    /// The files under `folders` that process `pid` holds open.
+    private func openFiles(of pid: Int32, under folders: [String]) -> [String] {
+        let descriptors = "/proc/\(pid)/fd"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: descriptors)) ?? []
+        return names.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: descriptors + "/" + $0) }
+            .filter { target in folders.contains { target.hasPrefix($0) } }
+    }
+
     private func rawFiles(_ folder: String) throws -> [String] {
         try FileManager.default.subpathsOfDirectory(atPath: folder).filter { $0.count == 67 && $0.dropFirst(2).first == "/" }
             .map { String($0.dropFirst(3)) }.sorted()
