@@ -117,7 +117,7 @@ enum DurableFiles {
         let descriptor = open(path, (directory ? O_DIRECTORY : 0) | O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw Failure(operation: "open", path: path, code: errno) }
         defer { close(descriptor) }
-        guard fsync(descriptor) == 0 else { throw Failure(operation: "fsync", path: path, code: errno) }
+        try sync(descriptor, path: path)
     }
 
     /// Fsyncs the file at `path` through its open `descriptor`.

@@ -57,10 +57,10 @@ public struct RawMessageFolder: Sendable {
     /// The rename comes first: one fsync of the file then commits its data and its new name
     /// together on a journalling file system, and the folder's fsync has nothing left to do.
     ///
-    /// `descriptor`, when given, is the file's own, open since it was written: the file is synced
-    /// through it, so that an error in writing back its content is reported (a descriptor opened
-    /// afterwards could miss one once the kernel has let go of the file).
-    public func keep(_ source: String, sha256: String, descriptor: CInt? = nil) throws(KeepFailure) {
+    /// `descriptor` is the file's own, open since it was written: the file is synced through it,
+    /// so that an error in writing back its content is reported (a descriptor opened afterwards
+    /// could miss one once the kernel has let go of the file).
+    public func keep(_ source: String, sha256: String, descriptor: CInt) throws(KeepFailure) {
         let destination = file(sha256)
         let folder = subfolder(sha256)
         var madeFolder = false
@@ -72,12 +72,8 @@ public struct RawMessageFolder: Sendable {
             madeFolder = true
             guard rename(source, destination) == 0 else { throw Self.failure("rename", source, errno) }
         }
-        do throws(KeepFailure) {
-            if let descriptor {
-                guard fsync(descriptor) == 0 else { throw Self.failure("fsync", destination, errno) }
-            } else {
-                try Self.sync(destination, directory: false)
-            }
+        do {
+            try Self.sync(descriptor, destination)
             try Self.sync(folder, directory: true)
             if madeFolder { try Self.sync(path, directory: true) }
         } catch {
@@ -119,14 +115,11 @@ public struct RawMessageFolder: Sendable {
         let descriptor = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { return failure("open", probe, errno).description }
         defer { unlink(probe) }
+        defer { close(descriptor) }
         var octet = UInt8(ascii: "\n")
-        let written = write(descriptor, &octet, 1)
-        let synced = written == 1 ? fsync(descriptor) : -1
-        let code = errno
-        close(descriptor)
-        guard written == 1 else { return failure("write", probe, code).description }
-        guard synced == 0 else { return failure("fsync", probe, code).description }
+        guard write(descriptor, &octet, 1) == 1 else { return failure("write", probe, errno).description }
         do {
+            try sync(descriptor, probe)
             try sync(folder, directory: true)
         } catch {
             return error.description
@@ -196,6 +189,11 @@ public struct RawMessageFolder: Sendable {
         let descriptor = open(path, (directory ? O_DIRECTORY : 0) | O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw failure("open", path, errno) }
         defer { close(descriptor) }
+        try sync(descriptor, path)
+    }
+
+    /// Fsyncs the file or folder at `path` through its open `descriptor`.
+    private static func sync(_ descriptor: CInt, _ path: String) throws(KeepFailure) {
         guard fsync(descriptor) == 0 else { throw failure("fsync", path, errno) }
     }
 

@@ -178,23 +178,22 @@ final class MessageBodyBuffer {
                 if self.discarded { self.removeFile() }
             case (.success(let file), .failure(let error)):
                 // The digest never ran (the thread pool has stopped): the file goes.
-                close(file.0)
-                unlink(file.1)
-                self.file = nil
-                self.failure = error
-                throw error
+                try self.fail(error, removing: file)
             case (.failure(let error), _):
                 // A write that ran and failed has closed and removed the file (`writeOrRemove`);
-                // one that never ran (the thread pool has stopped) leaves it to be closed here.
-                if error is NIOThreadPoolError.ThreadPoolInactive, let (descriptor, path) = existing {
-                    close(descriptor)
-                    unlink(path)
-                }
-                self.file = nil
-                self.failure = error
-                throw error
+                // one that never ran (the thread pool has stopped) leaves it to be removed here.
+                try self.fail(error, removing: error is NIOThreadPoolError.ThreadPoolInactive ? existing : nil)
             }
         }.nonisolated()
+    }
+
+    /// A write to the file failed, or could not run: closes and removes `file`, if given, and
+    /// keeps the failure, which the rest of the content and the end of data meet.
+    private func fail(_ error: any Error, removing file: (descriptor: CInt, path: String)?) throws -> Never {
+        self.file = file
+        removeFile()
+        failure = error
+        throw error
     }
 
     /// The whole content, once the data has ended.
@@ -303,7 +302,8 @@ final class MessageBodyBuffer {
     }
 }
 
-/// A piece handed to the thread pool's write, which takes it out (``MessageBodyBuffer``).
+/// A piece handed to one of the thread pool's tasks (the write, the digest), which takes it out
+/// (``MessageBodyBuffer``).
 private final class HandedPiece: Sendable {
     private let piece: Mutex<ByteBuffer?>
 

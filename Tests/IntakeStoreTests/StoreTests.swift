@@ -206,7 +206,9 @@ import Testing
         let sha256 = MailParser.SHA256.hex(Array(text.utf8))
         let path = NSTemporaryDirectory() + "intake-raw-\(UUID().uuidString.prefix(8))"
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
-        try rawFolder.keep(path, sha256: sha256)
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        defer { close(descriptor) }
+        try rawFolder.keep(path, sha256: sha256, descriptor: descriptor)
         var delivery = Self.delivery(text, to: alice)
         delivery.raw = .kept(sha256: sha256, size: text.utf8.count)
         #expect((try? await database.file([delivery])[0].get())?.map(\.outcome) == [.filed])
