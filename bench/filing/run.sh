@@ -19,9 +19,14 @@
 #   swings by a factor of 3 or more with the host's disk and CPU (see README.md). Before each of
 #   those passes, syncfloor (a C group-commit loop that only writes and fdatasyncs) runs at the
 #   same rate for as long, in the same file system, intaked idle meanwhile: the disk's own floor
-#   under a durable reply, by the client's clock, its times pooled likewise.
+#   under a durable reply, by the client's clock, its times pooled likewise. Then workfloor (a C
+#   server that does only the work every server must do for a message before its 250: read it,
+#   SHA-256 it, decode and hash its base64 attachment, write it, group fdatasync) takes the same
+#   load at the same rate for as long: the floor under intaked's client-side times, at the sizes
+#   in WORK_FLOOR_SIZES (2m): below that its two thread hand-offs a message, not the work, set
+#   its times.
 # Overrides (environment): SIZES, SESSIONS, ROUNDS, PHASE_SECONDS, RATE_SECONDS, RATE_MESSAGES, RATE_SECONDS_MAX,
-# RATE_PASSES, WARMUP_SECONDS, RATE_FRACTION,
+# RATE_PASSES, WARMUP_SECONDS, RATE_FRACTION, WORK_FLOOR_SIZES,
 # INTAKED, INTAKECTL (binaries), BENCH_DIR (parent of the temporary data folder), PHASE_TIMEOUT.
 set -euo pipefail
 
@@ -42,6 +47,7 @@ RATE_PASSES=${RATE_PASSES:-3}
 [ "$RATE_PASSES" -ge 1 ] || { echo "RATE_PASSES must be at least 1" >&2; exit 2; }
 WARMUP_SECONDS=${WARMUP_SECONDS:-1}
 RATE_FRACTION=${RATE_FRACTION:-0.5}
+WORK_FLOOR_SIZES=${WORK_FLOOR_SIZES:-2m}
 PHASE_TIMEOUT=${PHASE_TIMEOUT:-120}   # seconds; a phase that takes longer fails the run
 HOST=127.0.0.1
 USER_EMAIL=ada@acme-bench.example
@@ -201,6 +207,29 @@ print(f"  {'floor':8} {size:>3} rate {rate_pass:3} {int(r['messages']):6d} msgs 
 EOF
 }
 
+# work_floor SIZE RATE PASS: smtpload against workfloor at RATE for as long as intaked's pass, its
+# times appended to $WORK/workfloor-SIZE; appends a row to $WORK/results
+work_floor() {
+    local size=$1 rate=$2 pass=$3 seconds out
+    seconds=$(rate_seconds "$rate")
+    if ! out=$(timeout "$PHASE_TIMEOUT" "$WORK/smtpload" -h "$HOST" -p "$WORK_PORT" -s "$SESSIONS" -d "$seconds" -R "$rate" \
+            -t "$WORK/messages/$size.eml" -f "$USER_EMAIL" -r "$INTAKE_RCPT" -L "$WORK/workfloor-$size" 2>"$WORK/load.err"); then
+        echo "smtpload against workfloor ($size) failed or timed out (${PHASE_TIMEOUT} s): $out" >&2
+        head -20 "$WORK/load.err" >&2
+        return 1
+    fi
+    python3 - "$size" "$rate" "$pass" "$out" >>"$WORK/results" <<'EOF'
+import json, sys
+size, rate, rate_pass, out = sys.argv[1:]
+r = {k: float(v) for k, v in (f.split("=") for f in out.split())}
+row = dict(server="workfloor", size=size, kind="rate", target=float(rate), rate_pass=int(rate_pass), messages=r["messages"],
+           rate=r["rate"], p50=r["p50_ms"], p99=r["p99_ms"], max=r["max_ms"])
+print(json.dumps(row))
+print(f"  {'workfloor':9} {size:>3} rate {rate_pass:2} {int(r['messages']):6d} msgs at {r['rate']:7.1f} msgs/s: end of data to 250 "
+      f"p50 {r['p50_ms']:7.2f} p99 {r['p99_ms']:7.2f} max {r['max_ms']:7.2f} ms", file=sys.stderr)
+EOF
+}
+
 median_rate() {  # median_rate SERVER SIZE: median msgs/s of the closed-loop rounds
     python3 - "$WORK/results" "$1" "$2" <<'EOF'
 import json, statistics, sys
@@ -219,6 +248,8 @@ fi
 [ -x "$INTAKED" ] || { echo "no binary at $INTAKED" >&2; exit 2; }
 gcc -O2 -Wall -pthread -o "$WORK/smtpload" "$HERE/smtpload.c"
 gcc -O2 -Wall -pthread -o "$WORK/syncfloor" "$HERE/syncfloor.c"
+gcc -O2 -Wall -pthread -o "$WORK/workfloor" "$HERE/workfloor.c" -lcrypto ||
+    { echo "cannot build workfloor: it needs OpenSSL's headers (apt-get install libssl-dev)" >&2; exit 2; }
 
 echo "machine: $(nproc) cores, $(uname -r); data folder $WORK ($(df -T "$WORK" | awk 'NR==2 { print $2 }'))"
 echo "load: ${SESSIONS} sessions in parallel, connections reused, every message its own Message-ID;"
@@ -272,6 +303,14 @@ PIDS+=("$BASE_PID")
 wait_for_port "$BASE_PORT" "$BASE_PID"
 echo "baseline: pid $BASE_PID, port $BASE_PORT (aiosmtpd $(python3 -c 'import aiosmtpd; print(aiosmtpd.__version__)'), Python $(python3 -c 'import platform; print(platform.python_version())'), SQLite $(python3 -c 'import sqlite3; print(sqlite3.sqlite_version)'))"
 
+# --- the work floor: the least any server must do for a message before its 250 ---
+WORK_PORT=$(free_port)
+"$WORK/workfloor" -p "$WORK_PORT" -f "$WORK" 2>"$WORK/workfloor.log" &
+WORK_PID=$!
+PIDS+=("$WORK_PID")
+wait_for_port "$WORK_PORT" "$WORK_PID"
+echo "workfloor: pid $WORK_PID, port $WORK_PORT"
+
 python3 "$HERE/make_messages.py" "$WORK/messages" --user "$USER_EMAIL" --dropbox "$INTAKE_RCPT" >"$WORK/sizes"
 echo "messages (octets on the wire): $(tr '\n' ' ' <"$WORK/sizes")"
 echo
@@ -293,6 +332,7 @@ for size in $SIZES; do
         if [ "$server" = intaked ]; then
             for pass in $(seq "$RATE_PASSES"); do
                 floor "$size" "$target" "$pass"
+                if [[ " $WORK_FLOOR_SIZES " == *" $size "* ]]; then work_floor "$size" "$target" "$pass"; fi
                 measure "$server" "$pid" "$size" "rate" "$target" "$pass"
             done
         else
@@ -303,6 +343,7 @@ done
 
 stop "$INTAKE_PID"
 stop "$BASE_PID"
+stop "$WORK_PID"
 
 # --- check: every acknowledged message is filed once, nothing refused or counted as a duplicate ---
 python3 - "$DB" "$WORK/baseline/baseline.sqlite" "$WORK/intaked.acked" "$WORK/baseline.acked" <<'EOF'
@@ -341,7 +382,7 @@ print()
 print("summary: medians of the rounds (closed loop, 20 sessions); latency = end of data to 250, client-side")
 print(f"{'size':>4} {'octets':>8} | {'intaked msgs/s':>14} {'baseline':>9} {'ratio':>6} | {'CPU s/1k: intaked':>17} {'baseline':>9} {'ratio':>6} |"
       f" {'p50/p99 ms: intaked':>19} {'baseline':>17} | {'VmHWM MiB: intaked':>18} {'baseline':>8}")
-goal_rate, goal_p99, goal_server_p99, goal_floor, goal_rss = [], [], [], [], None
+goal_rate, goal_p99, goal_server_p99, goal_floor, goal_work, goal_rss = [], [], [], [], [], None
 for s in sizes:
     i, b = med("intaked", s, "rate"), med("baseline", s, "rate")
     ic, bc = med("intaked", s, "cpu_per_1k"), med("baseline", s, "cpu_per_1k")
@@ -392,6 +433,13 @@ for s in sizes:
             goal_p99.append((s, quantile(0.99), each_client))
             goal_server_p99.append((s, server_p99, each_server))
             goal_floor.append((s, fq(0.99), each_floor))
+            works = pick("workfloor", s, "rate")
+            if works:
+                work_times, wq = pooled(f"{work}/workfloor-{s}")
+                each_work = "/".join(f"{r['p99']:.2f}" for r in works)
+                print(f"  {s:>4} work floor (workfloor), {len(works)} passes pooled: {len(work_times)} replies: p50 {wq(0.5):7.2f} ms, "
+                      f"p99 {wq(0.99):7.2f} ms, max {work_times[-1]:7.2f} ms [passes {each_work}]")
+                goal_work.append((s, wq(0.99), each_work))
 print()
 worst = min(goal_rate, key=lambda x: x[1])
 print(f"goal: >= 5x the baseline's msgs/s at every size: {'met' if worst[1] >= 5 else 'NOT met'} "
@@ -407,6 +455,9 @@ print(f"goal: p99 < 5 ms at {fraction:.0%} of intaked's max rate, server-side (h
       f"{'met' if worst[1] <= 5 else 'NOT met'} ({', '.join(f'{s} <= {x:g} ms [passes {each}]' for s, x, each in goal_server_p99)})")
 print(f"  beside it, the disk's floor at the same rates (syncfloor: write and fdatasync only, passes pooled): "
       f"{', '.join(f'{s} {x:.2f} ms [passes {each}]' for s, x, each in goal_floor)}")
+if goal_work:
+    print(f"  and the work floor's, client-side (workfloor: read, SHA-256, attachment decoded and hashed, write, group fdatasync; "
+          f"no parse, no database): {', '.join(f'{s} {x:.2f} ms [passes {each}]' for s, x, each in goal_work)}")
 if goal_rss is not None:
     print(f"goal: peak RSS < 64 MB with {20} 2 MB messages in flight: {'met' if goal_rss * 1048576 < 64e6 else 'NOT met'} "
           f"(VmHWM {goal_rss:.1f} MiB = {goal_rss * 1.048576:.1f} MB)")
