@@ -4,16 +4,17 @@
  *
  * It answers smtpload's dialogue (220, EHLO, MAIL, RCPT, DATA, the body, QUIT) on 127.0.0.1, a
  * thread per connection, and for each message does only what issue 3 requires of every server:
- *   - as the body arrives: its SHA-256 (OpenSSL's EVP, which uses the CPU's SHA instructions), and a
- *     write of it into the session's own region of FOLDER/workfloor.data (so that the message is
- *     kept), with the kernel's write-back started every WRITEBACK octets (-w, default 512 KiB, 0
- *     for never; on this machine 256 KiB to 1 MiB gave the lowest p99 at 2m, never less than 0);
- *   - on a second thread of the session, also as the body arrives: the base64 content of the
- *     first part with "Content-Transfer-Encoding: base64", decoded with a table and hashed with
- *     SHA-256 (attachments are content-addressed);
- *   - at the end of data (the body ends with CRLF.CRLF): both digests finished, then one
- *     fdatasync of the file that covers the message, shared by every message that has ended by
- *     the time it starts (a group commit), then "250".
+ *   - as the body arrives, in reads of 256 KiB at most, on the session's thread: a write of it
+ *     into the session's own region of FOLDER/workfloor.data (so that the message is kept), with
+ *     the kernel's write-back started every WRITEBACK octets (-w, default 512 KiB, 0 for never),
+ *     and its SHA-256 (OpenSSL's EVP, which uses the CPU's SHA instructions);
+ *   - on a second thread of the session, handed each read before the first thread writes it:
+ *     the base64 content of the first part with "Content-Transfer-Encoding: base64", decoded
+ *     with a table and hashed with SHA-256 (attachments are content-addressed);
+ *   - at the end of data (the body ends with CRLF.CRLF): the write-back of the rest started and
+ *     an fdatasync of the file asked for at once (one thread syncs for every message that has
+ *     asked by the time a sync starts: a group commit), while the digests end; "250" once both
+ *     digests have ended and a sync that started after the ask has returned.
  * It does not unstuff dots, check lines or headers, parse MIME beyond finding that part, look up
  * or file anything, or commit a database (a second write and sync for a real server), and it
  * takes any message. So no server that keeps and digests the message before its 250 can answer
@@ -21,9 +22,9 @@
  *
  *   workfloor -p PORT -f FOLDER [-w WRITEBACK]   # the work floor server, until killed
  *
- * Runs until killed. A message over 4 MiB gets 552 and ends the session. The file is written
- * through once when first made (128 MiB: 4 MiB for each of 32 sessions) and kept, so that writes
- * overwrite allocated blocks.
+ * A message over 4 MiB gets 552 and ends the session; a connection lost mid-body ends it too. The
+ * file is written through once when first made (128 MiB: 4 MiB for each of 32 sessions) and kept,
+ * so that writes overwrite allocated blocks.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -41,6 +42,7 @@
 
 #define MAX_MESSAGE (4L << 20)
 #define MAX_SESSIONS 32
+#define READ_STEP (256L << 10)
 
 static int data_fd;
 static long writeback_step = 512L << 10;
@@ -104,7 +106,8 @@ static void drop_command(struct session *s, long length) {
 }
 
 /* Decodes base64 from in[0..<n] into out, carrying a partial quantum in bits and count; stops at
- * the first '-' or '=' (the end of the content) and sets *done. Returns the octets written. */
+ * the first '-' or '=' (the end of the content: a boundary line or the padding), writes the
+ * octets of a partial last quantum, and sets *done. Returns the octets written. */
 static size_t decode(const unsigned char *in, size_t n, unsigned char *out, unsigned *bits,
                      int *count, int *done) {
     size_t o = 0, i = 0;
@@ -124,6 +127,12 @@ static size_t decode(const unsigned char *in, size_t n, unsigned char *out, unsi
         }
         unsigned char ch = in[i++];
         if (ch == '-' || ch == '=') {
+            if (*count == 2) {
+                out[o++] = (unsigned char)(*bits >> 4);
+            } else if (*count == 3) {
+                out[o++] = (unsigned char)(*bits >> 10);
+                out[o++] = (unsigned char)(*bits >> 2);
+            }
             *done = 1;
             return o;
         }
@@ -141,7 +150,9 @@ static size_t decode(const unsigned char *in, size_t n, unsigned char *out, unsi
     return o;
 }
 
-/* The attachment thread: decodes and hashes the base64 part of each message as it arrives. */
+/* The attachment thread: decodes and hashes the base64 part of each message as it arrives. It
+ * leaves a message when the message has ended and it has taken all of it, or the session has
+ * ended (quit), and itself on quit. */
 static void *attachment_thread(void *arg) {
     struct session *s = arg;
     static const char marker[] = "Content-Transfer-Encoding: base64";
@@ -151,18 +162,21 @@ static void *attachment_thread(void *arg) {
     for (;;) {
         pthread_mutex_lock(&s->lock);
         while (!s->quit && !(s->receiving && !s->digested)) pthread_cond_wait(&s->changed, &s->lock);
+        int quit = s->quit;
         pthread_mutex_unlock(&s->lock);
-        if (s->quit) break;
+        if (quit) break;
         EVP_DigestInit_ex(sha, EVP_sha256(), NULL);
         size_t position = 0;
-        int found = 0, done = 0, count = 0;
+        int found = 0, done = 0, count = 0, ended_now = 0;
         unsigned bits = 0;
-        for (;;) {
+        while (!ended_now) {
             pthread_mutex_lock(&s->lock);
-            while (s->available == position && !s->ended) pthread_cond_wait(&s->changed, &s->lock);
+            while (s->available == position && !s->ended && !s->quit) pthread_cond_wait(&s->changed, &s->lock);
             size_t available = s->available;
-            int ended_now = s->ended;
+            ended_now = s->ended;
+            quit = s->quit;
             pthread_mutex_unlock(&s->lock);
+            if (quit) break;
             if (!found) {
                 unsigned char *m = memmem(s->body, available, marker, sizeof marker - 1);
                 unsigned char *h = m ? memmem(m, available - (size_t)(m - s->body), "\r\n\r\n", 4) : NULL;
@@ -176,8 +190,8 @@ static void *attachment_thread(void *arg) {
                 EVP_DigestUpdate(sha, decoded, n);
             }
             position = available;
-            if (ended_now && position == available) break;
         }
+        if (quit) break;
         EVP_DigestFinal_ex(sha, digest, NULL);
         pthread_mutex_lock(&s->lock);
         s->digested = 1;
@@ -189,11 +203,30 @@ static void *attachment_thread(void *arg) {
     return NULL;
 }
 
-/* Receives one body after 354: digests and writes it as it comes; 0 at its end, -1 on failure. */
-static int receive_body(struct session *s, size_t *length) {
+/* Asks for a group fdatasync that starts after this call; returns the ticket to wait for. */
+static long ask_for_sync(void) {
+    pthread_mutex_lock(&commit_lock);
+    long ticket = ++ended;
+    pthread_cond_signal(&commit_wanted);
+    pthread_mutex_unlock(&commit_lock);
+    return ticket;
+}
+
+static void wait_for_sync(long ticket) {
+    pthread_mutex_lock(&commit_lock);
+    while (synced < ticket) pthread_cond_wait(&commit_done, &commit_lock);
+    pthread_mutex_unlock(&commit_lock);
+}
+
+/* Receives one body after 354, in reads of READ_STEP at most: each read is handed to the
+ * attachment thread at once, then written, then digested. At the end of data the write-back of
+ * the rest is started and the sync asked for before the last digests end; returns once the
+ * message is durable and digested: 0, or -1 when the peer has gone, -2 when it is over 4 MiB. */
+static int receive_body(struct session *s) {
     off_t base = (off_t)s->slot * MAX_MESSAGE;
     size_t have = 0, hashed = 0, written = 0, started = 0;
     unsigned char digest[EVP_MAX_MD_SIZE];
+    long ticket = 0;
     EVP_DigestInit_ex(s->sha, EVP_sha256(), NULL);
     memcpy(s->body, s->line, s->line_have);   /* octets read past the DATA line, if any */
     have = s->line_have;
@@ -206,28 +239,30 @@ static int receive_body(struct session *s, size_t *length) {
     pthread_mutex_unlock(&s->lock);
     for (;;) {
         int end = have >= 5 && memcmp(s->body + have - 5, "\r\n.\r\n", 5) == 0;
-        size_t content = end ? have - 3 : (have > 4 ? have - 4 : 0);
-        if (content > hashed) {
-            EVP_DigestUpdate(s->sha, s->body + hashed, content - hashed);
-            hashed = content;
-        }
-        if (have > written) {
-            size_t n = have - written;
-            if (pwrite(data_fd, s->body + written, n, base + (off_t)written) != (ssize_t)n) fail("pwrite");
-            written = have;
-            if (writeback_step > 0 && written - started >= (size_t)writeback_step) {
-                sync_file_range(data_fd, base + (off_t)started, (off_t)(written - started), SYNC_FILE_RANGE_WRITE);
-                started = written;
-            }
-        }
         pthread_mutex_lock(&s->lock);
         s->available = have;
         s->ended = end;
         pthread_cond_broadcast(&s->changed);
         pthread_mutex_unlock(&s->lock);
+        if (have > written) {
+            size_t n = have - written;
+            if (pwrite(data_fd, s->body + written, n, base + (off_t)written) != (ssize_t)n) fail("pwrite");
+            written = have;
+            if ((writeback_step > 0 && written - started >= (size_t)writeback_step) || end) {
+                sync_file_range(data_fd, base + (off_t)started, (off_t)(written - started), SYNC_FILE_RANGE_WRITE);
+                started = written;
+            }
+        }
+        if (end) ticket = ask_for_sync();
+        size_t content = end ? have - 3 : (have > 4 ? have - 4 : 0);
+        if (content > hashed) {
+            EVP_DigestUpdate(s->sha, s->body + hashed, content - hashed);
+            hashed = content;
+        }
         if (end) break;
-        if (have == MAX_MESSAGE) return -1;
-        ssize_t r = read(s->fd, s->body + have, MAX_MESSAGE - have);
+        if (have == MAX_MESSAGE) return -2;
+        size_t room = MAX_MESSAGE - have;
+        ssize_t r = read(s->fd, s->body + have, room < READ_STEP ? room : READ_STEP);
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) return -1;
         have += (size_t)r;
@@ -237,18 +272,10 @@ static int receive_body(struct session *s, size_t *length) {
     while (!s->digested) pthread_cond_wait(&s->changed, &s->lock);
     s->receiving = 0;
     pthread_mutex_unlock(&s->lock);
-    *length = have;
+    wait_for_sync(ticket);
     return 0;
 }
 
-/* Waits for a group fdatasync that started after this message ended. */
-static void make_durable(void) {
-    pthread_mutex_lock(&commit_lock);
-    long mine = ++ended;
-    pthread_cond_signal(&commit_wanted);
-    while (synced < mine) pthread_cond_wait(&commit_done, &commit_lock);
-    pthread_mutex_unlock(&commit_lock);
-}
 
 static void *commit_thread(void *arg) {
     (void)arg;
@@ -282,13 +309,10 @@ static void *session_thread(void *arg) {
         if (n >= 4 && strncasecmp(s->line, "QUIT", 4) == 0) quit = 1;
         drop_command(s, n);
         if (data) {
-            size_t length;
             if (send_line(s->fd, "354 go ahead\r\n") < 0) break;
-            if (receive_body(s, &length) < 0) {
-                send_line(s->fd, "552 5.3.4 message too big or connection lost\r\n");
-                break;
-            }
-            make_durable();
+            int received = receive_body(s);
+            if (received == -2) send_line(s->fd, "552 5.3.4 message over 4 MiB; closing\r\n");
+            if (received < 0) break;
             reply = "250 2.0.0 kept\r\n";
         } else if (quit) {
             reply = "221 2.0.0 bye\r\n";
