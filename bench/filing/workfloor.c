@@ -7,7 +7,9 @@
  *   - as the body arrives, in reads of 256 KiB at most, on the session's thread: a write of it
  *     into the session's own region of FOLDER/workfloor.data (so that the message is kept), with
  *     the kernel's write-back started every WRITEBACK octets (-w, default 512 KiB, 0 for never),
- *     and its SHA-256 (OpenSSL's EVP, which uses the CPU's SHA instructions);
+ *     and with -m its SHA-256 (OpenSSL's EVP, which uses the CPU's SHA instructions), as a server
+ *     that keeps the raw message as a content-addressed file must do; one that keeps it in its
+ *     database needs no digest of a message that has a Message-ID, so without -m there is none;
  *   - on a second thread of the session, handed each read before the first thread writes it:
  *     the base64 content of the first part with "Content-Transfer-Encoding: base64", decoded
  *     with a table and hashed with SHA-256 (attachments are content-addressed);
@@ -20,7 +22,7 @@
  * takes any message. So no server that keeps and digests the message before its 250 can answer
  * sooner on this machine; the client's clock (smtpload -L) is the one to compare.
  *
- *   workfloor -p PORT -f FOLDER [-w WRITEBACK]   # the work floor server, until killed
+ *   workfloor -p PORT -f FOLDER [-w WRITEBACK] [-m]   # the work floor server, until killed
  *
  * A message over 4 MiB gets 552 and ends the session; a connection lost mid-body ends it too. The
  * file is written through once when first made (128 MiB: 4 MiB for each of 32 sessions) and kept,
@@ -46,6 +48,7 @@
 
 static int data_fd;
 static long writeback_step = 512L << 10;
+static int digest_message;
 static unsigned char base64_value[256];
 
 /* The group commit: `ended` messages have asked for a sync, `synced` are covered by one. */
@@ -255,7 +258,7 @@ static int receive_body(struct session *s) {
         }
         if (end) ticket = ask_for_sync();
         size_t content = end ? have - 3 : (have > 4 ? have - 4 : 0);
-        if (content > hashed) {
+        if (digest_message && content > hashed) {
             EVP_DigestUpdate(s->sha, s->body + hashed, content - hashed);
             hashed = content;
         }
@@ -337,17 +340,18 @@ static void *session_thread(void *arg) {
 int main(int argc, char **argv) {
     int port = 0, opt;
     const char *folder = NULL;
-    while ((opt = getopt(argc, argv, "p:f:w:")) != -1) {
+    while ((opt = getopt(argc, argv, "p:f:w:m")) != -1) {
         if (opt == 'p') port = atoi(optarg);
         else if (opt == 'f') folder = optarg;
         else if (opt == 'w') writeback_step = atol(optarg);
+        else if (opt == 'm') digest_message = 1;
         else {
-            fprintf(stderr, "usage: %s -p PORT -f FOLDER [-w WRITEBACK]\n", argv[0]);
+            fprintf(stderr, "usage: %s -p PORT -f FOLDER [-w WRITEBACK] [-m]\n", argv[0]);
             return 2;
         }
     }
     if (!port || !folder) {
-        fprintf(stderr, "usage: %s -p PORT -f FOLDER [-w WRITEBACK]\n", argv[0]);
+        fprintf(stderr, "usage: %s -p PORT -f FOLDER [-w WRITEBACK] [-m]\n", argv[0]);
         return 2;
     }
     memset(base64_value, 0x80, sizeof base64_value);
