@@ -18,9 +18,10 @@
  *     asked by the time a sync starts: a group commit), while the digests end; "250" once both
  *     digests have ended and a sync that started after the ask has returned.
  * It does not unstuff dots, check lines or headers, parse MIME beyond finding that part, look up
- * or file anything, or commit a database (a second write and sync for a real server), and it
- * takes any message. So no server that keeps and digests the message before its 250 can answer
- * sooner on this machine; the client's clock (smtpload -L) is the one to compare.
+ * or file anything, or commit a database (for a server that keeps the message in a file, a
+ * second write and sync), and it takes any message. So no server that keeps the message and
+ * digests its attachment before its 250 can answer sooner on this machine, nor with -m one that
+ * also addresses the message by its digest; the client's clock (smtpload -L) is the one to compare.
  *
  *   workfloor -p PORT -f FOLDER [-w WRITEBACK] [-m]   # the work floor server, until killed
  *
