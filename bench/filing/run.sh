@@ -58,6 +58,13 @@ for tool in python3 gcc timeout; do
     command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 2; }
 done
 python3 -c 'import aiosmtpd' 2>/dev/null || { echo "missing: aiosmtpd (pip install aiosmtpd)" >&2; exit 2; }
+# The work floors run only at the sizes measured that are in WORK_FLOOR_SIZES.
+WORK_FLOORS=0
+for size in $SIZES; do [[ " $WORK_FLOOR_SIZES " == *" $size "* ]] && WORK_FLOORS=1; done
+if [ "$WORK_FLOORS" = 1 ] && ! echo '#include <openssl/evp.h>' | gcc -E - >/dev/null 2>&1; then
+    echo "missing: OpenSSL's headers for workfloor.c (apt-get install libssl-dev), or set WORK_FLOOR_SIZES=''" >&2
+    exit 2
+fi
 
 # --- cleanup: every process this script starts is recorded here and stopped on exit ---
 WORK=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/intake-filing-bench.XXXXXX")
@@ -250,8 +257,7 @@ fi
 [ -x "$INTAKED" ] || { echo "no binary at $INTAKED" >&2; exit 2; }
 gcc -O2 -Wall -pthread -o "$WORK/smtpload" "$HERE/smtpload.c"
 gcc -O2 -Wall -pthread -o "$WORK/syncfloor" "$HERE/syncfloor.c"
-gcc -O2 -Wall -pthread -o "$WORK/workfloor" "$HERE/workfloor.c" -lcrypto ||
-    { echo "cannot build workfloor: it needs OpenSSL's headers (apt-get install libssl-dev)" >&2; exit 2; }
+if [ "$WORK_FLOORS" = 1 ]; then gcc -O2 -Wall -pthread -o "$WORK/workfloor" "$HERE/workfloor.c" -lcrypto; fi
 
 echo "machine: $(nproc) cores, $(uname -r); data folder $WORK ($(df -T "$WORK" | awk 'NR==2 { print $2 }'))"
 echo "load: ${SESSIONS} sessions in parallel, connections reused, every message its own Message-ID;"
@@ -308,18 +314,20 @@ echo "baseline: pid $BASE_PID, port $BASE_PORT (aiosmtpd $(python3 -c 'import ai
 # --- the work floor: the least any server must do for a message before its 250 ---
 # (workfloor: without a digest of the message, as a server that keeps it in its database may;
 # workfloor-m: with one, as a server that keeps it as a content-addressed file must, like intaked)
-WORK_PORT=$(free_port)
-WORK_M_PORT=$(free_port)
-mkdir -p "$WORK/workfloor.d" "$WORK/workfloor-m.d"
-"$WORK/workfloor" -p "$WORK_PORT" -f "$WORK/workfloor.d" 2>"$WORK/workfloor.log" &
-WORK_PID=$!
-PIDS+=("$WORK_PID")
-"$WORK/workfloor" -p "$WORK_M_PORT" -f "$WORK/workfloor-m.d" -m 2>"$WORK/workfloor-m.log" &
-WORK_M_PID=$!
-PIDS+=("$WORK_M_PID")
-wait_for_port "$WORK_PORT" "$WORK_PID"
-wait_for_port "$WORK_M_PORT" "$WORK_M_PID"
-echo "work floors: workfloor pid $WORK_PID, port $WORK_PORT; workfloor -m pid $WORK_M_PID, port $WORK_M_PORT"
+if [ "$WORK_FLOORS" = 1 ]; then
+    WORK_PORT=$(free_port)
+    WORK_M_PORT=$(free_port)
+    mkdir -p "$WORK/workfloor.d" "$WORK/workfloor-m.d"
+    "$WORK/workfloor" -p "$WORK_PORT" -f "$WORK/workfloor.d" 2>"$WORK/workfloor.log" &
+    WORK_PID=$!
+    PIDS+=("$WORK_PID")
+    "$WORK/workfloor" -p "$WORK_M_PORT" -f "$WORK/workfloor-m.d" -m 2>"$WORK/workfloor-m.log" &
+    WORK_M_PID=$!
+    PIDS+=("$WORK_M_PID")
+    wait_for_port "$WORK_PORT" "$WORK_PID"
+    wait_for_port "$WORK_M_PORT" "$WORK_M_PID"
+    echo "work floors: workfloor pid $WORK_PID, port $WORK_PORT; workfloor -m pid $WORK_M_PID, port $WORK_M_PORT"
+fi
 
 python3 "$HERE/make_messages.py" "$WORK/messages" --user "$USER_EMAIL" --dropbox "$INTAKE_RCPT" >"$WORK/sizes"
 echo "messages (octets on the wire): $(tr '\n' ' ' <"$WORK/sizes")"
@@ -356,8 +364,7 @@ done
 
 stop "$INTAKE_PID"
 stop "$BASE_PID"
-stop "$WORK_PID"
-stop "$WORK_M_PID"
+if [ "$WORK_FLOORS" = 1 ]; then stop "$WORK_PID"; stop "$WORK_M_PID"; fi
 
 # --- check: every acknowledged message is filed once, nothing refused or counted as a duplicate ---
 python3 - "$DB" "$WORK/baseline/baseline.sqlite" "$WORK/intaked.acked" "$WORK/baseline.acked" <<'EOF'
