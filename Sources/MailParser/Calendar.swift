@@ -87,8 +87,11 @@ public enum CalendarPeople {
     /// `BEGIN` or `END` (a name folded within itself is not read: writers fold long lines at 75
     /// octets, never inside the name that starts one).
     static func mayMatter(_ line: ArraySlice<UInt8>) -> Bool {
-        ["attendee", "organizer", "begin:valarm", "end:valarm"].contains { line.hasPrefixLowercased($0) }
+        namesThatMatter.contains { line.hasPrefixLowercased($0) }
     }
+
+    /// The starts of the content lines ``mayMatter(_:)`` keeps, lower-cased.
+    static let namesThatMatter = ["attendee", "organizer", "begin:valarm", "end:valarm"]
 
     /// The person of an `ORGANIZER` or `ATTENDEE` line, if it names one by address; `charset`:
     /// the calendar's when it is not UTF-8.

@@ -98,11 +98,15 @@ print(json.dumps(out))
 EOF
 }
 
-# load SERVER SIZE SECONDS [RATE] [LATENCY_FILE]: smtpload against SERVER (intaked|baseline), appending
+# load SERVER SIZE SECONDS [RATE] [LATENCY_FILE]: smtpload against SERVER (intaked|baseline|workfloor|workfloor-m), appending
 # every reply's time to LATENCY_FILE if given; prints its result line
 load() {
     local server=$1 size=$2 seconds=$3 rate=${4:-0} latency=${5:-} port=$INTAKE_PORT rcpt=$INTAKE_RCPT out
-    if [ "$server" = baseline ]; then port=$BASE_PORT; rcpt=$BASE_RCPT; fi
+    case $server in
+        baseline) port=$BASE_PORT; rcpt=$BASE_RCPT ;;
+        workfloor) port=$WORK_PORT ;;
+        workfloor-m) port=$WORK_M_PORT ;;
+    esac
     if ! out=$(timeout "$PHASE_TIMEOUT" "$WORK/smtpload" -h "$HOST" -p "$port" -s "$SESSIONS" -d "$seconds" -R "$rate" \
             -t "$WORK/messages/$size.eml" -f "$USER_EMAIL" -r "$rcpt" ${latency:+-L "$latency"} 2>"$WORK/load.err"); then
         echo "smtpload against $server ($size) failed or timed out (${PHASE_TIMEOUT} s): $out" >&2
@@ -215,18 +219,12 @@ print(f"  {'floor':8} {size:>3} rate {rate_pass:3} {int(r['messages']):6d} msgs 
 EOF
 }
 
-# work_floor SIZE RATE PASS NAME PORT: smtpload against the work floor NAME (workfloor, or
-# workfloor-m, which also digests the message) on PORT at RATE for as long as intaked's pass, its
-# times appended to $WORK/NAME-SIZE; appends a row to $WORK/results
+# work_floor SIZE RATE PASS NAME: smtpload against the work floor NAME (workfloor, or workfloor-m,
+# which also digests the message) at RATE for as long as intaked's pass, its times appended to
+# $WORK/NAME-SIZE; appends a row to $WORK/results
 work_floor() {
-    local size=$1 rate=$2 pass=$3 name=$4 port=$5 seconds out
-    seconds=$(rate_seconds "$rate")
-    if ! out=$(timeout "$PHASE_TIMEOUT" "$WORK/smtpload" -h "$HOST" -p "$port" -s "$SESSIONS" -d "$seconds" -R "$rate" \
-            -t "$WORK/messages/$size.eml" -f "$USER_EMAIL" -r "$INTAKE_RCPT" -L "$WORK/$name-$size" 2>"$WORK/load.err"); then
-        echo "smtpload against $name ($size) failed or timed out (${PHASE_TIMEOUT} s): $out" >&2
-        head -20 "$WORK/load.err" >&2
-        return 1
-    fi
+    local size=$1 rate=$2 pass=$3 name=$4 out
+    out=$(load "$name" "$size" "$(rate_seconds "$rate")" "$rate" "$WORK/$name-$size")
     python3 - "$size" "$rate" "$pass" "$out" "$name" >>"$WORK/results" <<'EOF'
 import json, sys
 size, rate, rate_pass, out, name = sys.argv[1:]
@@ -351,8 +349,8 @@ for size in $SIZES; do
             for pass in $(seq "$RATE_PASSES"); do
                 floor "$size" "$target" "$pass"
                 if [[ " $WORK_FLOOR_SIZES " == *" $size "* ]]; then
-                    work_floor "$size" "$target" "$pass" workfloor "$WORK_PORT"
-                    work_floor "$size" "$target" "$pass" workfloor-m "$WORK_M_PORT"
+                    work_floor "$size" "$target" "$pass" workfloor
+                    work_floor "$size" "$target" "$pass" workfloor-m
                 fi
                 measure "$server" "$pid" "$size" "rate" "$target" "$pass"
             done

@@ -338,6 +338,11 @@ static void *session_thread(void *arg) {
     return NULL;
 }
 
+static int usage(const char *program) {
+    fprintf(stderr, "usage: %s -p PORT -f FOLDER [-w WRITEBACK] [-m]\n", program);
+    return 2;
+}
+
 int main(int argc, char **argv) {
     int port = 0, opt;
     const char *folder = NULL;
@@ -346,15 +351,9 @@ int main(int argc, char **argv) {
         else if (opt == 'f') folder = optarg;
         else if (opt == 'w') writeback_step = atol(optarg);
         else if (opt == 'm') digest_message = 1;
-        else {
-            fprintf(stderr, "usage: %s -p PORT -f FOLDER [-w WRITEBACK] [-m]\n", argv[0]);
-            return 2;
-        }
+        else return usage(argv[0]);
     }
-    if (!port || !folder) {
-        fprintf(stderr, "usage: %s -p PORT -f FOLDER [-w WRITEBACK] [-m]\n", argv[0]);
-        return 2;
-    }
+    if (!port || !folder) return usage(argv[0]);
     memset(base64_value, 0x80, sizeof base64_value);
     const char *alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     for (int i = 0; i < 64; i++) base64_value[(unsigned char)alphabet[i]] = (unsigned char)i;
