@@ -66,13 +66,11 @@ final class Daemon: Sendable {
         process.standardError = errorPipe
         process.standardOutput = FileHandle.nullDevice
         let log = LogBuffer()
-        errorPipe.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            guard !data.isEmpty else {
-                handle.readabilityHandler = nil
-                return
-            }
-            log.append(String(decoding: data, as: UTF8.self))
+        // Read on a thread of its own, to the pipe's end, not through `readabilityHandler`: its
+        // dispatch sources crashed libdispatch's event loop now and then while daemons started.
+        let errors = errorPipe.fileHandleForReading
+        Thread.detachNewThread {
+            while let data = readAvailable(errors), !data.isEmpty { log.append(String(decoding: data, as: UTF8.self)) }
         }
         let exit = self.exit
         process.terminationHandler = { _ in exit.instant.withLock { $0 = .now } }
@@ -276,7 +274,7 @@ final class SQLiteLockHolder: Sendable {
         let output = Pipe()
         process.standardOutput = output
         try process.run()
-        let said = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+        let said = String(decoding: readAvailable(output.fileHandleForReading) ?? Data(), as: UTF8.self)
         guard said.hasPrefix("locked") else {
             release()
             throw DaemonError.didNotStart("the lock holder did not take the lock on \(database)")
@@ -289,5 +287,19 @@ final class SQLiteLockHolder: Sendable {
         guard process.isRunning else { return }
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
+    }
+}
+
+/// What can be read from `handle`, up to 64 KiB, waiting for it: empty at its end or on an error
+/// (`nil` only for a non-blocking descriptor with nothing there yet). Foundation's `availableData`
+/// stops the test process with a fatal error when a signal interrupts the read (EINTR); this reads
+/// again instead.
+func readAvailable(_ handle: FileHandle) -> Data? {
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let count = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+        if count >= 0 { return Data(buffer[..<count]) }
+        if errno == EAGAIN || errno == EWOULDBLOCK { return nil }
+        if errno != EINTR { return Data() }
     }
 }
