@@ -107,25 +107,26 @@ struct FilingReceiver: SMTPMessageReceiver {
         case .memory(let buffer):
             Task { file(.success(prepare(message, buffer))) }
         case .file(let path, let descriptor, let size, let sha256, let observed):
+            // The file is kept (moved and synced) while it is read back and parsed through its
+            // descriptor. The two end in either order; the second files the message on its own
+            // thread, with no hop through the session's event loop, which may be busy reading
+            // other messages.
+            let join = ParseAndKeep(then: file)
+            durableWrites.submit { state in
+                guard case .active = state else { return join.kept(.failure(Self.unavailable)) }
+                join.kept(keep(path, descriptor: descriptor, size: size, sha256: sha256, id: message.id))
+            }
             largeParses.async {
-                // Read before the file moves; then its fsyncs run while it is parsed.
                 var bytes = readBuffers.take()
-                if case .failure(let refusal) = read(path, size: size, into: &bytes) {
+                if case .failure(let refusal) = read(descriptor, path: path, size: size, into: &bytes) {
                     readBuffers.give(bytes)
-                    return file(.failure(refusal))
-                }
-                // The parse and the fsyncs end in either order; the second files the message on
-                // its own thread, with no hop through the session's event loop, which may be busy
-                // reading other messages.
-                let join = ParseAndKeep(then: file)
-                durableWrites.submit { state in
-                    guard case .active = state else { return join.kept(.failure(Self.unavailable)) }
-                    join.kept(keep(path, descriptor: descriptor, size: size, sha256: sha256, id: message.id))
+                    return join.parsed(.failure(refusal))
                 }
                 join.parsed(
-                    makeDelivery(
-                        message, bytes: bytes, raw: .file(path: path, size: size),
-                        digests: observed as? PrecomputedDigests ?? PrecomputedDigests()))
+                    .success(
+                        makeDelivery(
+                            message, bytes: bytes, raw: .file(path: path, size: size),
+                            digests: observed as? PrecomputedDigests ?? PrecomputedDigests())))
                 readBuffers.give(bytes)
             }
         }
@@ -174,11 +175,11 @@ struct FilingReceiver: SMTPMessageReceiver {
         return makeDelivery(message, bytes: bytes, raw: .bytes(bytes))
     }
 
-    /// Reads the spool file's octets into `bytes`: a file this session has just written, read from
-    /// the page cache.
-    private func read(_ path: String, size: Int, into bytes: inout [UInt8]) -> Result<Void, Refusal> {
+    /// Reads the spool file's octets into `bytes` through its descriptor: a file this session has
+    /// just written, read from the page cache.
+    private func read(_ descriptor: CInt, path: String, size: Int, into bytes: inout [UInt8]) -> Result<Void, Refusal> {
         do {
-            return .success(try RawMessage.read(path, size: size, into: &bytes))
+            return .success(try RawMessage.read(descriptor, path: path, size: size, into: &bytes))
         } catch {
             logger.error("cannot read the received message", metadata: ["error": "\(error)"])
             failures.failed(.rawFile, "cannot read the received message: \(error)")
@@ -328,7 +329,7 @@ struct CryptoContentDigest: ContentDigest {
 /// on, on its own thread.
 private final class ParseAndKeep: Sendable {
     private struct Halves {
-        var parsed: Delivery?
+        var parsed: Result<Delivery, FilingReceiver.Refusal>?
         var kept: Result<RawMessage, FilingReceiver.Refusal>?
     }
 
@@ -339,12 +340,13 @@ private final class ParseAndKeep: Sendable {
         self.then = then
     }
 
-    func parsed(_ delivery: Delivery) {
+    /// The parse has ended, or the message could not be read back.
+    func parsed(_ parsed: Result<Delivery, FilingReceiver.Refusal>) {
         let kept = halves.withLock { halves in
-            halves.parsed = delivery
+            halves.parsed = parsed
             return halves.kept
         }
-        if let kept { finish(delivery, kept) }
+        if let kept { finish(parsed, kept) }
     }
 
     func kept(_ kept: Result<RawMessage, FilingReceiver.Refusal>) {
@@ -355,12 +357,16 @@ private final class ParseAndKeep: Sendable {
         if let parsed { finish(parsed, kept) }
     }
 
-    private func finish(_ parsed: Delivery, _ kept: Result<RawMessage, FilingReceiver.Refusal>) {
+    /// A file kept for a message that could not be read back is named by no row: the raw folder's
+    /// sweep at the next start sets it aside (``IntakeDatabase/setAsideUnnamedRawFiles()``).
+    private func finish(_ parsed: Result<Delivery, FilingReceiver.Refusal>, _ kept: Result<RawMessage, FilingReceiver.Refusal>) {
         then(
-            kept.map { raw in
-                var delivery = parsed
-                delivery.raw = raw
-                return delivery
+            parsed.flatMap { parsed in
+                kept.map { raw in
+                    var delivery = parsed
+                    delivery.raw = raw
+                    return delivery
+                }
             })
     }
 }

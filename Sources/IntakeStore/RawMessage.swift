@@ -44,14 +44,20 @@ public enum RawMessage: Sendable {
     /// The `size` octets of a spooled message's file, read into `buffer` (whose storage is reused
     /// when it is large enough and not shared).
     public static func read(_ path: String, size: Int, into buffer: inout [UInt8]) throws {
+        let descriptor = try openForReading(path)
+        defer { close(descriptor) }
+        try read(descriptor, path: path, size: size, into: &buffer)
+    }
+
+    /// The same, read through `descriptor`, open for reading on the file `path` (which may since
+    /// have been renamed): positional reads, so the descriptor's offset does not matter.
+    public static func read(_ descriptor: CInt, path: String, size: Int, into buffer: inout [UInt8]) throws {
         if buffer.count > size {
             buffer.removeLast(buffer.count - size)
         } else if buffer.count < size {
             buffer.append(contentsOf: repeatElement(0, count: size - buffer.count))
         }
         guard size > 0 else { return }
-        let descriptor = try openForReading(path)
-        defer { close(descriptor) }
         try buffer.withUnsafeMutableBytes { bytes in
             try readExactly(descriptor, into: bytes.baseAddress!, count: size, path: path, offset: 0)
         }
@@ -91,12 +97,13 @@ public enum RawMessage: Sendable {
         return descriptor
     }
 
-    /// Reads exactly `count` octets (the file's octets from `offset` on) into `buffer`.
+    /// Reads exactly `count` octets (the file's octets from `offset` on) into `buffer`, with
+    /// positional reads.
     private static func readExactly(_ descriptor: CInt, into buffer: UnsafeMutableRawPointer, count: Int, path: String, offset: Int) throws
     {
         var done = 0
         while done < count {
-            let got = systemRead(descriptor, buffer + done, count - done)
+            let got = pread(descriptor, buffer + done, count - done, off_t(offset + done))
             if got < 0, errno == EINTR { continue }
             guard got > 0 else {
                 let reason = got == 0 ? "it ended early" : String(cString: strerror(errno))
@@ -106,9 +113,4 @@ public enum RawMessage: Sendable {
             done += got
         }
     }
-}
-
-/// The C library's read(2), which ``RawMessage``'s own `read` methods hide inside the type.
-private func systemRead(_ descriptor: CInt, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
-    read(descriptor, buffer, count)
 }

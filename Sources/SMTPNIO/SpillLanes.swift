@@ -318,7 +318,9 @@ final class SpillLanes: Sendable {
 
     private static func createFile(in directory: String) throws -> (descriptor: CInt, path: String) {
         let path = "\(directory)/incoming-\(UInt64.random(in: .min ... .max))"
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        // Open for reading too: the receiver reads the message back through it, while the file
+        // moves to where it is kept.
+        let descriptor = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw BodyBufferError.createFailed(errno: errno) }
         return (descriptor, path)
     }
