@@ -325,8 +325,8 @@ struct CryptoContentDigest: ContentDigest {
 }
 
 /// The two halves of taking a message received into a spool file, which run at the same time: its
-/// parse, and the keeping of its file (rename and fsyncs). Whichever ends second hands the delivery
-/// on, on its own thread.
+/// reading back and parse, and the keeping of its file (rename and fsyncs). Whichever ends second
+/// hands the delivery on, on its own thread.
 private final class ParseAndKeep: Sendable {
     private struct Halves {
         var parsed: Result<Delivery, FilingReceiver.Refusal>?
@@ -360,9 +360,11 @@ private final class ParseAndKeep: Sendable {
     /// A file kept for a message that could not be read back is named by no row: the raw folder's
     /// sweep at the next start sets it aside (``IntakeDatabase/setAsideUnnamedRawFiles()``).
     private func finish(_ parsed: Result<Delivery, FilingReceiver.Refusal>, _ kept: Result<RawMessage, FilingReceiver.Refusal>) {
+        // When both failed, the keep's reason (the disk is full, the server is stopping) says more
+        // than the read's.
         then(
-            parsed.flatMap { parsed in
-                kept.map { raw in
+            kept.flatMap { raw in
+                parsed.map { parsed in
                     var delivery = parsed
                     delivery.raw = raw
                     return delivery

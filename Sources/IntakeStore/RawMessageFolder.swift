@@ -15,8 +15,9 @@ import Foundation
 /// that names it (`message.raw_sha256`), so a committed message never names a missing file.
 /// Files are never changed once kept. A file that no row names after its delivery's transaction
 /// (a duplicate, a refusal, a rolled-back transaction) is removed; one left by a crash between
-/// keeping and committing, or by an I/O error at the commit, is moved to `unnamed/` at the next
-/// start (``IntakeDatabase/setAsideUnnamedRawFiles()``).
+/// keeping and committing, by an I/O error at the commit, or kept for a message that could not be
+/// read back (the two run at once) is moved to `unnamed/` at the next start
+/// (``IntakeDatabase/setAsideUnnamedRawFiles()``): another delivery may name the same file.
 public struct RawMessageFolder: Sendable {
     /// The folder's path.
     public let path: String

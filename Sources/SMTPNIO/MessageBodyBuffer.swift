@@ -5,12 +5,10 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import CGlibcExtras
 import Crypto
 import NIOCore
 import NIOPosix
 import SMTPCore
-import Synchronization
 
 /// Collects a message's content as it arrives: in memory up to a threshold, then in a file in the
 /// server's temporary folder, so that a large message never sits in memory whole.
@@ -131,14 +129,19 @@ final class MessageBodyBuffer {
             // at the end of data follows). A lane that has caught up takes it here, on the event
             // loop, where a hop to the thread pool and back would delay the reply by two thread
             // wake-ups on a busy machine.
-            let offset = size - memory.readableBytes
-            _ = lanes.hand(&memory, at: offset, on: eventLoop, runIdleLanesHere: true)
+            // Moved out first: a lane run here must not find the buffer borrowed.
+            var last = memory
+            memory = ByteBuffer()
+            _ = lanes.hand(&last, at: size - last.readableBytes, on: eventLoop, last: true)
         }
         // Nothing more comes: the buffer goes now, not when the session drops the message.
         memory = ByteBuffer()
         return lanes.drained(on: eventLoop).flatMapThrowing { () -> MessageContent in
             var result = lanes.takeResult()
-            if let failure = result.failure { throw failure }
+            if let failure = result.failure {
+                if let file = result.file { SpillLanes.remove(file) }
+                throw failure
+            }
             // Dropped while the lanes ran: part of the content never reached the file.
             guard let (descriptor, path) = result.file else { throw BodyBufferError.contentLost }
             // The descriptor stays open for the receiver's sync

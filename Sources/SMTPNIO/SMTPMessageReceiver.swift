@@ -48,7 +48,8 @@ extension SMTPMessageReceiver {
 }
 
 /// Sees the content of a message that goes to a file as it is written: every octet in order,
-/// piece by piece, on a thread of the listener's pool. A receiver does work on a large message
+/// piece by piece, on a thread of the listener's pool (the last piece may be on the session's
+/// event loop). A receiver does work on a large message
 /// while it arrives, instead of after its end, and finds the result in ``MessageContent/file(path:descriptor:size:sha256:observed:)``.
 public protocol MessageContentObserver: Sendable {
     /// The next piece.
@@ -108,10 +109,12 @@ public enum MessageContent: Sendable {
     /// SHA-256 (32 octets), computed as it was written, and what the receiver's
     /// ``MessageContentObserver`` found, if it made one.
     ///
-    /// `descriptor` is the file's, open for writing from its first piece until the session has
-    /// the receiver's answer (the session closes it). A receiver that makes the file durable syncs
-    /// it through this descriptor: it reports an error in writing back any of the content,
-    /// where a descriptor opened later could miss one.
+    /// `descriptor` is the file's, open for reading and writing from its first piece until the
+    /// session has the receiver's answer (the session closes it then: it is valid until the
+    /// receiver completes its promise). A receiver that makes the file durable syncs it through
+    /// this descriptor: it reports an error in writing back any of the content, where a
+    /// descriptor opened later could miss one. A receiver may read the content through it
+    /// (`pread`), wherever the file has moved meanwhile.
     case file(path: String, descriptor: CInt, size: Int, sha256: [UInt8], observed: (any Sendable)?)
 
     /// The content's size in octets.

@@ -21,7 +21,8 @@ public struct SMTPShutdownEvent: Sendable {
 /// its own beyond what I/O needs.
 ///
 /// Replies to pipelined commands are gathered and flushed together (RFC 2920 §3). While an answer
-/// is awaited (a recipient check, a delivery, a file write, a TLS handshake) no further input is
+/// is awaited (a recipient check, a delivery, room among a large message's pieces being written, a
+/// TLS handshake) no further input is
 /// handled, and reading stops once the buffered input passes a bound.
 final class SMTPSessionHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
@@ -257,8 +258,8 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
         case .messageContent(var content):
             guard let body else { return }
             body.append(&content)
-            if let running = body.spillIfNeeded() {
-                wait(for: running, context: context) { _ in _ = body.spillIfNeeded() }
+            if let room = body.spillIfNeeded() {
+                wait(for: room, context: context) { _ in _ = body.spillIfNeeded() }
             }
         case .endOfMessage(let summary):
             let action = machine.dataReceived(summary)

@@ -25,9 +25,10 @@ import Synchronization
 /// drained (``drained(on:)``, ``takeResult()``); everything the lanes share with it is behind one
 /// lock, held only to take or give back work, never while a piece is written or hashed.
 final class SpillLanes: Sendable {
-    /// The pieces handed over and not yet done by both lanes, at most; the session waits for room
-    /// beyond them. Each is a buffer of about 80 KiB (``MessageBodyBuffer/fileChunk`` and a frame).
-    static let maxPiecesInFlight = 3
+    /// The pieces handed over and not yet done by both lanes, at most, before the last (which
+    /// ``MessageBodyBuffer/finish()`` hands over whatever the room); the session waits for room
+    /// beyond them. Each holds a buffer of 128 KiB.
+    static let maxPiecesInFlight = 2
     /// The pieces one run of a lane takes before the pool's other work (other sessions' lanes)
     /// goes first.
     static let piecesPerRun = 2
@@ -47,7 +48,7 @@ final class SpillLanes: Sendable {
         var buffer: ByteBuffer
         var offset: Int
         /// The lanes that have not done this piece yet.
-        var lanesLeft = 2
+        var lanesLeft: Int
     }
 
     private struct State {
@@ -64,6 +65,8 @@ final class SpillLanes: Sendable {
         var observer: (any MessageContentObserver)?
         var failure: (any Error)?
         var discarded = false
+        /// The last piece has been handed over: no buffer is kept for another.
+        var ended = false
         /// Buffers of pieces both lanes are done with, for the session to collect the next in.
         var spares: [ByteBuffer] = []
         var roomWaiter: EventLoopPromise<Void>?
@@ -79,15 +82,17 @@ final class SpillLanes: Sendable {
         }
 
         /// Marks piece `number` done by one lane; releases the pieces at the front that both
-        /// lanes are done with, their buffers kept as spares when they are no larger than
-        /// `reusableCapacity`.
+        /// lanes are done with, their buffers kept as spares while more pieces may come and when
+        /// they are no larger than `reusableCapacity`.
         mutating func done(_ number: Int, by lane: Lane, reusableCapacity: Int) {
             if lane == .write { nextToWrite = number + 1 } else { nextToObserve = number + 1 }
             pieces[number - first].lanesLeft -= 1
             while let front = pieces.first, front.lanesLeft == 0 {
                 let released = pieces.removeFirst()
                 first += 1
-                if spares.count < SpillLanes.maxPiecesInFlight && released.buffer.capacity <= reusableCapacity {
+                if !ended && !discarded && spares.count < SpillLanes.maxPiecesInFlight
+                    && released.buffer.capacity <= reusableCapacity
+                {
                     spares.append(released.buffer)
                 }
             }
@@ -103,6 +108,8 @@ final class SpillLanes: Sendable {
     }
 
     private let state: Mutex<State>
+    /// The lanes that run: the observe lane only when there is an observer.
+    private let lanes: [Lane]
     private let directory: String
     private let threadPool: NIOThreadPool
     /// The largest buffer kept for reuse: a piece's, and not one that grew far beyond it.
@@ -112,6 +119,7 @@ final class SpillLanes: Sendable {
         var state = State()
         state.observer = observer
         self.state = Mutex(state)
+        self.lanes = observer == nil ? [.write] : [.write, .observe]
         self.directory = directory
         self.threadPool = threadPool
         self.reusableCapacity = reusableCapacity
@@ -120,18 +128,17 @@ final class SpillLanes: Sendable {
     /// Whether a write has failed or the pool has stopped: the content is lost.
     var failed: Bool { state.withLock { $0.failure != nil } }
 
-    /// Hands `piece`, which goes at `offset` in the file, to both lanes, and gives back in its
+    /// Hands `piece`, which goes at `offset` in the file, to the lanes, and gives back in its
     /// place the buffer of a piece both lanes are done with, or an empty buffer. Unless
     /// ``maxPiecesInFlight`` pieces are in flight: then leaves `piece` as it is and returns a
     /// future that succeeds once there is room, and the caller hands the piece again.
-    /// `runIdleLanesHere`: a lane that is not running takes the piece on the calling thread
-    /// instead of the pool's (the last piece, when the lanes have caught up: no hop to the pool
-    /// and back before the reply).
-    func hand(_ piece: inout ByteBuffer, at offset: Int, on eventLoop: any EventLoop, runIdleLanesHere: Bool = false)
-        -> EventLoopFuture<Void>?
-    {
+    ///
+    /// `last`: the last piece, handed over whatever the room; a lane that is not running takes it
+    /// on the calling thread instead of the pool's (when the lanes have caught up: no hop to the
+    /// pool and back before the reply), and no buffer is kept for another piece.
+    func hand(_ piece: inout ByteBuffer, at offset: Int, on eventLoop: any EventLoop, last: Bool = false) -> EventLoopFuture<Void>? {
         let (room, start) = state.withLock { s -> (EventLoopFuture<Void>?, [Lane]) in
-            guard s.hasRoom || runIdleLanesHere else {
+            guard s.hasRoom || last else {
                 let waiter = s.roomWaiter ?? eventLoop.makePromise(of: Void.self)
                 s.roomWaiter = waiter
                 return (waiter.futureResult, [])
@@ -140,16 +147,20 @@ final class SpillLanes: Sendable {
             // is no one else's, so the caller clears it in place.
             var handed = s.spares.popLast() ?? ByteBuffer()
             swap(&handed, &piece)
-            s.pieces.append(Piece(buffer: handed, offset: offset))
+            s.pieces.append(Piece(buffer: handed, offset: offset, lanesLeft: lanes.count))
+            if last {
+                s.ended = true
+                s.spares = []
+            }
             var start: [Lane] = []
-            for lane in [Lane.write, .observe] where !s.running(lane) {
+            for lane in lanes where !s.running(lane) {
                 s.setRunning(lane, true)
                 start.append(lane)
             }
             return (nil, start)
         }
         for lane in start {
-            if runIdleLanesHere {
+            if last {
                 run(lane, .active, limit: .max)
             } else {
                 threadPool.submit { self.run(lane, $0, limit: Self.piecesPerRun) }
@@ -174,6 +185,8 @@ final class SpillLanes: Sendable {
             let result = Result(file: s.file, digest: s.digest, observer: s.observer, failure: s.failure)
             s.file = nil
             s.observer = nil
+            s.ended = true
+            s.spares = []
             return result
         }
     }
@@ -183,6 +196,7 @@ final class SpillLanes: Sendable {
     func discard() {
         let file = state.withLock { s in
             s.discarded = true
+            s.spares = []
             return s.takeFileToRemove()
         }
         if let file { Self.remove(file) }

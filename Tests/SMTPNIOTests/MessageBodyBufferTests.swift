@@ -103,8 +103,9 @@ import Testing
     /// buffers (one per piece in flight, and the one being collected) instead of one each.
     @Test(arguments: [1, 2])
     func aLargeMessageReachesItsFileWholeThroughAFewReusedBuffers(poolThreads: Int) async throws {
-        let (folder, group, _) = try Self.start()
+        let (folder, group, onePool) = try Self.start()
         defer { try? FileManager.default.removeItem(atPath: folder) }
+        try await onePool.shutdownGracefully()
         let pool = NIOThreadPool(numberOfThreads: poolThreads)
         pool.start()
         let loop = group.next()
