@@ -14,8 +14,9 @@ import SMTPCore
 /// server's temporary folder, so that a large message never sits in memory whole.
 ///
 /// It belongs to one session's event loop. Once the content goes to a file, it goes in pieces of
-/// ``fileChunk`` octets, handed to the two lanes of ``SpillLanes`` on the thread pool: one writes
-/// each piece and hashes it (SHA-256), the other shows it to the receiver's observer. The session
+/// ``fileChunk`` octets, handed to the lanes of ``SpillLanes`` on the thread pool: one writes
+/// each piece and hashes it (SHA-256), the other, when the receiver has an observer, shows it to
+/// the observer. The session
 /// reads on while they run, up to ``SpillLanes/maxPiecesInFlight`` pieces ahead, and waits for
 /// room beyond that, so memory stays bounded. The last piece is handed over at the end of data;
 /// when the lanes have caught up by then, it is written on the event loop, so the reply waits for
@@ -97,8 +98,15 @@ final class MessageBodyBuffer {
             ?? SpillLanes(directory: directory, threadPool: threadPool, observer: observer, reusableCapacity: 2 * pieceCapacity)
         self.lanes = lanes
         observer = nil
-        let offset = size - memory.readableBytes
-        if let room = lanes.hand(&memory, at: offset, on: eventLoop) { return room }
+        // Moved out while it is handed over: a lane may run on this thread (a stopped pool runs
+        // its work here), and a promise it completes must not find the buffer borrowed.
+        var piece = memory
+        memory = ByteBuffer()
+        let room = lanes.hand(&piece, at: size - piece.readableBytes, on: eventLoop)
+        // The piece itself when there was no room; else a spare buffer, or an empty one. Swapped,
+        // so that no second copy is left to make its clearing below allocate a new one.
+        swap(&memory, &piece)
+        if let room { return room }
         // The next piece goes in the buffer of a piece the lanes are done with (given back in its
         // place), or a new one. It never grows: the hand-over comes once it holds a piece, which at
         // most one more frame overshoots.
@@ -129,7 +137,7 @@ final class MessageBodyBuffer {
             // at the end of data follows). A lane that has caught up takes it here, on the event
             // loop, where a hop to the thread pool and back would delay the reply by two thread
             // wake-ups on a busy machine.
-            // Moved out first: a lane run here must not find the buffer borrowed.
+            // Moved out first: a promise a lane completes here must not find the buffer borrowed.
             var last = memory
             memory = ByteBuffer()
             _ = lanes.hand(&last, at: size - last.readableBytes, on: eventLoop, last: true)
@@ -157,7 +165,7 @@ final class MessageBodyBuffer {
         lanes?.drained(on: eventLoop) ?? eventLoop.makeSucceededVoidFuture()
     }
 
-    /// Drops the content and deletes the file, if any (once a write running on it has ended).
+    /// Drops the content and deletes the file, if any (once the write lane no longer uses it).
     func discard() {
         discarded = true
         memory.clear()

@@ -48,8 +48,8 @@ extension SMTPMessageReceiver {
 }
 
 /// Sees the content of a message that goes to a file as it is written: every octet in order,
-/// piece by piece, on a thread of the listener's pool (the last piece may be on the session's
-/// event loop). A receiver does work on a large message
+/// piece by piece, on a thread of the listener's pool; the last piece, and ``finish()``, may be on
+/// the session's event loop, so neither may block. A receiver does work on a large message
 /// while it arrives, instead of after its end, and finds the result in ``MessageContent/file(path:descriptor:size:sha256:observed:)``.
 public protocol MessageContentObserver: Sendable {
     /// The next piece.

@@ -12,8 +12,10 @@ import NIOPosix
 import Synchronization
 
 /// The pieces of one message on their way to its file, taken in order by two lanes of the thread
-/// pool: the write lane writes each piece and adds it to the message's SHA-256; the observe lane
-/// shows it to the receiver's observer, which decodes and hashes attachments.
+/// pool (the last piece may be taken on the event loop): the write lane writes each piece and
+/// adds it to the message's SHA-256; the observe lane, which runs only when the receiver has an
+/// observer, shows it to the observer (the filing receiver's decodes and hashes attachments).
+/// "Both lanes" below means the lanes that run.
 ///
 /// A lane runs from one piece to the next without going back to the event loop between them, so
 /// the session reads on while they run, up to ``maxPiecesInFlight`` pieces ahead, and is woken only
@@ -21,7 +23,7 @@ import Synchronization
 /// next could go: a 2 MB message made some thirty such round trips, each two thread wake-ups, and
 /// the session read nothing meanwhile.
 ///
-/// The event loop hands pieces over (``hand(_:at:on:)``) and takes the result once both lanes have
+/// The event loop hands pieces over (``hand(_:at:on:last:)``) and takes the result once both lanes have
 /// drained (``drained(on:)``, ``takeResult()``); everything the lanes share with it is behind one
 /// lock, held only to take or give back work, never while a piece is written or hashed.
 final class SpillLanes: Sendable {
