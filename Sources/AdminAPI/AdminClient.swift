@@ -38,8 +38,12 @@ public final class AdminClient {
         address.sun_family = sa_family_t(AF_UNIX)
         let pathBytes = Array(path.utf8)
         let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        // Each failure below closes the socket and marks it closed: `self` is whole by then, so
+        // `deinit` runs after the throw, and a second close could close another thread's new
+        // descriptor of the same number.
         guard pathBytes.count < capacity else {
             _ = posixClose(descriptor)
+            descriptor = -1
             throw ConnectionError(code: nil, description: "the socket path \(path) is longer than \(capacity - 1) octets")
         }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
@@ -52,6 +56,7 @@ public final class AdminClient {
         guard result == 0 else {
             let code = errno
             _ = posixClose(descriptor)
+            descriptor = -1
             throw ConnectionError(code: code, description: Self.connectProblem(path: path, code: code))
         }
     }

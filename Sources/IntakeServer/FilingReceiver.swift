@@ -179,10 +179,12 @@ struct FilingReceiver: SMTPMessageReceiver {
     /// just written, read from the page cache.
     private func read(_ descriptor: CInt, path: String, size: Int, into bytes: inout [UInt8]) -> Result<Void, Refusal> {
         do {
-            return .success(try RawMessage.read(descriptor, path: path, size: size, into: &bytes))
+            try RawMessage.read(descriptor, path: path, size: size, into: &bytes)
+            failures.worked(.readBack)
+            return .success(())
         } catch {
             logger.error("cannot read the received message", metadata: ["error": "\(error)"])
-            failures.failed(.rawFile, "cannot read the received message: \(error)")
+            failures.failed(.readBack, "cannot read the received message: \(error)")
             return .failure(
                 Refusal(
                     result: .rejected(SMTPReply(451, EnhancedStatusCode(4, 3, 0), "could not read the message back; try again later"))))

@@ -13,8 +13,11 @@ import Synchronization
 final class StorageFailures: Sendable {
     /// The part of storing a delivery that failed.
     enum Part: String, Sendable, CaseIterable {
-        /// Keeping a large message's file in the raw folder, or reading it back.
+        /// Keeping a large message's file in the raw folder.
         case rawFile = "raw file"
+        /// Reading a large message back from its spool file. Its own part: the file's keep runs at
+        /// the same time, and its success must not end this failure.
+        case readBack = "reading back"
         /// The transaction that files the message.
         case commit
     }

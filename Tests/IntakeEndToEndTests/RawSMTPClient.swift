@@ -36,7 +36,10 @@ final class RawSMTPClient {
     /// Connects; `receiveBuffer` caps the socket's receive buffer (and so the window the server
     /// may fill while this client does not read).
     init(port: Int, timeoutSeconds: Int = 10, receiveBuffer: Int32? = nil) throws {
-        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        // A local until connected: were `self` whole when the connect fails, `deinit` would close
+        // the descriptor a second time, and with it whatever another test has opened since under
+        // the same number.
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         if var size = receiveBuffer {
             setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         }
@@ -52,9 +55,11 @@ final class RawSMTPClient {
             }
         }
         guard result == 0 else {
+            let code = errno
             close(descriptor)
-            throw RawClientError.connectFailed(errno)
+            throw RawClientError.connectFailed(code)
         }
+        self.descriptor = descriptor
     }
 
     deinit { close(descriptor) }

@@ -59,7 +59,10 @@ final class NotifySocket: @unchecked Sendable {
         let name = "intake-notify-\(getpid())-\(UUID().uuidString.prefix(8))"
         path = abstract ? nil : NSTemporaryDirectory() + name + ".sock"
         address = abstract ? "@" + name : path!
-        descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        // A local until bound: were `self` whole when the bind fails, `deinit` would close the
+        // descriptor a second time, and with it whatever another test has opened since under the
+        // same number.
+        let descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
         var bytes = Array(address.utf8)
         if abstract { bytes[0] = 0 }
@@ -75,6 +78,7 @@ final class NotifySocket: @unchecked Sendable {
             close(descriptor)
             throw POSIXError(.init(rawValue: error) ?? .EIO)
         }
+        self.descriptor = descriptor
     }
 
     /// Datagrams received until one satisfies `done` or `timeout` passes.
