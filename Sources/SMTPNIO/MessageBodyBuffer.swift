@@ -57,7 +57,10 @@ final class MessageBodyBuffer {
     /// The lanes, once the content goes to a file.
     private var lanes: SpillLanes?
     private(set) var size = 0
-    var failed: Bool { lanes?.failed ?? false }
+    /// The lanes failed (a write, or the pool stopped), as seen at a hand-over: the rest of the
+    /// content is dropped as it arrives. A flag of the event loop's, so that a frame's append
+    /// takes no lock.
+    private var contentLost = false
 
     init(
         threshold: Int, directory: String, threadPool: NIOThreadPool, eventLoop: any EventLoop, allocator: ByteBufferAllocator,
@@ -76,7 +79,7 @@ final class MessageBodyBuffer {
     /// Appends content.
     func append(_ bytes: inout ByteBuffer) {
         size += bytes.readableBytes
-        guard !failed else { return }
+        guard !contentLost else { return }
         memory.writeBuffer(&bytes)
     }
 
@@ -86,7 +89,7 @@ final class MessageBodyBuffer {
     }
 
     /// Whether the memory part has reached its spill size and should go to the file.
-    var shouldSpill: Bool { !discarded && !failed && memory.readableBytes >= spillSize }
+    var shouldSpill: Bool { !discarded && !contentLost && memory.readableBytes >= spillSize }
 
     /// Hands the memory part to the lanes once it has reached its spill size. Returns a future
     /// when they have no room for it yet: the session waits for it, then calls again. `nil`: the
@@ -98,6 +101,11 @@ final class MessageBodyBuffer {
             ?? SpillLanes(directory: directory, threadPool: threadPool, observer: observer, reusableCapacity: 2 * pieceCapacity)
         self.lanes = lanes
         observer = nil
+        if lanes.failed {
+            // Part of the content never reached the file: the end of data reports why.
+            contentLost = true
+            return nil
+        }
         // Moved out while it is handed over: a lane may run on this thread (a stopped pool runs
         // its work here), and a promise it completes must not find the buffer borrowed.
         var piece = memory
@@ -132,22 +140,21 @@ final class MessageBodyBuffer {
             return eventLoop.makeSucceededFuture(.memory(memory))
         }
         let size = self.size
-        if !lanes.failed && memory.readableBytes > 0 {
+        // Nothing more comes: the buffer goes now, not when the session drops the message; and
+        // moved out first, so that a promise a lane completes here does not find it borrowed.
+        var last = memory
+        memory = ByteBuffer()
+        if !lanes.failed && last.readableBytes > 0 {
             // The last piece: at most one, written to the page cache and not synced (the fsync
             // at the end of data follows). A lane that has caught up takes it here, on the event
             // loop, where a hop to the thread pool and back would delay the reply by two thread
             // wake-ups on a busy machine.
-            // Moved out first: a promise a lane completes here must not find the buffer borrowed.
-            var last = memory
-            memory = ByteBuffer()
             _ = lanes.hand(&last, at: size - last.readableBytes, on: eventLoop, last: true)
         }
-        // Nothing more comes: the buffer goes now, not when the session drops the message.
-        memory = ByteBuffer()
         return lanes.drained(on: eventLoop).flatMapThrowing { () -> MessageContent in
             var result = lanes.takeResult()
             if let failure = result.failure {
-                if let file = result.file { SpillLanes.remove(file) }
+                if let (descriptor, path) = result.file { MessageFiles.remove(path, descriptor: descriptor) }
                 throw failure
             }
             // Dropped while the lanes ran: part of the content never reached the file.

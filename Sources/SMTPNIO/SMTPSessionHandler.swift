@@ -22,8 +22,8 @@ public struct SMTPShutdownEvent: Sendable {
 ///
 /// Replies to pipelined commands are gathered and flushed together (RFC 2920 §3). While an answer
 /// is awaited (a recipient check, a delivery, room among a large message's pieces being written, a
-/// TLS handshake) no further input is
-/// handled, and reading stops once the buffered input passes a bound.
+/// TLS handshake) no further input is handled, and reading stops once the buffered input passes a
+/// bound.
 final class SMTPSessionHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer

@@ -201,7 +201,7 @@ final class SpillLanes: Sendable {
             s.spares = []
             return s.takeFileToRemove()
         }
-        if let file { Self.remove(file) }
+        if let file { MessageFiles.remove(file.path, descriptor: file.descriptor) }
     }
 
     /// A run of `lane`: takes up to `limit` pieces in order, then goes to the back of the pool's
@@ -240,7 +240,7 @@ final class SpillLanes: Sendable {
             threadPool.submit { self.run(lane, $0, limit: Self.piecesPerRun) }
             return
         }
-        if let fileToRemove { Self.remove(fileToRemove) }
+        if let fileToRemove { MessageFiles.remove(fileToRemove.path, descriptor: fileToRemove.descriptor) }
         drained?.succeed()
     }
 
@@ -288,7 +288,7 @@ final class SpillLanes: Sendable {
                 do {
                     try Self.writePiece(buffer, to: opened.descriptor, at: offset)
                 } catch {
-                    Self.remove(opened)
+                    MessageFiles.remove(opened.path, descriptor: opened.descriptor)
                     file = nil
                     throw error
                 }
@@ -325,11 +325,6 @@ final class SpillLanes: Sendable {
             return s.roomWaiter
         }
         room?.succeed()
-    }
-
-    static func remove(_ file: (descriptor: CInt, path: String)) {
-        close(file.descriptor)
-        unlink(file.path)
     }
 
     private static func createFile(in directory: String) throws -> (descriptor: CInt, path: String) {
