@@ -352,19 +352,35 @@ struct MIMEParser {
             pos = end
             return end
         }
+        // A boundary line begins with a dash, so only lines that do are looked at: the next one
+        // is found with one `memchr` for a dash after a line feed, not a search per line (a
+        // base64 body has no dash at all).
         var ls = pos
         while ls < end {
-            let lf = Bytes.indexOfLF(buf, from: ls, end: end)
-            if buf[ls] == ASCII.dash, lf - ls >= 3 {
-                if stack.match(buf, lineStart: ls, lineEnd: lf) != nil {
+            if buf[ls] == ASCII.dash {
+                let lf = Bytes.indexOfLF(buf, from: ls, end: end)
+                if lf - ls >= 3, stack.match(buf, lineStart: ls, lineEnd: lf) != nil {
                     let start = pos
                     pos = ls
                     return max(start, contentEnd(beforeLine: ls))
                 }
             }
-            ls = lf < end ? lf + 1 : end
+            ls = Self.nextLineStartingWithDash(buf, after: ls, end: end)
         }
         pos = end
+        return end
+    }
+
+    /// The start of the first line after the one at `lineStart` that begins with a dash, or
+    /// `end`. A line begins after a line feed.
+    static func nextLineStartingWithDash(_ buf: UnsafeBufferPointer<UInt8>, after lineStart: Int, end: Int) -> Int {
+        guard let base = buf.baseAddress else { return end }
+        var search = lineStart + 1
+        while search < end, let hit = memchr(base + search, CInt(ASCII.dash), end - search) {
+            let index = UnsafeRawPointer(hit) - UnsafeRawPointer(base)
+            if buf[index - 1] == ASCII.lf { return index }
+            search = index + 1
+        }
         return end
     }
 

@@ -314,6 +314,29 @@ struct MIMETests {
         #expect(m.subject == "plain")
     }
 
+    /// A boundary is only a line that begins with `--` and the boundary (RFC 2046 §5.1.1): dashes
+    /// inside lines, lines of dashes and near-boundaries stay in the body, with LF or CRLF line
+    /// ends, and a part may be empty.
+    @Test(arguments: [
+        ("first - second -- third\n- a list item\n---\n--b-not-quite\n-- \nend", "\n"),
+        ("first - second -- third\n- a list item\n---\n--b-not-quite\n-- \nend", "\r\n"),
+        ("-leading dash\nx--b\n", "\r\n"),
+        ("", "\r\n"),
+        ("", "\n"),
+    ])
+    func boundariesAreOnlyLinesThatBeginWithThem(body: String, lineEnd: String) {
+        let lines = ["From: a@example.org", "Content-Type: multipart/mixed; boundary=b", "", "--b", "Content-Type: text/plain", ""]
+        let text = lines.joined(separator: lineEnd) + lineEnd + body.replacingOccurrences(of: "\n", with: lineEnd)
+        let raw =
+            text + (body.isEmpty ? "" : lineEnd) + "--b" + lineEnd + "Content-Type: text/plain" + lineEnd + lineEnd + "two" + lineEnd
+            + "--b--" + lineEnd
+        let m = MailMessage.parse(Array(raw.utf8))
+        #expect(m.root.parts.count == 2)
+        #expect(String(decoding: m.root.parts.first?.rawBody ?? [], as: UTF8.self) == body.replacingOccurrences(of: "\n", with: lineEnd))
+        #expect(String(decoding: m.root.parts.last?.rawBody ?? [], as: UTF8.self) == "two")
+        #expect(m.defects.map(\.kind) == (lineEnd == "\n" ? [.bareLineFeed] : []))
+    }
+
     @Test func digestDefaultsToMessage() {
         let m = MailMessage.parse(
             eml(
