@@ -101,12 +101,24 @@ public struct ContactCandidate: Sendable, Hashable, Codable {
     }
 
     /// The display name, unless it is blank or an address, without what only decorates it
-    /// (``plainName(_:)``).
+    /// (``plainName(_:)``), and naming the relay for a relayed sender (``relayName(_:)``).
     public var displayName: String? {
         guard let name else { return nil }
-        let plain = Self.plainName(name)
+        let plain = Self.plainName(Self.relayName(name) ?? name)
         guard !plain.isEmpty, !plain.contains("@") else { return nil }
         return plain
+    }
+
+    /// For a display name `X via Y`, `Y`; else `nil`. Google Groups, Mailman (against DMARC) and
+    /// notification services send a person's message from their own address and name it so
+    /// (`'Jane Doe' via Sales <sales@googlegroups.com>`): the address is the group's or the
+    /// service's, and every message relayed by it comes from it, so its contact is the group,
+    /// named after it, not the first person met through it.
+    public static func relayName(_ name: String) -> String? {
+        guard let via = name.range(of: " via ", options: .backwards) else { return nil }
+        let relay = name[via.upperBound...].trimmingCharacters(in: .whitespaces)
+        let sender = name[..<via.lowerBound].trimmingCharacters(in: .whitespaces)
+        return relay.isEmpty || sender.isEmpty ? nil : relay
     }
 
     /// `name` without invisible format characters (bidirectional marks and embeddings, which

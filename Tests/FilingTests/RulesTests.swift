@@ -110,6 +110,20 @@ import Testing
         #expect(ContactCandidate.plainName(name) == plain)
     }
 
+    /// A relayed sender's address is the relay's: its contact is named after the relay.
+    @Test(arguments: [
+        ("'Jane Doe' via Sales Team", "sales-team@googlegroups.com", "Sales Team"),
+        ("Jane Doe via Dev-List", "dev-list@lists.example.org", "Dev-List"),
+        ("\"Jane Doe\" via LinkedIn", "messages-noreply@linkedin.com", "LinkedIn"),
+        ("Jane Doe via ", "jane@doe.example", "Jane Doe via"),
+        ("Maria Via", "maria@via.example", "Maria Via"),
+        ("Olivia Viana", "olivia@viana.example", "Olivia Viana"),
+    ])
+    func aRelayedSenderIsNamedAfterTheRelay(_ name: String, _ address: String, _ contactName: String) {
+        let candidate = ContactCandidate(address: address, name: name, source: "from", companyDomain: nil)
+        #expect(candidate.contactName == contactName)
+    }
+
     @Test func anInvisibleNameIsNoName() {
         let candidate = ContactCandidate(address: "ruth@levi.example", name: "\u{200F}\u{200F}", source: "to", companyDomain: nil)
         #expect(candidate.displayName == nil)
