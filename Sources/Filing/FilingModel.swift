@@ -214,6 +214,17 @@ public struct FilingRefusal: Error, Sendable, Hashable {
         )
     }
 
+    /// An auto-reply, a bounce or bulk mail whose header From is not one of the user's addresses:
+    /// a customer's out-of-office answering a message the dropbox was copied on, or a list's
+    /// mail. Refused as any stranger's mail is, without telling anyone to trust its sender.
+    public static func untrustedAutomated(_ address: String) -> FilingRefusal {
+        FilingRefusal(
+            code: 550, enhancedCode: "5.7.1",
+            text: "an automated message (auto-reply, bounce or bulk mail) from \(address), which is not a trusted address "
+                + "of this dropbox; not filed"
+        )
+    }
+
     /// The message has no usable From.
     public static let noFrom = FilingRefusal(
         code: 550, enhancedCode: "5.7.1", text: "the message has no From address, so its sender cannot be trusted"

@@ -8,7 +8,8 @@ public enum FilingRules {
     /// validated extra address; `nil` when it does.
     public static func trustRefusal(for message: MailMessage, user: DropboxUser) -> FilingRefusal? {
         guard let from = message.from, from.isComplete else { return .noFrom }
-        return user.ownAddresses.contains(from.normalized) ? nil : .untrusted(from.address)
+        if user.ownAddresses.contains(from.normalized) { return nil }
+        return message.isAutomated ? .untrustedAutomated(from.address) : .untrusted(from.address)
     }
 
     /// The people in the message who are contacts: everyone found in headers, body and forwarded
