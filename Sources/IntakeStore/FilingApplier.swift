@@ -153,7 +153,7 @@ struct FilingApplier {
 
         // Contacts: matched on any of their addresses, created when missing (and allowed).
         var contacts: [(id: Int64, companyID: Int64?)] = []
-        var unknown = 0
+        var unknown: [String] = []
         for candidate in intent.contacts {
             if let contact = try findContact(candidate.address, organisationID: user.organisationID) {
                 // A contact first met without a display name (an address in a body or a Cc) is
@@ -167,12 +167,12 @@ struct FilingApplier {
             } else if organisation.settings.createContacts {
                 contacts.append(try createContact(candidate, organisationID: user.organisationID))
             } else {
-                unknown += 1
+                unknown.append(candidate.address)
             }
         }
 
         if kind == .note && contacts.isEmpty && attached.isEmpty {
-            if unknown > 0 {
+            if !unknown.isEmpty {
                 let messageRow = try storeMessage(organisationID: user.organisationID)
                 try credit(messageRow, user: user, kind: kind)
                 return RecipientResult(
@@ -234,6 +234,12 @@ struct FilingApplier {
         filed.sort { (Schema.filingRank($0.type), $0.id) < (Schema.filingRank($1.type), $1.id) }
         var reasons: [String] = []
         if !unresolved.isEmpty { reasons.append("unknown reference \(unresolved.joined(separator: ", "))") }
+        if !unknown.isEmpty {
+            // Filed under a record all the same: the people it names are not lost from sight.
+            reasons.append(
+                "not contacts, as create_contacts is off: \(unknown.joined(separator: ", ")); "
+                    + "file it under them with intakectl message assign once they are")
+        }
         if intent.contactsLeftOut > 0 {
             reasons.append(
                 "\(intent.contactsLeftOut) more people not filed: at most \(limits.maxContactsPerMessage) contacts per message")
