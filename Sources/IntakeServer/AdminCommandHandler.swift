@@ -352,7 +352,8 @@ struct AdminCommandHandler: Sendable {
     static func logEntry(_ entry: MessageLogEntry) -> JSONValue {
         .object([
             "id": .int(entry.id), "message": .optional(entry.storedMessage), "received_at": timestamp(entry.receivedAt),
-            "smtp_id": .string(entry.smtpID), "message_id": .optional(entry.messageID), "from": .optional(entry.from),
+            "smtp_id": .string(entry.smtpID), "envelope_from": .string(entry.envelopeFrom), "message_id": .optional(entry.messageID),
+            "from": .optional(entry.from),
             "subject": .optional(entry.subject), "recipient": .string(entry.recipient), "users": .strings(entry.user.map { [$0] } ?? []),
             "kind": .optional(entry.kind), "outcome": .string(entry.outcome), "reason": .optional(entry.reason),
             "unresolved_refs": .strings(entry.unresolvedRefs), "filed": .strings(entry.filed),

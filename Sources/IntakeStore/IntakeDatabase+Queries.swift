@@ -55,6 +55,8 @@ public struct MessageLogEntry: Sendable, Hashable, Codable {
     public var id: Int64
     public var receivedAt: Double
     public var smtpID: String
+    /// The envelope's reverse-path (MAIL FROM), `<>` when null.
+    public var envelopeFrom: String
     public var messageID: String?
     public var from: String?
     public var subject: String?
@@ -216,7 +218,8 @@ extension IntakeDatabase {
             arguments += [max(1, min(limit, 10_000))]
             return try Row.fetchAll(db, sql: sql, arguments: arguments).map {
                 MessageLogEntry(
-                    id: $0["id"], receivedAt: $0["received_at"], smtpID: $0["smtp_id"], messageID: $0["message_id_header"],
+                    id: $0["id"], receivedAt: $0["received_at"], smtpID: $0["smtp_id"], envelopeFrom: $0["envelope_from"],
+                    messageID: $0["message_id_header"],
                     from: $0["header_from"],
                     subject: $0["subject"], recipient: $0["recipient"], user: $0["user_email"], kind: $0["kind"], outcome: $0["outcome"],
                     reason: $0["reason"], unresolvedRefs: Self.decodeList($0["unresolved_refs"]), filed: Self.decodeList($0["filed"]),
