@@ -50,6 +50,60 @@ import Testing
         await crm.stop()
     }
 
+    /// A 250 lost on the way (the client gone right after its final dot): the message is filed,
+    /// and the sender's retry is answered 250 and filed nothing twice.
+    @Test func aRetryAfterALost250FilesNothingTwice() async throws {
+        let crm = try await CRMFixture.start()
+        let message = mail(to: "Jane Fenwick <\(Self.customer)>", subject: "Quote", messageID: "<lost-250@harbourview.example>")
+        let client = try RawSMTPClient.greeted(port: crm.daemon.port)
+        try client.startMessage(from: Self.bob, to: crm.dropbox(Self.bob))
+        try client.send(message + "\r\n.\r\n")
+        client.abort()
+        var rows: [MessageLogEntry] = []
+        for _ in 0..<100 where rows.isEmpty {
+            try await Task.sleep(for: .milliseconds(50))
+            rows = try await crm.log()
+        }
+        #expect(rows.map(\.outcome) == ["filed"])
+        #expect(try await crm.send(message, to: [crm.dropbox(Self.bob)]).code == 250)
+        #expect(try await crm.log().map(\.outcome) == ["duplicate", "filed"])
+        #expect(try await crm.database.storedMessageCount() == 1)
+        #expect(try await crm.database.notes(organisation: CRMFixture.organisation).count == 1)
+        await crm.stop()
+    }
+
+    /// Bob forwards what his colleague Anna forwarded him: Anna (a colleague at another domain)
+    /// is no contact, and the message is filed under the original's sender.
+    @Test func aColleaguesForwardForwardedByTheUserIsFiled() async throws {
+        let crm = try await CRMFixture.start(users: [
+            ("bob.carter@harbourview.example", "Bob Carter", "Europe/London"), ("anna.berg@example.org", "Anna Berg", "Europe/Berlin"),
+        ])
+        let sent = try await crm.send(
+            try CRMFixture.fixture("clients/apple_forward_of_gmail_forward.eml"), from: Self.bob, to: [crm.dropbox(Self.bob)])
+        #expect(sent.code == 250)
+        #expect(try await crm.contactEmails() == ["yusuf@demir-tekstil.example"])
+        #expect(try await crm.log().first?.outcome == "filed")
+        await crm.stop()
+    }
+
+    /// A contact with a second address (a CRM adds it) is matched on either, in any letter case.
+    @Test func aContactIsMatchedOnAnyOfItsAddresses() async throws {
+        let crm = try await CRMFixture.start()
+        #expect(try await crm.send(mail(to: "Jane Fenwick <\(Self.customer)>", subject: "Quote"), to: [crm.dropbox(Self.bob)]).code == 250)
+        try await crm.database.write { db in
+            try db.execute(
+                sql:
+                    "INSERT INTO contact_email (contact_id, organisation_id, email) SELECT contact_id, organisation_id, ? FROM contact_email",
+                arguments: ["jane@fenwick-home.example"])
+        }
+        let toHome = mail(to: "Jane <Jane@Fenwick-Home.example>", subject: "Weekend delivery")
+        #expect(try await crm.send(toHome, to: [crm.dropbox(Self.bob)]).code == 250)
+        let contacts = try await crm.database.contacts(organisation: CRMFixture.organisation)
+        #expect(contacts.map(\.emails) == [["jane.fenwick@fenwick-logistics.example", "jane@fenwick-home.example"]])
+        #expect(try await crm.database.notes(organisation: CRMFixture.organisation).count == 2)
+        await crm.stop()
+    }
+
     /// The log row names the envelope, the header From and the Message-ID; a dropbox address in
     /// a visible Cc is no contact.
     @Test func theLogNamesTheEnvelopeAndTheVisibleDropboxIsNoContact() async throws {
