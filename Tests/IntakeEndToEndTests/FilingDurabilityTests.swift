@@ -1,12 +1,16 @@
 import Foundation
+import GRDB
 import IntakeStore
+import MailParser
 import Testing
 
 /// 250 means filed: messages from several sessions, the daemon killed at random moments and
 /// started again, every message retried until acknowledged. Each ends up filed exactly once.
 @Suite struct FilingDurabilityTests {
     @Test func everyAcknowledgedMessageIsFiledExactlyOnceAcrossSIGKILLs() async throws {
-        var crm = try await CRMFixture.start()
+        // Messages over 4 KiB (every tenth) arrive in spool files and are kept in the raw folder.
+        let settings = ["smtp.memory_threshold": "4096"]
+        var crm = try await CRMFixture.start(settings: settings)
         let bob = FilingTests.bob
         let dropbox = crm.dropbox(bob)
         let total = 1000
@@ -35,7 +39,9 @@ import Testing
             if round < 3 {
                 crm = CRMFixture(
                     daemon: try await Daemon(
-                        settings: ["delivery": "filing", "dropbox.domains": "dropbox.localhost,intake.example.com"],
+                        settings: settings.merging(["delivery": "filing", "dropbox.domains": "dropbox.localhost,intake.example.com"]) {
+                            $1
+                        },
                         dataDirectory: crm.daemon.dataDirectory
                     ),
                     database: crm.database, users: crm.users
@@ -65,6 +71,18 @@ import Testing
             ]
         }
         #expect(counts == [total, total, total, total, 0])
+        // Each large message's file is in the raw folder, whole: its content hashes to its name.
+        let rawFolder = try #require(crm.database.rawFolder)
+        let kept = try await crm.database.read { db in
+            try Row.fetchAll(db, sql: "SELECT raw_sha256, size FROM message WHERE raw_sha256 IS NOT NULL").map {
+                (sha256: $0["raw_sha256"] as String, size: $0["size"] as Int)
+            }
+        }
+        #expect(kept.count == total / 10)
+        for file in kept {
+            let bytes = try rawFolder.contents(file.sha256, size: file.size)
+            #expect(MailParser.SHA256.hex(bytes) == file.sha256)
+        }
         await crm.stop()
     }
 }

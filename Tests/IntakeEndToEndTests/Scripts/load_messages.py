@@ -4,8 +4,10 @@
 usage: load_messages.py PORT MAIL_FROM RCPT SESSIONS NUMBERS_FILE [KILL_PID KILL_AFTER]
 NUMBERS_FILE holds the message numbers to send, one per line. With KILL_PID, the process KILL_PID
 (the daemon) gets SIGKILL right after the KILL_AFTER-th acknowledgement: mid-stream, whatever the
-machine's speed.
+machine's speed. Every tenth message carries a 30 KB attachment.
 """
+import base64
+import hashlib
 import os
 import signal
 import smtplib
@@ -20,14 +22,25 @@ acknowledged = 0
 
 
 def message(number):
-    return (
+    head = (
         f"From: Bob Carter <{mail_from}>\r\n"
         f"To: Client {number} <client{number}@client-co.example>\r\n"
         f"Subject: Durability {number}\r\n"
         f"Message-ID: <durability-{number}@harbourview.example>\r\n"
         "Date: Mon, 23 Nov 2026 10:00:00 +0000\r\n"
-        "\r\n"
-        f"Message number {number}.\r\n" + "Some body text to give the message a realistic size.\r\n" * 20
+    )
+    text = f"Message number {number}.\r\n" + "Some body text to give the message a realistic size.\r\n" * 20
+    if number % 10:
+        return (head + "\r\n" + text).encode()
+    # Every tenth carries a 30 KB attachment: over a low smtp.memory_threshold it arrives in a
+    # spool file and is kept in the raw folder.
+    attachment = base64.encodebytes(hashlib.sha256(str(number).encode()).digest() * 960).decode().replace("\n", "\r\n")
+    return (
+        head + "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="part"\r\n\r\n'
+        "--part\r\nContent-Type: text/plain\r\n\r\n" + text
+        + f'--part\r\nContent-Type: application/octet-stream; name="figures-{number}.bin"\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\n" + attachment + "--part--\r\n"
     ).encode()
 
 
