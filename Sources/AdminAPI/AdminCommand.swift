@@ -73,6 +73,12 @@ public struct AdminCommand: Sendable, Hashable {
             "message.assign", required: ["message"], optional: ["contact", "case", "opportunity"],
             "File a message by hand under a contact, a case or an opportunity (exactly one)."),
         AdminCommand("message.reprocess", required: ["message"], "Run the filing rules again on a kept message."),
+        AdminCommand(
+            "attachment.list", required: ["sha256"], optional: ["org"],
+            "The kept messages that carry the attachment whose content has this SHA-256."),
+        AdminCommand(
+            "attachment.get", required: ["sha256"], optional: ["org"],
+            "The content of the attachment of this SHA-256 (base64), read from the first kept message that carries it."),
         AdminCommand("status", "Version, uptime, listeners, counts and database size."),
         AdminCommand(
             "backup", required: ["path"],

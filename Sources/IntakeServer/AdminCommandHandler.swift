@@ -246,6 +246,15 @@ struct AdminCommandHandler: Sendable {
                     }),
             ])
 
+        case "attachment.list":
+            let items = try await database.attachments(
+                sha256: try params.string("sha256"), organisation: try params.optionalReference("org"))
+            return .object(["items": .array(items.map(Self.attachment))])
+        case "attachment.get":
+            let (attachment, content) = try await database.attachmentContent(
+                sha256: try params.string("sha256"), organisation: try params.optionalReference("org"))
+            return .object(Self.attachmentFields(attachment).merging(["content": .string(Data(content).base64EncodedString())]) { $1 })
+
         case "status":
             return try await status()
 
@@ -340,6 +349,18 @@ struct AdminCommandHandler: Sendable {
             "id": .int(view.id), "title": .string(view.title), "due": .optional(view.due), "owner": .optional(view.owner),
             "contacts": .ints(view.contacts), "message": .optional(view.message),
         ])
+    }
+
+    static func attachment(_ view: AttachmentView) -> JSONValue {
+        .object(attachmentFields(view))
+    }
+
+    static func attachmentFields(_ view: AttachmentView) -> [String: JSONValue] {
+        [
+            "sha256": .string(view.sha256), "size": .int(Int64(view.size)), "content_type": .string(view.contentType),
+            "filename": .optional(view.filename), "message": .int(view.message), "received_at": timestamp(view.receivedAt),
+            "subject": .optional(view.subject),
+        ]
     }
 
     static func messageBrief(_ brief: MessageBrief) -> JSONValue {

@@ -406,6 +406,11 @@ struct FilingApplier {
         if case .file(let path, let size) = delivery.raw {
             try RawMessage.copy(file: path, size: size, into: db, table: "message", column: "raw", row: row)
         }
+        for attachment in message.attachments {
+            try db.executeCached(
+                sql: "INSERT OR IGNORE INTO attachment (sha256, message_id, size, content_type, filename) VALUES (?, ?, ?, ?, ?)",
+                arguments: [attachment.sha256, row, attachment.size, attachment.contentType, attachment.filename])
+        }
         storedMessage[organisationID] = row
         storedRaw = true
         return row

@@ -336,6 +336,32 @@ enum Schema {
                 }
             }
         }
+        migrator.registerMigration("v9 attachments by their digest") { db in
+            // Attachments are addressed by the SHA-256 of their decoded content: which kept
+            // messages carry the one of a digest (`attachment.list`), and its bytes, read from the
+            // first of them (`attachment.get`). Messages kept before it are taken from their
+            // summaries.
+            try withoutSizeCap(db) {
+                try db.execute(
+                    sql: """
+                        CREATE TABLE attachment (
+                            sha256 TEXT NOT NULL,
+                            message_id INTEGER NOT NULL REFERENCES message(id) ON DELETE CASCADE,
+                            size INTEGER NOT NULL,
+                            content_type TEXT NOT NULL,
+                            filename TEXT,
+                            PRIMARY KEY (sha256, message_id)
+                        ) WITHOUT ROWID;
+                        CREATE INDEX attachment_message ON attachment(message_id);
+                        INSERT OR IGNORE INTO attachment (sha256, message_id, size, content_type, filename)
+                            SELECT json_extract(a.value, '$.sha256'), m.id, json_extract(a.value, '$.size'),
+                                json_extract(a.value, '$.content_type'), json_extract(a.value, '$.filename')
+                            FROM message m, json_each(m.summary, '$.attachments') a
+                            WHERE json_valid(m.summary) AND json_extract(a.value, '$.sha256') IS NOT NULL;
+                        """
+                )
+            }
+        }
         return migrator
     }
 

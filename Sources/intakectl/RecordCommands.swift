@@ -318,5 +318,5 @@ struct StatusCommand: AdminVerb {
 let adminGroups: [any ParsableCommand.Type] = [
     OrgCommands.self, UserCommands.self, SenderCommands.self, ExclusionCommands.self, SettingsCommands.self, ContactCommands.self,
     CompanyCommands.self, NoteCommands.self, CaseCommands.self,
-    OpportunityCommands.self, TaskCommands.self, MessageCommands.self, StatusCommand.self, BackupCommand.self,
+    OpportunityCommands.self, TaskCommands.self, MessageCommands.self, AttachmentCommands.self, StatusCommand.self, BackupCommand.self,
 ]

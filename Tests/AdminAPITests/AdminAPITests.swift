@@ -137,7 +137,9 @@ import Testing
     }
 
     /// The issues' admin list, `backup` of the operations issue, `contact.create` for the
-    /// unmatched messages of someone new, and `user.update` for a user's name and time zone.
+    /// unmatched messages of someone new, `user.update` for a user's name and time zone, and
+    /// `attachment.list` and `attachment.get` for attachments by their SHA-256 (the filing issue's
+    /// store).
     @Test func theCommandTableIsTheIssuesList() {
         let names = AdminCommand.all.map(\.name)
         #expect(Set(names).count == names.count)
@@ -149,7 +151,7 @@ import Testing
                 "contact.create", "contact.list", "contact.show", "company.list", "company.show", "note.list", "case.list", "case.show",
                 "opportunity.list",
                 "opportunity.show", "task.list", "message.list", "message.show", "message.raw", "message.assign", "message.reprocess",
-                "status", "backup",
+                "attachment.list", "attachment.get", "status", "backup",
             ])
         for command in AdminCommand.all {
             #expect(Set(command.required).isDisjoint(with: command.optional), "\(command.name)")

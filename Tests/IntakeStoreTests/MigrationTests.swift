@@ -268,4 +268,34 @@ import Testing
             }
         }
     }
+
+    /// v9 indexes the attachments of the messages kept before it by their digest, from their
+    /// summaries; a summary without attachments, or that is not JSON, adds none.
+    @Test func v9IndexesTheAttachmentsOfKeptMessages() throws {
+        try database(upTo: "v8 addresses in their Unicode form") { queue in
+            try queue.write { db in
+                try insertMessages(1...3, in: db)
+                let sha = String(repeating: "ab", count: 32)
+                let other = String(repeating: "cd", count: 32)
+                try db.execute(
+                    sql: "UPDATE message SET summary = ? WHERE id = 1",
+                    arguments: [
+                        #"{"attachments":[{"content_type":"application/pdf","filename":"a.pdf","sha256":"\#(sha)","size":3},"#
+                            + #"{"content_type":"image/png","filename":null,"sha256":"\#(other)","size":9},"#
+                            + #"{"content_type":"application/pdf","filename":"a.pdf","sha256":"\#(sha)","size":3}]}"#
+                    ])
+                try db.execute(sql: "UPDATE message SET summary = ? WHERE id = 2", arguments: [#"{"attachments":[],"subject":"x"}"#])
+                try db.execute(sql: "UPDATE message SET summary = 'not json' WHERE id = 3")
+            }
+            try migrateAtSizeCap(queue)
+            try queue.read { (db: Database) throws in
+                let rows = try Row.fetchAll(
+                    db, sql: "SELECT sha256, message_id, size, content_type, filename FROM attachment ORDER BY sha256")
+                #expect(rows.map { $0["message_id"] as Int64 } == [1, 1])
+                #expect(rows.map { $0["size"] as Int } == [3, 9])
+                #expect(rows.map { $0["filename"] as String? } == ["a.pdf", nil])
+                #expect(rows.map { $0["content_type"] as String } == ["application/pdf", "image/png"])
+            }
+        }
+    }
 }

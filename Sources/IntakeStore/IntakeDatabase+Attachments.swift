@@ -1,0 +1,68 @@
+import Foundation
+import GRDB
+import MailParser
+
+/// An attachment of a kept message, found by the SHA-256 of its decoded content.
+public struct AttachmentView: Sendable, Hashable, Codable {
+    /// The SHA-256 of the decoded content, 64 lower-case hex digits: its address.
+    public var sha256: String
+    public var size: Int
+    public var contentType: String
+    public var filename: String?
+    /// The kept message that carries it.
+    public var message: Int64
+    public var receivedAt: Double
+    public var subject: String?
+}
+
+extension IntakeDatabase {
+    /// The kept messages that carry the attachment whose content has the SHA-256 `sha256`
+    /// (64 hex digits), oldest first, optionally of one organisation.
+    public func attachments(sha256: String, organisation: String? = nil) async throws(StoreError) -> [AttachmentView] {
+        let digest = try Self.digest(sha256)
+        return try await read { db in
+            var sql = """
+                SELECT a.sha256, a.size, a.content_type, a.filename, a.message_id, m.received_at, m.subject
+                FROM attachment a JOIN message m ON m.id = a.message_id WHERE a.sha256 = ?
+                """
+            var arguments: StatementArguments = [digest]
+            if let organisation {
+                sql += " AND m.organisation_id = ?"
+                arguments += [try Self.organisation(db, organisation).id]
+            }
+            sql += " ORDER BY a.message_id"
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map {
+                AttachmentView(
+                    sha256: $0["sha256"], size: $0["size"], contentType: $0["content_type"], filename: $0["filename"],
+                    message: $0["message_id"], receivedAt: $0["received_at"], subject: $0["subject"])
+            }
+        }
+    }
+
+    /// The attachment of SHA-256 `sha256` and its decoded content, read from the first kept
+    /// message that carries it and checked against its digest.
+    public func attachmentContent(sha256: String, organisation: String? = nil) async throws(StoreError) -> (
+        attachment: AttachmentView, content: [UInt8]
+    ) {
+        let digest = try Self.digest(sha256)
+        guard let first = try await attachments(sha256: digest, organisation: organisation).first else {
+            throw StoreError(code: .notFound, message: "no kept message carries an attachment of SHA-256 \(digest)")
+        }
+        let raw = try await rawMessage(first.message)
+        guard let found = MailMessage.parse(raw).attachments.first(where: { $0.sha256 == digest }) else {
+            throw StoreError(
+                code: .internalError,
+                message: "message \(first.message) names an attachment of SHA-256 \(digest) that its raw message does not hold")
+        }
+        return (first, found.content)
+    }
+
+    /// `text` as a SHA-256 in lower-case hex, or `invalid`.
+    static func digest(_ text: String) throws(StoreError) -> String {
+        let digest = text.lowercased()
+        guard digest.utf8.count == 64, digest.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else {
+            throw StoreError(code: .invalid, message: "a SHA-256 is 64 hex digits, not \(text)")
+        }
+        return digest
+    }
+}
