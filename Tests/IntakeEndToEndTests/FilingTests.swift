@@ -535,7 +535,11 @@ import Testing
             to: "jane@fenwick-logistics.example", subject: "Out of office", extraHeaders: ["Auto-Submitted: auto-replied"]
         )
         #expect(try await crm.send(message, to: [crm.dropbox(Self.bob)]).code == 250)
-        #expect(try await crm.log().first?.outcome == "automated")
+        let row = try #require(try await crm.log().first)
+        #expect(row.outcome == "automated")
+        #expect(row.reason == "an automated message (auto-reply, bulk or delivery report); kept, not filed")
+        #expect(try await crm.contactEmails().isEmpty)
+        #expect(try await crm.database.companies(organisation: CRMFixture.organisation).isEmpty)
         #expect(try await crm.database.notes(organisation: CRMFixture.organisation).isEmpty)
         #expect(try await crm.database.storedMessageCount() == 1)
         await crm.stop()
