@@ -77,8 +77,9 @@ public struct AdminCommand: Sendable, Hashable {
             "attachment.list", required: ["sha256"], optional: ["org"],
             "The kept messages that carry the attachment whose content has this SHA-256."),
         AdminCommand(
-            "attachment.get", required: ["sha256"], optional: ["org"],
-            "The content of the attachment of this SHA-256 (base64), read from the first kept message that carries it."),
+            "attachment.get", required: ["sha256"], optional: ["org", "offset"],
+            "The content of the attachment of this SHA-256 (base64, at most 512 KiB from offset), read from the first kept message that carries it."
+        ),
         AdminCommand("status", "Version, uptime, listeners, counts and database size."),
         AdminCommand(
             "backup", required: ["path"],

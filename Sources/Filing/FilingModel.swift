@@ -104,21 +104,30 @@ public struct ContactCandidate: Sendable, Hashable, Codable {
     /// (``plainName(_:)``), and naming the relay for a relayed sender (``relayName(_:)``).
     public var displayName: String? {
         guard let name else { return nil }
-        let plain = Self.plainName(Self.relayName(name) ?? name)
+        var plain = Self.plainName(name)
+        if let relay = Self.relayName(plain, address: address) { plain = Self.plainName(relay) }
         guard !plain.isEmpty, !plain.contains("@") else { return nil }
         return plain
     }
 
-    /// For a display name `X via Y`, `Y`; else `nil`. Google Groups, Mailman (against DMARC) and
-    /// notification services send a person's message from their own address and name it so
-    /// (`'Jane Doe' via Sales <sales@googlegroups.com>`): the address is the group's or the
-    /// service's, and every message relayed by it comes from it, so its contact is the group,
-    /// named after it, not the first person met through it.
-    public static func relayName(_ name: String) -> String? {
+    /// For a display name `X via Y` that a relay gave, `Y`; else `nil`. Google Groups, Mailman
+    /// (against DMARC) and notification services send a person's message from their own address
+    /// and name it so (`'Jane Doe' via Sales <sales@googlegroups.com>`, `Jane Doe via dev-list
+    /// <dev-list@lists.example.org>`, `Jane Doe via LinkedIn <messages@linkedin.com>`): the
+    /// address is the group's or the service's, and every message relayed by it comes from it,
+    /// so its contact is the relay, named after it, not the first person met through it. A relay
+    /// names the sender in single quotes (Google Groups), or itself after the address's local
+    /// part or domain; a business called `Pizzeria via Roma` keeps its name.
+    public static func relayName(_ name: String, address: String) -> String? {
         guard let via = name.range(of: " via ", options: .backwards) else { return nil }
         let relay = name[via.upperBound...].trimmingCharacters(in: .whitespaces)
         let sender = name[..<via.lowerBound].trimmingCharacters(in: .whitespaces)
-        return relay.isEmpty || sender.isEmpty ? nil : relay
+        guard !relay.isEmpty, !sender.isEmpty else { return nil }
+        let quoted = sender.count >= 2 && sender.hasPrefix("'") && sender.hasSuffix("'")
+        let local = address.split(separator: "@").first.map(String.init) ?? ""
+        let domainLabel = address.split(separator: "@").last?.split(separator: ".").first.map(String.init) ?? ""
+        let namesTheAddress = sameLetters(relay, local) || sameLetters(relay, domainLabel)
+        return quoted || namesTheAddress ? relay : nil
     }
 
     /// `name` without invisible format characters (bidirectional marks and embeddings, which
@@ -214,13 +223,13 @@ public struct FilingRefusal: Error, Sendable, Hashable {
         )
     }
 
-    /// An auto-reply, a bounce or bulk mail whose header From is not one of the user's addresses:
-    /// a customer's out-of-office answering a message the dropbox was copied on, or a list's
-    /// mail. Refused as any stranger's mail is, without telling anyone to trust its sender.
+    /// An auto-reply, a bounce or a delivery report whose header From is not one of the user's
+    /// addresses: a customer's out-of-office answering a message the dropbox was copied on.
+    /// Refused as any stranger's mail is, without telling anyone to trust its sender.
     public static func untrustedAutomated(_ address: String) -> FilingRefusal {
         FilingRefusal(
             code: 550, enhancedCode: "5.7.1",
-            text: "an automated message (auto-reply, bounce or bulk mail) from \(address), which is not a trusted address "
+            text: "an automatic answer (auto-reply, bounce or delivery report) from \(address), which is not a trusted address "
                 + "of this dropbox; not filed"
         )
     }

@@ -9,7 +9,8 @@ public enum FilingRules {
     public static func trustRefusal(for message: MailMessage, user: DropboxUser) -> FilingRefusal? {
         guard let from = message.from, from.isComplete else { return .noFrom }
         if user.ownAddresses.contains(from.normalized) { return nil }
-        return message.isAutomated ? .untrustedAutomated(from.address) : .untrusted(from.address)
+        // An automatic answer (not list or bulk mail, which a person may have written).
+        return message.isAutomaticAnswer ? .untrustedAutomated(from.address) : .untrusted(from.address)
     }
 
     /// The people in the message who are contacts: everyone found in headers, body and forwarded

@@ -251,9 +251,20 @@ struct AdminCommandHandler: Sendable {
                 sha256: try params.string("sha256"), organisation: try params.optionalReference("org"))
             return .object(["items": .array(items.map(Self.attachment))])
         case "attachment.get":
+            let offset = try params.optionalInt("offset") ?? 0
             let (attachment, content) = try await database.attachmentContent(
                 sha256: try params.string("sha256"), organisation: try params.optionalReference("org"))
-            return .object(Self.attachmentFields(attachment).merging(["content": .string(Data(content).base64EncodedString())]) { $1 })
+            guard (0...content.count).contains(offset) else {
+                throw AdminError(.invalid, "params.offset must be 0…\(content.count), the attachment's size, not \(offset)")
+            }
+            // A piece at a time: an answer is one line of at most 1 MiB, and base64 takes a third more.
+            let piece = content[offset..<min(content.count, offset + Self.attachmentPiece)]
+            return .object(
+                Self.attachmentFields(attachment).merging([
+                    "offset": .int(Int64(offset)), "content": .string(Data(piece).base64EncodedString()),
+                ]) {
+                    $1
+                })
 
         case "status":
             return try await status()
@@ -350,6 +361,9 @@ struct AdminCommandHandler: Sendable {
             "contacts": .ints(view.contacts), "message": .optional(view.message),
         ])
     }
+
+    /// The most octets of an attachment one `attachment.get` answers.
+    static let attachmentPiece = 512 * 1024
 
     static func attachment(_ view: AttachmentView) -> JSONValue {
         .object(attachmentFields(view))

@@ -40,21 +40,30 @@ extension IntakeDatabase {
     }
 
     /// The attachment of SHA-256 `sha256` and its decoded content, read from the first kept
-    /// message that carries it and checked against its digest.
+    /// message that carries it and holds it (checked against the digest): one whose raw message
+    /// cannot be read, or that was stored again meanwhile, gives way to the next.
     public func attachmentContent(sha256: String, organisation: String? = nil) async throws(StoreError) -> (
         attachment: AttachmentView, content: [UInt8]
     ) {
         let digest = try Self.digest(sha256)
-        guard let first = try await attachments(sha256: digest, organisation: organisation).first else {
-            throw StoreError(code: .notFound, message: "no kept message carries an attachment of SHA-256 \(digest)")
-        }
-        let raw = try await rawMessage(first.message)
-        guard let found = MailMessage.parse(raw).attachments.first(where: { $0.sha256 == digest }) else {
-            throw StoreError(
+        let carriers = try await attachments(sha256: digest, organisation: organisation)
+        var failure = StoreError(code: .notFound, message: "no kept message carries an attachment of SHA-256 \(digest)")
+        for carrier in carriers {
+            let raw: [UInt8]
+            do {
+                raw = try await rawMessage(carrier.message)
+            } catch {
+                failure = error
+                continue
+            }
+            if let found = MailMessage.parse(raw).attachments.first(where: { $0.sha256 == digest }) {
+                return (carrier, found.content)
+            }
+            failure = StoreError(
                 code: .internalError,
-                message: "message \(first.message) names an attachment of SHA-256 \(digest) that its raw message does not hold")
+                message: "message \(carrier.message) names an attachment of SHA-256 \(digest) that its raw message does not hold")
         }
-        return (first, found.content)
+        throw failure
     }
 
     /// `text` as a SHA-256 in lower-case hex, or `invalid`.

@@ -336,7 +336,8 @@ enum Schema {
                 }
             }
         }
-        migrator.registerMigration("v9 attachments by their digest") { db in
+        // Its rows take their message from `message`: nothing to check over the whole database.
+        migrator.registerMigration("v9 attachments by their digest", foreignKeyChecks: .immediate) { db in
             // Attachments are addressed by the SHA-256 of their decoded content: which kept
             // messages carry the one of a digest (`attachment.list`), and its bytes, read from the
             // first of them (`attachment.get`). Messages kept before it are taken from their

@@ -28,32 +28,56 @@ struct AttachmentList: AdminVerb {
 
 struct AttachmentGet: AdminVerb {
     static let configuration = CommandConfiguration(
-        commandName: "get", abstract: "Write the content of the attachment of a SHA-256 (with --json: base64 in the result).")
+        commandName: "get",
+        abstract: "Write the content of the attachment of a SHA-256 (with --json: one piece of it, base64, from --offset).")
     static let command = "attachment.get"
     @OptionGroup var connection: AdminConnectionOptions
     @Option(help: "The SHA-256 of the attachment's content (64 hex digits).") var sha256: String
     @Option(help: "The organisation: id or name (default: every one).") var org: String?
     @Option(help: "The file to write it to (default: standard output).") var output: String?
+    @Option(help: "With --json: the octet the piece starts at.") var offset: Int?
 
     func params() -> [String: JSONValue] {
         var params = Params()
         params.string("sha256", sha256)
         params.reference("org", org)
+        params.int("offset", offset)
         return params.values
     }
 
-    func render(_ result: JSONValue) -> String {
-        guard let encoded = result["content"]?.stringValue, let data = Data(base64Encoded: encoded) else { return "" }
-        if let output {
-            do {
-                try data.write(to: URL(fileURLWithPath: output))
-            } catch {
-                FileHandle.standardError.write(Data("intakectl: cannot write \(output): \(error.localizedDescription)\n".utf8))
-                Foundation.exit(1)
-            }
-            return "\(output): \(data.count) octets\n"
+    /// Asks for the pieces one after the other and writes them out.
+    mutating func run() throws {
+        if connection.json {
+            print(String(decoding: try AdminFraming.encoder().encode(try call(from: offset ?? 0)), as: UTF8.self))
+            return
         }
-        FileHandle.standardOutput.write(data)
-        return ""
+        var content = Data()
+        var size = 0
+        repeat {
+            let result = try call(from: content.count)
+            guard let encoded = result["content"]?.stringValue, let piece = Data(base64Encoded: encoded),
+                let total = result["size"]?.intValue
+            else { throw ExitCode(1) }
+            size = Int(total)
+            content += piece
+            if piece.isEmpty { break }
+        } while content.count < size
+        guard let output else {
+            FileHandle.standardOutput.write(content)
+            return
+        }
+        do {
+            try content.write(to: URL(fileURLWithPath: output))
+        } catch {
+            FileHandle.standardError.write(Data("intakectl: cannot write \(output): \(error.localizedDescription)\n".utf8))
+            throw ExitCode(1)
+        }
+        print("\(output): \(content.count) octets")
+    }
+
+    private func call(from offset: Int) throws -> JSONValue {
+        var params = params()
+        params["offset"] = .int(Int64(offset))
+        return try AdminVerbRunner.call(Self.command, params, socketPath: connection.socketPath)
     }
 }

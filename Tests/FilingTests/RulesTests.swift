@@ -113,8 +113,11 @@ import Testing
     /// A relayed sender's address is the relay's: its contact is named after the relay.
     @Test(arguments: [
         ("'Jane Doe' via Sales Team", "sales-team@googlegroups.com", "Sales Team"),
+        ("'Jane Doe' via Sales Team", "sales@googlegroups.com", "Sales Team"),
         ("Jane Doe via Dev-List", "dev-list@lists.example.org", "Dev-List"),
         ("\"Jane Doe\" via LinkedIn", "messages-noreply@linkedin.com", "LinkedIn"),
+        ("«Jane Doe via dev-list»", "dev-list@lists.example.org", "dev-list"),
+        ("Pizzeria via Roma", "info@pizzeria.example", "Pizzeria via Roma"),
         ("Jane Doe via ", "jane@doe.example", "Jane Doe via"),
         ("Maria Via", "maria@via.example", "Maria Via"),
         ("Olivia Viana", "olivia@viana.example", "Olivia Viana"),
@@ -289,6 +292,20 @@ import Testing
             #expect(refusal.code == 550 && refusal.enhancedCode == "5.7.1")
             #expect(refusal.text.hasSuffix("is not a trusted address of this dropbox; add it with intakectl sender add"))
         }
+    }
+
+    /// A stranger's automatic answer is refused saying what it is, with no advice to trust its
+    /// sender; list or bulk mail from a stranger (a person may have written it) keeps the advice.
+    @Test(arguments: [
+        ("Auto-Submitted: auto-replied", true), ("Content-Type: multipart/report; report-type=delivery-status; boundary=x", true),
+        ("Precedence: bulk", false), ("Precedence: list", false), ("Auto-Submitted: no", false),
+    ])
+    func aStrangersAutomaticAnswer(_ header: String, _ automatic: Bool) throws {
+        let raw = "From: jane@client.example\r\nTo: bob@harbourview.example\r\n\(header)\r\nSubject: Re: quote\r\n\r\nAway.\r\n"
+        let refusal = try #require(FilingRules.trustRefusal(for: MailMessage.parse(Array(raw.utf8)), user: Self.user))
+        #expect(refusal.code == 550 && refusal.enhancedCode == "5.7.1")
+        #expect(refusal.text.hasPrefix("an automatic answer (auto-reply, bounce or delivery report) from jane@client.example") == automatic)
+        #expect(refusal.text.hasSuffix("add it with intakectl sender add") == !automatic)
     }
 
     /// A customer's reply forwarded as an attachment belongs to the thread its own headers name.

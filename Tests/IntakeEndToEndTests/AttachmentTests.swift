@@ -39,7 +39,7 @@ import Testing
         let (alice, _) = try AdminTests.acme(admin)
         let note = try #require(alice["addresses"]?["note"]?.stringValue)
         let price = Self.bytes(3_000, seed: 1)
-        let drawing = Self.bytes(120_000, seed: 2)
+        let drawing = Self.bytes(1_500_000, seed: 2)
         let small = Self.message(subject: "Price list", files: [("prices.pdf", "application/pdf", price)])
         let large = Self.message(
             subject: "Price list and drawing", files: [("prices.pdf", "application/pdf", price), ("drawing.dwg", "image/vnd.dwg", drawing)])
@@ -52,11 +52,18 @@ import Testing
         #expect(carriers.allSatisfy { $0["size"] == 3_000 && $0["filename"] == "prices.pdf" && $0["content_type"] == "application/pdf" })
         #expect(try admin.items("attachment.list", ["sha256": .string(priceDigest), "org": "acme"]).count == 2)
 
-        for (content, name) in [(price, "prices.pdf"), (drawing, "drawing.dwg")] {
-            let got = try admin.result("attachment.get", ["sha256": .string(SHA256.hex(content))])
-            #expect(got["filename"] == .string(name))
-            #expect(Data(base64Encoded: got["content"]?.stringValue ?? "").map(Array.init) == content)
+        let got = try admin.result("attachment.get", ["sha256": .string(priceDigest)])
+        #expect(got["filename"] == "prices.pdf")
+        #expect(Data(base64Encoded: got["content"]?.stringValue ?? "").map(Array.init) == price)
+        // An answer is one line of at most 1 MiB: a large file comes in pieces of 512 KiB.
+        var pieces: [UInt8] = []
+        for offset in [0, 524_288, 1_048_576] {
+            let piece = try admin.result("attachment.get", ["sha256": .string(SHA256.hex(drawing)), "offset": .int(Int64(offset))])
+            #expect(piece["offset"] == .int(Int64(offset)) && piece["size"] == 1_500_000)
+            pieces += Data(base64Encoded: piece["content"]?.stringValue ?? "").map(Array.init) ?? []
         }
+        #expect(pieces == drawing)
+        #expect(try admin.error("attachment.get", ["sha256": .string(SHA256.hex(drawing)), "offset": 1_500_001])?.code == .invalid)
         #expect(
             try admin.items("attachment.list", ["sha256": .string(SHA256.hex(drawing))]).map { $0["subject"] } == ["Price list and drawing"]
         )
@@ -67,7 +74,7 @@ import Testing
         #expect(table.output.split(separator: "\n").count == 3)
         let path = Daemon.temporaryDirectory("intake-attachment") + "/drawing.dwg"
         let written = try admin.intakectl(["attachment", "get", "--sha256", SHA256.hex(drawing), "--output", path])
-        #expect(written.output == "\(path): 120000 octets\n")
+        #expect(written.output == "\(path): 1500000 octets\n")
         #expect(FileManager.default.contents(atPath: path).map(Array.init) == drawing)
 
         let unknown = String(repeating: "0", count: 64)
