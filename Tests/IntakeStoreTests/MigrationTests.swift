@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import MailParser
 import Testing
 
 @testable import IntakeStore
@@ -296,6 +297,40 @@ import Testing
                 #expect(rows.map { $0["filename"] as String? } == ["a.pdf", nil])
                 #expect(rows.map { $0["content_type"] as String } == ["application/pdf", "image/png"])
             }
+        }
+    }
+
+    /// What each shipped migration makes of the schema, as a SHA-256 of `sqlite_master` after it:
+    /// a migration is never edited once shipped, and this notices an edit that changes the
+    /// schema. A new migration adds its line here.
+    static let shippedSchemas: [(migration: String, sha256: String)] = [
+        ("v1 organisations, users, records, messages", "320b1d24f89d2908dcc7b1018afae19a209059cc213d4f6ae08b1210af651525"),
+        ("v2 raw messages kept as files", "897763d9198e73fcbef4b6b0deb561c88395ab77165a4e7177ba14d133a4df00"),
+        ("v3 messages by raw file", "de2f265b6f8c9c541e0c4d61e9f9a27362304e5d8d24de3e56dce79b89fe4d32"),
+        ("v4 fewer b-trees written per message", "afb6dc2a23a47e549477fb35f3007d7dcdcc3f735598c52d5d4c1e51abffe3f5"),
+        ("v5 filing keyed by its primary key", "d95ca1d5254167101d03bc20097f8e9783ea85b769c9ffc7094c7b825728ef5a"),
+        ("v6 rows found by their message", "c45207dafd1c62e338d425d92ab22591a1d9a79507e18c66933a80a83740d011"),
+        ("v7 one exclusion per pattern and scope", "f30215eefa22d7398eba4e8bffb5702c80ee54a00603ed1b2d2785ed6ae09e20"),
+        ("v8 addresses in their Unicode form", "f30215eefa22d7398eba4e8bffb5702c80ee54a00603ed1b2d2785ed6ae09e20"),
+        ("v9 attachments by their digest", "d50d95ea1d003e53c7de77b9e154e9456162cc143630b4a3d3112d808591f824"),
+    ]
+
+    @Test func shippedMigrationsAreNeverEdited() throws {
+        let migrations = Schema.migrator.migrations
+        var fingerprints: [(String, String)] = []
+        for migration in migrations {
+            try database(upTo: migration) { queue in
+                let schema = try queue.read { db in
+                    try String.fetchAll(
+                        db, sql: "SELECT type || ' ' || name || ' ' || ifnull(sql, '') FROM sqlite_master ORDER BY type, name")
+                }
+                fingerprints.append((migration, SHA256.hex(Array(schema.joined(separator: "\n").utf8))))
+            }
+        }
+        #expect(fingerprints.map(\.0) == Self.shippedSchemas.map(\.migration))
+        // The first that differs is the one edited; the later ones differ through it.
+        if let edited = zip(fingerprints, Self.shippedSchemas).first(where: { $0.0.1 != $0.1.sha256 }) {
+            Issue.record("the migration \(edited.0.0) makes another schema than when it shipped: was it edited?")
         }
     }
 }
