@@ -252,8 +252,9 @@ struct AdminCommandHandler: Sendable {
             return .object(["items": .array(items.map(Self.attachment))])
         case "attachment.get":
             let offset = try params.optionalInt("offset") ?? 0
+            // The first piece is checked against the digest; the later ones come from the same part.
             let (attachment, content) = try await database.attachmentContent(
-                sha256: try params.string("sha256"), organisation: try params.optionalReference("org"))
+                sha256: try params.string("sha256"), organisation: try params.optionalReference("org"), verified: offset == 0)
             guard (0...content.count).contains(offset) else {
                 throw AdminError(.invalid, "params.offset must be 0…\(content.count), the attachment's size, not \(offset)")
             }

@@ -40,9 +40,11 @@ extension IntakeDatabase {
     }
 
     /// The attachment of SHA-256 `sha256` and its decoded content, read from the first kept
-    /// message that carries it and holds it (checked against the digest): one whose raw message
-    /// cannot be read, or that was stored again meanwhile, gives way to the next.
-    public func attachmentContent(sha256: String, organisation: String? = nil) async throws(StoreError) -> (
+    /// message that carries it and holds it: one whose raw message cannot be read, or that was
+    /// stored again meanwhile, gives way to the next. The message's parts of the indexed size are
+    /// checked against the digest, unless `verified` is false and only one has that size (the
+    /// later pieces of a file read in pieces: hashing 25 MB again for each would take seconds).
+    public func attachmentContent(sha256: String, organisation: String? = nil, verified: Bool = true) async throws(StoreError) -> (
         attachment: AttachmentView, content: [UInt8]
     ) {
         let digest = try Self.digest(sha256)
@@ -56,7 +58,9 @@ extension IntakeDatabase {
                 failure = error
                 continue
             }
-            if let found = MailMessage.parse(raw).attachments.first(where: { $0.sha256 == digest }) {
+            let sized = MailMessage.parse(raw).attachments.filter { $0.size == carrier.size }
+            if !verified && sized.count == 1 { return (carrier, sized[0].content) }
+            if let found = sized.first(where: { $0.sha256 == digest }) {
                 return (carrier, found.content)
             }
             failure = StoreError(
