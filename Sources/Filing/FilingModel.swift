@@ -101,7 +101,7 @@ public struct ContactCandidate: Sendable, Hashable, Codable {
     }
 
     /// The display name, unless it is blank or an address, without what only decorates it
-    /// (``plainName(_:)``), and naming the relay for a relayed sender (``relayName(_:)``).
+    /// (``plainName(_:)``), and naming the relay for a relayed sender (``relayName(_:address:)``).
     public var displayName: String? {
         guard let name else { return nil }
         var plain = Self.plainName(name)
