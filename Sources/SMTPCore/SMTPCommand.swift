@@ -77,7 +77,8 @@ extension SMTPCommand {
     public static func parse(_ line: some Collection<UInt8>) throws(SMTPCommandError) -> SMTPCommand {
         let bytes = Array(line)
         let verbEnd = bytes.firstIndex(of: UInt8(ascii: " ")) ?? bytes.endIndex
-        let verb = String(decoding: bytes[..<verbEnd], as: UTF8.self).uppercased()
+        // ASCII case only (RFC 5321 §2.4): `quıt` or `ſtarttls` is no command.
+        let verb = asciiUppercased(bytes[..<verbEnd])
         let argument = verbEnd < bytes.endIndex ? bytes[(verbEnd + 1)...] : []
         let hasArgument = argument.contains { $0 != UInt8(ascii: " ") }
 
@@ -197,24 +198,29 @@ extension SMTPCommand {
     }
 
     /// Parses `esmtp-param *(SP esmtp-param)` of MAIL FROM (RFC 5321 §4.1.2).
+    /// `bytes` with ASCII letters in upper case and every other octet as it is, as text: verbs
+    /// and parameter keywords are ASCII and case-insensitive in ASCII only (RFC 5321 §2.4).
+    static func asciiUppercased(_ bytes: some Collection<UInt8>) -> String {
+        String(decoding: bytes.map { (0x61...0x7A).contains($0) ? $0 - 0x20 : $0 }, as: UTF8.self)
+    }
+
     private static func parseMailParameters(_ bytes: ArraySlice<UInt8>) throws(SMTPCommandError) -> MailParameters {
         var parameters = MailParameters()
         // A parameter given twice with the same value is taken once (Python's smtplib repeats
         // SMTPUTF8); with different values it is an error.
         var seen: [String: String?] = [:]
         for word in bytes.split(separator: UInt8(ascii: " ")) {
-            let text = String(decoding: word, as: UTF8.self)
             let keyword: String
             let value: String?
-            if let equals = text.firstIndex(of: "=") {
-                keyword = text[..<equals].uppercased()
-                value = String(text[text.index(after: equals)...])
+            if let equals = word.firstIndex(of: UInt8(ascii: "=")) {
+                keyword = asciiUppercased(word[..<equals])
+                value = String(decoding: word[(equals + 1)...], as: UTF8.self)
             } else {
-                keyword = text.uppercased()
+                keyword = asciiUppercased(word)
                 value = nil
             }
             if let earlier = seen[keyword] {
-                guard earlier?.uppercased() == value?.uppercased() else {
+                guard earlier.map { Self.asciiUppercased($0.utf8) } == value.map({ Self.asciiUppercased($0.utf8) }) else {
                     throw SMTPCommandError(.syntax("the parameter \(keyword) is given twice with different values"))
                 }
                 continue
@@ -228,13 +234,13 @@ extension SMTPCommand {
                 }
                 parameters.size = Int(value) ?? Int.max
             case ("BODY", let value?):
-                if value.uppercased() == "BINARYMIME" {
+                if Self.asciiUppercased(value.utf8) == "BINARYMIME" {
                     // RFC 3030 §3: only with CHUNKING, which this server does not offer.
                     throw SMTPCommandError(
                         SMTPReply(555, EnhancedStatusCode(5, 5, 4), "BODY=BINARYMIME is not supported (no CHUNKING); send 8BITMIME or 7BIT")
                     )
                 }
-                guard let body = BodyType(rawValue: value.uppercased()) else {
+                guard let body = BodyType(rawValue: Self.asciiUppercased(value.utf8)) else {
                     throw SMTPCommandError(.syntax("BODY must be 7BIT or 8BITMIME"))
                 }
                 parameters.body = body

@@ -149,7 +149,7 @@ public struct SMTPServerStateMachine: Sendable {
                 SMTPReply(
                     214, EnhancedStatusCode(2, 0, 0),
                     "Intake files mail sent to its dropbox addresses; commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY"
-                        + (configuration.startTLSAvailable ? " STARTTLS" : "")
+                        + (configuration.startTLSAvailable && !tlsActive ? " STARTTLS" : "")
                 )
             )
         case .vrfy:

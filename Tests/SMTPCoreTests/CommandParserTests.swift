@@ -110,6 +110,10 @@ private func mailbox(_ local: String, _ domain: String, quoted: Bool = false, li
         .init(line: "MAIL FROM:<a@b.example> SIZE", expected: .error(501, "5.5.4")),
         .init(line: "MAIL FROM:<a@b.example> BODY=BINARYMIME", expected: .error(555, "5.5.4")),
         .init(line: "MAIL FROM:<a@b.example> BODY=9BIT", expected: .error(501, "5.5.4")),
+        .init(line: "MAIL FROM:<a@b.example> BODY=8bıtmıme", expected: .error(501, "5.5.4")),
+        .init(
+            line: "MAIL FROM:<a@b.example> body=8bitmime",
+            expected: .command(.mail(.mailbox(mailbox("a", "b.example")), MailParameters(body: .eightBitMIME)))),
         .init(line: "MAIL FROM:<a@b.example> SIZE=1 SIZE=2", expected: .error(501, "5.5.4")),
         .init(
             line: "MAIL FROM:<a@b.example> SMTPUTF8 BODY=8BITMIME SMTPUTF8",
@@ -160,6 +164,10 @@ private func mailbox(_ local: String, _ domain: String, quoted: Bool = false, li
         .init(line: "AUTH PLAIN AAAA", expected: .error(500, "5.5.2")),
         .init(line: "ETRN example.com", expected: .error(500, "5.5.2")),
         .init(line: "FOO", expected: .error(500, "5.5.2")),
+        // Case-insensitive in ASCII only (RFC 5321 §2.4): a dotless ı or a long ſ makes no verb.
+        .init(line: "quıt", expected: .error(500, "5.5.2")),
+        .init(line: "ſtarttls", expected: .error(500, "5.5.2")),
+        .init(line: "maıl FROM:<a@b.example>", expected: .error(500, "5.5.2")),
         .init(line: "", expected: .error(500, "5.5.2")),
         .init(line: "GET / HTTP/1.1", expected: .error(421, "4.7.0", closes: true)),
         .init(line: "POST /submit HTTP/1.1", expected: .error(421, "4.7.0", closes: true)),

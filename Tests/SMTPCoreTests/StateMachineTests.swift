@@ -330,6 +330,9 @@ private let ok = MessageDataSummary(size: 100, receivedHeaderCount: 1)
         tls.tlsEstablished()
         guard case .reply(let after) = tls.receivedCommand(.ehlo("c.test")) else { return }
         #expect(!after.lines.contains("STARTTLS"))
+        // HELP no longer lists it either.
+        guard case .reply(let help) = tls.receivedCommand(.help) else { return }
+        #expect(help.lines.first?.hasSuffix("VRFY") == true)
     }
 
     @Test func deliveryFailuresAreRelayed() {
