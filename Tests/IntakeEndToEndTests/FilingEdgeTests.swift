@@ -197,7 +197,8 @@ import Testing
     }
 
     /// Several dropbox recipients that all refuse: the first refusal is the reply, and each is
-    /// logged. A token never issued is refused at RCPT, as a rotated one is.
+    /// logged. A token in capitals is the same dropbox; one never issued is refused at RCPT, as a
+    /// rotated one is.
     @Test func whenNoRecipientAcceptsTheRefusalIsTheReply() async throws {
         let crm = try await CRMFixture.start()
         let message = mail(to: Self.customer, subject: "Shared")
@@ -207,11 +208,15 @@ import Testing
         let log = try await crm.log()
         #expect(log.map(\.outcome) == ["refused", "refused"])
         #expect(Set(log.compactMap(\.kind)) == ["note", "case"])
+        // A live token in any letter case is the same dropbox, found in the directory in memory.
+        let shouted = crm.dropbox(Self.bob).uppercased()
+        #expect(try await crm.send(mail(to: Self.customer, subject: "Loud"), to: [shouted]).code == 250)
+        #expect(try await crm.log().first?.user == Self.bob)
         let unknown = "zz9plural9z@dropbox.localhost"
         let atRCPT = try await crm.send(message, to: [unknown])
         #expect(atRCPT.refused[unknown]?.0 == 550)
         #expect(atRCPT.refused[unknown]?.1.hasPrefix("5.1.1 ") == true)
-        #expect(try await crm.database.storedMessageCount() == 0)
+        #expect(try await crm.database.storedMessageCount() == 1)
         await crm.stop()
     }
 
