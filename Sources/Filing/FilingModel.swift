@@ -101,11 +101,11 @@ public struct ContactCandidate: Sendable, Hashable, Codable {
     }
 
     /// The display name, unless it is blank or an address, without what only decorates it
-    /// (``plainName(_:)``), and naming the relay for a relayed sender (``relayName(_:address:)``).
+    /// (``plainName(_:)``), and naming the relay for a relayed sender (``relayName(_:)``).
     public var displayName: String? {
         guard let name else { return nil }
         var plain = Self.plainName(name)
-        if let relay = Self.relayName(plain, address: address) { plain = Self.plainName(relay) }
+        if let relay = relayName(plain) { plain = Self.plainName(relay) }
         guard !plain.isEmpty, !plain.contains("@") else { return nil }
         return plain
     }
@@ -118,15 +118,15 @@ public struct ContactCandidate: Sendable, Hashable, Codable {
     /// so its contact is the relay, named after it, not the first person met through it. A relay
     /// names the sender in single quotes (Google Groups), or itself after the address's local
     /// part or domain; a business called `Pizzeria via Roma` keeps its name.
-    public static func relayName(_ name: String, address: String) -> String? {
+    public func relayName(_ name: String) -> String? {
         guard let via = name.range(of: " via ", options: .backwards) else { return nil }
         let relay = name[via.upperBound...].trimmingCharacters(in: .whitespaces)
         let sender = name[..<via.lowerBound].trimmingCharacters(in: .whitespaces)
         guard !relay.isEmpty, !sender.isEmpty else { return nil }
         let quoted = sender.count >= 2 && sender.hasPrefix("'") && sender.hasSuffix("'")
         let local = address.split(separator: "@").first.map(String.init) ?? ""
-        let domainLabel = address.split(separator: "@").last?.split(separator: ".").first.map(String.init) ?? ""
-        let namesTheAddress = sameLetters(relay, local) || sameLetters(relay, domainLabel)
+        let domainLabel = addressDomain.split(separator: ".").first.map(String.init) ?? ""
+        let namesTheAddress = Self.sameLetters(relay, local) || Self.sameLetters(relay, domainLabel)
         return quoted || namesTheAddress ? relay : nil
     }
 

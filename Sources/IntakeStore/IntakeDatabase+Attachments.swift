@@ -73,7 +73,7 @@ extension IntakeDatabase {
     /// `text` as a SHA-256 in lower-case hex, or `invalid`.
     static func digest(_ text: String) throws(StoreError) -> String {
         let digest = text.lowercased()
-        guard digest.utf8.count == 64, digest.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else {
+        guard RawMessageFolder.isContentHash(digest) else {
             throw StoreError(code: .invalid, message: "a SHA-256 is 64 hex digits, not \(text)")
         }
         return digest

@@ -156,11 +156,16 @@ public struct RawMessageFolder: Sendable {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
                 String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
             }
-            if name.utf8.count == 64 && name.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) {
+            if Self.isContentHash(name) {
                 hashes.append(name)
             }
         }
         return hashes
+    }
+
+    /// Whether `name` is a SHA-256 as files are named by it: 64 lower-case hex digits.
+    static func isContentHash(_ name: String) -> Bool {
+        name.utf8.count == 64 && name.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
     }
 
     /// Moves the file `sha256`, which no message names, into ``unnamedPath`` (created when

@@ -115,16 +115,7 @@ public struct AttachmentDigester<Digest: ContentDigest> {
             }
             // Body up to the next line that starts with a dash: no boundary line can be in it.
             atLineStart = false
-            var stop = count
-            var search = start
-            while search < count, let hit = memchr(base + search, CInt(ASCII.dash), count - search) {
-                let index = UnsafeRawPointer(hit) - base
-                if index > start && piece[index - 1] == ASCII.lf {
-                    stop = index
-                    break
-                }
-                search = index + 1
-            }
+            let stop = Bytes.lineStartingWithDash(piece.assumingMemoryBound(to: UInt8.self), from: start + 1, end: count)
             let bytes = UnsafeRawBufferPointer(rebasing: piece[start..<stop])
             if mode == .digest { decode(bytes) }
             advance(bytes)

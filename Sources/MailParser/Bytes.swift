@@ -110,6 +110,20 @@ enum Bytes {
         return false
     }
 
+    /// Index of the first dash at or after `from` (at least 1) whose octet before is a LF: the
+    /// start of the next line that begins with a dash, as a boundary line does; `end` when there
+    /// is none. One `memchr` over text without dashes (base64), not a search per line.
+    static func lineStartingWithDash(_ base: UnsafeBufferPointer<UInt8>, from: Int, end: Int) -> Int {
+        guard let p = base.baseAddress else { return end }
+        var search = from
+        while search < end, let hit = memchr(p + search, Int32(ASCII.dash), end - search) {
+            let index = UnsafeRawPointer(hit) - UnsafeRawPointer(p)
+            if base[index - 1] == ASCII.lf { return index }
+            search = index + 1
+        }
+        return end
+    }
+
     /// Index of the next LF at or after `from`, or `end` (uses `memchr`).
     @inline(__always)
     static func indexOfLF(_ base: UnsafeBufferPointer<UInt8>, from: Int, end: Int) -> Int {

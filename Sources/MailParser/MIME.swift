@@ -352,9 +352,7 @@ struct MIMEParser {
             pos = end
             return end
         }
-        // A boundary line begins with a dash, so only lines that do are looked at: the next one
-        // is found with one `memchr` for a dash after a line feed, not a search per line (a
-        // base64 body has no dash at all).
+        // A boundary line begins with a dash, so only lines that do are looked at.
         var ls = pos
         while ls < end {
             if buf[ls] == ASCII.dash {
@@ -365,22 +363,9 @@ struct MIMEParser {
                     return max(start, contentEnd(beforeLine: ls))
                 }
             }
-            ls = Self.nextLineStartingWithDash(buf, after: ls, end: end)
+            ls = Bytes.lineStartingWithDash(buf, from: ls + 1, end: end)
         }
         pos = end
-        return end
-    }
-
-    /// The start of the first line after the one at `lineStart` that begins with a dash, or
-    /// `end`. A line begins after a line feed.
-    static func nextLineStartingWithDash(_ buf: UnsafeBufferPointer<UInt8>, after lineStart: Int, end: Int) -> Int {
-        guard let base = buf.baseAddress else { return end }
-        var search = lineStart + 1
-        while search < end, let hit = memchr(base + search, CInt(ASCII.dash), end - search) {
-            let index = UnsafeRawPointer(hit) - UnsafeRawPointer(base)
-            if buf[index - 1] == ASCII.lf { return index }
-            search = index + 1
-        }
         return end
     }
 
