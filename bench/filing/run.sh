@@ -22,8 +22,9 @@
 #   under a durable reply, by the client's clock, its times pooled likewise. Then workfloor (a C
 #   server that does only the work every server must do for a message before its 250: read it,
 #   decode and hash its base64 attachment, write it, group fdatasync), and then workfloor -m (the
-#   same, and a SHA-256 of the message, as a content-addressed raw file needs), each take the
-#   same load at the same rate for as long: the floors under intaked's client-side times, at
+#   same, and a SHA-256 of the message, as a content-addressed raw file needs), and workfloor -s
+#   (the message kept in a SQLite database instead: one writer inserting it, WAL, synchronous=FULL,
+#   checkpoints beside it), each take the same load at the same rate for as long: the floors under intaked's client-side times, at
 #   the sizes in WORK_FLOOR_SIZES (2m): below that their two thread hand-offs a message, not the
 #   work, set their times.
 # Overrides (environment): SIZES, SESSIONS, ROUNDS, PHASE_SECONDS, RATE_SECONDS, RATE_MESSAGES, RATE_SECONDS_MAX,
@@ -65,6 +66,10 @@ if [ "$WORK_FLOORS" = 1 ] && ! echo '#include <openssl/evp.h>' | gcc -E - >/dev/
     echo "missing: OpenSSL's headers for workfloor.c (apt-get install libssl-dev), or set WORK_FLOOR_SIZES=''" >&2
     exit 2
 fi
+if [ "$WORK_FLOORS" = 1 ] && ! echo '#include <sqlite3.h>' | gcc -E - >/dev/null 2>&1; then
+    echo "missing: SQLite's headers for workfloor.c (apt-get install libsqlite3-dev), or set WORK_FLOOR_SIZES=''" >&2
+    exit 2
+fi
 
 # --- cleanup: every process this script starts is recorded here and stopped on exit ---
 WORK=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/intake-filing-bench.XXXXXX")
@@ -98,7 +103,7 @@ print(json.dumps(out))
 EOF
 }
 
-# load SERVER SIZE SECONDS [RATE] [LATENCY_FILE]: smtpload against SERVER (intaked|baseline|workfloor|workfloor-m), appending
+# load SERVER SIZE SECONDS [RATE] [LATENCY_FILE]: smtpload against SERVER (intaked|baseline|workfloor|workfloor-m|workfloor-s), appending
 # every reply's time to LATENCY_FILE if given; prints its result line
 load() {
     local server=$1 size=$2 seconds=$3 rate=${4:-0} latency=${5:-} port=$INTAKE_PORT rcpt=$INTAKE_RCPT out
@@ -106,6 +111,7 @@ load() {
         baseline) port=$BASE_PORT; rcpt=$BASE_RCPT ;;
         workfloor) port=$WORK_PORT ;;
         workfloor-m) port=$WORK_M_PORT ;;
+        workfloor-s) port=$WORK_S_PORT ;;
     esac
     if ! out=$(timeout "$PHASE_TIMEOUT" "$WORK/smtpload" -h "$HOST" -p "$port" -s "$SESSIONS" -d "$seconds" -R "$rate" \
             -t "$WORK/messages/$size.eml" -f "$USER_EMAIL" -r "$rcpt" ${latency:+-L "$latency"} 2>"$WORK/load.err"); then
@@ -219,8 +225,8 @@ print(f"  {'floor':8} {size:>3} rate {rate_pass:3} {int(r['messages']):6d} msgs 
 EOF
 }
 
-# work_floor SIZE RATE PASS NAME: smtpload against the work floor NAME (workfloor, or workfloor-m,
-# which also digests the message) at RATE for as long as intaked's pass, its times appended to
+# work_floor SIZE RATE PASS NAME: smtpload against the work floor NAME (workfloor; workfloor-m,
+# which also digests the message; workfloor-s, which keeps it in SQLite) at RATE for as long as intaked's pass, its times appended to
 # $WORK/NAME-SIZE; appends a row to $WORK/results
 work_floor() {
     local size=$1 rate=$2 pass=$3 name=$4 out
@@ -255,7 +261,11 @@ fi
 [ -x "$INTAKED" ] || { echo "no binary at $INTAKED" >&2; exit 2; }
 gcc -O2 -Wall -pthread -o "$WORK/smtpload" "$HERE/smtpload.c"
 gcc -O2 -Wall -pthread -o "$WORK/syncfloor" "$HERE/syncfloor.c"
-if [ "$WORK_FLOORS" = 1 ]; then gcc -O2 -Wall -pthread -o "$WORK/workfloor" "$HERE/workfloor.c" -lcrypto; fi
+# workfloor -s writes its WAL the way intaked does: with intaked's WAL write buffer compiled in.
+if [ "$WORK_FLOORS" = 1 ]; then
+    gcc -O2 -Wall -pthread -DWAL_BUFFER -I"$ROOT/Sources/CSQLiteWALBuffer/include" -o "$WORK/workfloor" "$HERE/workfloor.c" \
+        "$ROOT/Sources/CSQLiteWALBuffer/CSQLiteWALBuffer.c" -lcrypto -lsqlite3
+fi
 
 echo "machine: $(nproc) cores, $(uname -r); data folder $WORK ($(df -T "$WORK" | awk 'NR==2 { print $2 }'))"
 echo "load: ${SESSIONS} sessions in parallel, connections reused, every message its own Message-ID;"
@@ -311,20 +321,27 @@ echo "baseline: pid $BASE_PID, port $BASE_PORT (aiosmtpd $(python3 -c 'import ai
 
 # --- the work floor: the least any server must do for a message before its 250 ---
 # (workfloor: without a digest of the message, as a server that keeps it in its database may;
-# workfloor-m: with one, as a server that keeps it as a content-addressed file must, like intaked)
+# workfloor-m: with one, as a server that keeps it as a content-addressed file must, like intaked;
+# workfloor-s: the message kept in a SQLite database, without its digest)
 if [ "$WORK_FLOORS" = 1 ]; then
     WORK_PORT=$(free_port)
     WORK_M_PORT=$(free_port)
-    mkdir -p "$WORK/workfloor.d" "$WORK/workfloor-m.d"
+    WORK_S_PORT=$(free_port)
+    mkdir -p "$WORK/workfloor.d" "$WORK/workfloor-m.d" "$WORK/workfloor-s.d"
     "$WORK/workfloor" -p "$WORK_PORT" -f "$WORK/workfloor.d" 2>"$WORK/workfloor.log" &
     WORK_PID=$!
     PIDS+=("$WORK_PID")
     "$WORK/workfloor" -p "$WORK_M_PORT" -f "$WORK/workfloor-m.d" -m 2>"$WORK/workfloor-m.log" &
     WORK_M_PID=$!
     PIDS+=("$WORK_M_PID")
+    "$WORK/workfloor" -p "$WORK_S_PORT" -f "$WORK/workfloor-s.d" -s 2>"$WORK/workfloor-s.log" &
+    WORK_S_PID=$!
+    PIDS+=("$WORK_S_PID")
     wait_for_port "$WORK_PORT" "$WORK_PID"
     wait_for_port "$WORK_M_PORT" "$WORK_M_PID"
-    echo "work floors: workfloor pid $WORK_PID, port $WORK_PORT; workfloor -m pid $WORK_M_PID, port $WORK_M_PORT"
+    wait_for_port "$WORK_S_PORT" "$WORK_S_PID"
+    echo "work floors: workfloor pid $WORK_PID, port $WORK_PORT; workfloor -m pid $WORK_M_PID, port $WORK_M_PORT;" \
+        "workfloor -s pid $WORK_S_PID, port $WORK_S_PORT"
 fi
 
 python3 "$HERE/make_messages.py" "$WORK/messages" --user "$USER_EMAIL" --dropbox "$INTAKE_RCPT" >"$WORK/sizes"
@@ -351,6 +368,7 @@ for size in $SIZES; do
                 if [[ " $WORK_FLOOR_SIZES " == *" $size "* ]]; then
                     work_floor "$size" "$target" "$pass" workfloor
                     work_floor "$size" "$target" "$pass" workfloor-m
+                    work_floor "$size" "$target" "$pass" workfloor-s
                 fi
                 measure "$server" "$pid" "$size" "rate" "$target" "$pass"
             done
@@ -362,7 +380,7 @@ done
 
 stop "$INTAKE_PID"
 stop "$BASE_PID"
-if [ "$WORK_FLOORS" = 1 ]; then stop "$WORK_PID"; stop "$WORK_M_PID"; fi
+if [ "$WORK_FLOORS" = 1 ]; then stop "$WORK_PID"; stop "$WORK_M_PID"; stop "$WORK_S_PID"; fi
 
 # --- check: every acknowledged message is filed once, nothing refused or counted as a duplicate ---
 python3 - "$DB" "$WORK/baseline/baseline.sqlite" "$WORK/intaked.acked" "$WORK/baseline.acked" <<'EOF'
@@ -452,7 +470,7 @@ for s in sizes:
             goal_p99.append((s, quantile(0.99), each_client))
             goal_server_p99.append((s, server_p99, each_server))
             goal_floor.append((s, fq(0.99), each_floor))
-            for name in ("workfloor", "workfloor-m"):
+            for name in ("workfloor", "workfloor-m", "workfloor-s"):
                 works = pick(name, s, "rate")
                 if works:
                     work_times, wq = pooled(f"{work}/{name}-{s}")
@@ -477,7 +495,7 @@ print(f"  beside it, the disk's floor at the same rates (syncfloor: write and fd
       f"{', '.join(f'{s} {x:.2f} ms [passes {each}]' for s, x, each in goal_floor)}")
 if goal_work:
     print(f"  and the work floors', client-side (workfloor: read, attachment decoded and hashed, write, group fdatasync; "
-          f"no parse, no database; -m: the message hashed too): {', '.join(f'{s} {x:.2f} ms [passes {each}]' for s, x, each in goal_work)}")
+          f"no parse, no database; -m: the message hashed too; -s: kept in SQLite instead of a file): {', '.join(f'{s} {x:.2f} ms [passes {each}]' for s, x, each in goal_work)}")
 if goal_rss is not None:
     print(f"goal: peak RSS < 64 MB with {20} 2 MB messages in flight: {'met' if goal_rss * 1048576 < 64e6 else 'NOT met'} "
           f"(VmHWM {goal_rss:.1f} MiB = {goal_rss * 1.048576:.1f} MB)")

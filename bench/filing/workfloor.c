@@ -28,7 +28,15 @@
  * and 16 pages (a note's rows) are written at once, as a commit writes them into the WAL, before
  * the group sync; no digest of the message.
  *
- *   workfloor -p PORT -f FOLDER [-w WRITEBACK] [-m | -d]   # the work floor server, until killed
+ * With -s, that server with SQLite itself: at the end of data the message goes to one writer
+ * thread, which inserts every waiting message (the octets as a blob, and a row for its note) in
+ * one transaction of FOLDER/workfloor.sqlite (WAL, synchronous=FULL, pages of -P octets, 4096 by
+ * default), its frames written with one call per commit as intaked writes them (its
+ * CSQLiteWALBuffer.c, compiled in with -DWAL_BUFFER), and "250" once that commit has returned. A
+ * thread of its own copies the WAL back into the database (PASSIVE checkpoints) once it holds
+ * 16 MiB, as intaked does beside its writer. No digest of the message.
+ *
+ *   workfloor -p PORT -f FOLDER [-w WRITEBACK] [-m | -d | -s [-P PAGE_SIZE]]   # until killed
  *
  * A message over 4 MiB gets 552 and ends the session; a connection lost mid-body ends it too. The
  * file is written through once when first made (128 MiB: 4 MiB for each of 32 sessions) and kept,
@@ -42,6 +50,7 @@
 #include <netinet/tcp.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +65,10 @@ static int data_fd;
 static long writeback_step = 512L << 10;
 static int digest_message;
 static int keep_at_end;   /* -d: the message kept as a database would keep it */
+static int keep_in_sqlite;   /* -s: the message kept in a SQLite database */
+static int page_size = 4096;
+static sqlite3 *writer, *checkpointer;
+static sqlite3_stmt *insert_message, *insert_note;
 static unsigned char base64_value[256];
 
 /* The group commit: `ended` messages have asked for a sync, `synced` are covered by one. */
@@ -77,6 +90,8 @@ struct session {
     int ended;          /* its end of data has been received */
     int digested;       /* the attachment thread has finished with it */
     int quit;
+    struct session *next_to_commit;   /* -s: the writer's queue */
+    size_t commit_octets;             /* -s: the message's octets, for the writer */
 };
 
 static void fail(const char *what) {
@@ -222,6 +237,125 @@ static long ask_for_sync(void) {
     return ticket;
 }
 
+/* -s: the sessions whose messages wait for the writer, in order of arrival. */
+static struct session *to_commit_first, *to_commit_last;
+
+/* Queues the session's message (its first `octets` of body) for the writer; returns the ticket
+ * to wait for. */
+static long ask_for_commit(struct session *s, size_t octets) {
+    pthread_mutex_lock(&commit_lock);
+    s->next_to_commit = NULL;
+    s->commit_octets = octets;
+    if (to_commit_last) to_commit_last->next_to_commit = s;
+    else to_commit_first = s;
+    to_commit_last = s;
+    long ticket = ++ended;
+    pthread_cond_signal(&commit_wanted);
+    pthread_mutex_unlock(&commit_lock);
+    return ticket;
+}
+
+static void sqlite_fail(const char *what) {
+    fprintf(stderr, "workfloor: %s: %s\n", what, sqlite3_errmsg(writer));
+    exit(2);
+}
+
+static void exec(sqlite3 *db, const char *sql) {
+    char *message = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &message) != SQLITE_OK) {
+        fprintf(stderr, "workfloor: %s: %s\n", sql, message);
+        exit(2);
+    }
+}
+
+static pthread_cond_t checkpoint_wanted = PTHREAD_COND_INITIALIZER;
+static long wal_frames;   /* frames in the WAL, as the last commit left it */
+static long wal_commits;  /* commits so far */
+
+/* Copies the WAL back into the database once it holds 16 MiB, trying again after the next commit
+ * when a checkpoint could not copy it all. */
+static void *checkpoint_thread(void *arg) {
+    (void)arg;
+    long tried_at = -1;
+    pthread_mutex_lock(&commit_lock);
+    for (;;) {
+        while (wal_commits == tried_at || wal_frames * page_size < (16L << 20))
+            pthread_cond_wait(&checkpoint_wanted, &commit_lock);
+        tried_at = wal_commits;
+        pthread_mutex_unlock(&commit_lock);
+        sqlite3_wal_checkpoint_v2(checkpointer, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&commit_lock);
+    }
+    return NULL;
+}
+
+static int count_frames(void *arg, sqlite3 *db, const char *name, int frames) {
+    (void)arg; (void)db; (void)name;
+    pthread_mutex_lock(&commit_lock);
+    wal_frames = frames;
+    wal_commits++;
+    pthread_cond_signal(&checkpoint_wanted);
+    pthread_mutex_unlock(&commit_lock);
+    return SQLITE_OK;
+}
+
+/* -s: the writer. Inserts every waiting message in one transaction, commits (the WAL synced), and
+ * lets their sessions answer. */
+static void *sqlite_writer_thread(void *arg) {
+    (void)arg;
+    static const char note[] = "Thanks for the call today. As agreed, the quotation for the second phase is attached; "
+                               "the figures are in the table on page two. Let me know if anything is unclear.";
+    pthread_mutex_lock(&commit_lock);
+    for (;;) {
+        while (!to_commit_first) pthread_cond_wait(&commit_wanted, &commit_lock);
+        struct session *first = to_commit_first;
+        long target = ended;
+        to_commit_first = to_commit_last = NULL;
+        pthread_mutex_unlock(&commit_lock);
+        exec(writer, "BEGIN IMMEDIATE");
+        for (struct session *s = first; s; s = s->next_to_commit) {
+            sqlite3_bind_blob(insert_message, 1, s->body, (int)s->commit_octets, SQLITE_STATIC);
+            if (sqlite3_step(insert_message) != SQLITE_DONE) sqlite_fail("insert message");
+            sqlite3_reset(insert_message);
+            sqlite3_bind_int64(insert_note, 1, sqlite3_last_insert_rowid(writer));
+            sqlite3_bind_text(insert_note, 2, note, sizeof note - 1, SQLITE_STATIC);
+            if (sqlite3_step(insert_note) != SQLITE_DONE) sqlite_fail("insert note");
+            sqlite3_reset(insert_note);
+        }
+        exec(writer, "COMMIT");
+        pthread_mutex_lock(&commit_lock);
+        synced = target;
+        pthread_cond_broadcast(&commit_done);
+    }
+    return NULL;
+}
+
+static void open_sqlite(const char *folder) {
+    char path[4096], sql[256];
+#ifdef WAL_BUFFER
+    int intake_wal_buffer_register(void);
+    if (intake_wal_buffer_register() != SQLITE_OK) fail("intake_wal_buffer_register");
+#endif
+    snprintf(path, sizeof path, "%s/workfloor.sqlite", folder);
+    if (sqlite3_open(path, &writer) != SQLITE_OK) sqlite_fail(path);
+    snprintf(sql, sizeof sql, "PRAGMA page_size = %d", page_size);
+    exec(writer, sql);
+    exec(writer, "PRAGMA journal_mode = WAL");
+    exec(writer, "PRAGMA synchronous = FULL");
+    exec(writer, "PRAGMA wal_autocheckpoint = 0");
+    exec(writer, "PRAGMA cache_size = -65536");   /* no page of a group spilled before its commit */
+    exec(writer, "CREATE TABLE IF NOT EXISTS message (id INTEGER PRIMARY KEY, raw BLOB NOT NULL)");
+    exec(writer, "CREATE TABLE IF NOT EXISTS note (id INTEGER PRIMARY KEY, message_id INTEGER NOT NULL, body TEXT NOT NULL)");
+    if (sqlite3_prepare_v2(writer, "INSERT INTO message (raw) VALUES (?)", -1, &insert_message, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(writer, "INSERT INTO note (message_id, body) VALUES (?, ?)", -1, &insert_note, NULL) != SQLITE_OK)
+        sqlite_fail("prepare");
+    sqlite3_wal_hook(writer, count_frames, NULL);
+    if (sqlite3_open(path, &checkpointer) != SQLITE_OK) sqlite_fail(path);
+    pthread_t thread;
+    pthread_create(&thread, NULL, sqlite_writer_thread, NULL);
+    pthread_create(&thread, NULL, checkpoint_thread, NULL);
+}
+
 static void wait_for_sync(long ticket) {
     pthread_mutex_lock(&commit_lock);
     while (synced < ticket) pthread_cond_wait(&commit_done, &commit_lock);
@@ -254,6 +388,7 @@ static int receive_body(struct session *s) {
         s->ended = end;
         pthread_cond_broadcast(&s->changed);
         pthread_mutex_unlock(&s->lock);
+        if (keep_in_sqlite && end) ticket = ask_for_commit(s, have);
         if (keep_at_end && end) {
             /* The whole message and the pages of its rows, written after its end as a commit
              * writes them into the WAL; nothing was written while it arrived. */
@@ -262,7 +397,7 @@ static int receive_body(struct session *s) {
             if (pwrite(data_fd, rows, sizeof rows, base + (off_t)have) != (ssize_t)sizeof rows) fail("pwrite");
             written = have;
         }
-        if (!keep_at_end && have > written) {
+        if (!keep_at_end && !keep_in_sqlite && have > written) {
             size_t n = have - written;
             if (pwrite(data_fd, s->body + written, n, base + (off_t)written) != (ssize_t)n) fail("pwrite");
             written = have;
@@ -271,7 +406,7 @@ static int receive_body(struct session *s) {
                 started = written;
             }
         }
-        if (end) ticket = ask_for_sync();
+        if (end && !keep_in_sqlite) ticket = ask_for_sync();
         size_t content = end ? have - 3 : (have > 4 ? have - 4 : 0);
         if (digest_message && content > hashed) {
             EVP_DigestUpdate(s->sha, s->body + hashed, content - hashed);
@@ -353,19 +488,21 @@ static void *session_thread(void *arg) {
 }
 
 static int usage(const char *program) {
-    fprintf(stderr, "usage: %s -p PORT -f FOLDER [-w WRITEBACK] [-m | -d]\n", program);
+    fprintf(stderr, "usage: %s -p PORT -f FOLDER [-w WRITEBACK] [-m | -d | -s [-P PAGE_SIZE]]\n", program);
     return 2;
 }
 
 int main(int argc, char **argv) {
     int port = 0, opt;
     const char *folder = NULL;
-    while ((opt = getopt(argc, argv, "p:f:w:md")) != -1) {
+    while ((opt = getopt(argc, argv, "p:f:w:mdsP:")) != -1) {
         if (opt == 'p') port = atoi(optarg);
         else if (opt == 'f') folder = optarg;
         else if (opt == 'w') writeback_step = atol(optarg);
         else if (opt == 'm') digest_message = 1;
         else if (opt == 'd') keep_at_end = 1;
+        else if (opt == 's') keep_in_sqlite = 1;
+        else if (opt == 'P') page_size = atoi(optarg);
         else return usage(argv[0]);
     }
     if (!port || !folder) return usage(argv[0]);
@@ -391,8 +528,12 @@ int main(int argc, char **argv) {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
     if (bind(listener, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(listener, 128) < 0) fail("listen");
-    pthread_t committer;
-    pthread_create(&committer, NULL, commit_thread, NULL);
+    if (keep_in_sqlite) {
+        open_sqlite(folder);
+    } else {
+        pthread_t committer;
+        pthread_create(&committer, NULL, commit_thread, NULL);
+    }
     for (;;) {
         int fd = accept(listener, NULL, NULL);
         if (fd < 0) {
