@@ -45,11 +45,14 @@ struct Intaked: AsyncParsableCommand {
     /// command line is read.
     static func main() async {
         signal(SIGHUP, SIG_IGN)
+        // Before the daemon starts its threads: an arena glibc has made stays.
+        MallocTuning.returnLargeBuffersToTheSystem()
+        MallocTuning.limitArenas(
+            processors: ProcessInfo.processInfo.activeProcessorCount, environment: ProcessInfo.processInfo.environment)
         await main(nil)
     }
 
     func run() async throws {
-        MallocTuning.returnLargeBuffersToTheSystem()
         // Command-line values go through the same string parsing as environment variables, so
         // `--set smtp.max_recipients=50` and `INTAKE_SMTP_MAX_RECIPIENTS=50` mean the same.
         var values: [String: String] = [:]

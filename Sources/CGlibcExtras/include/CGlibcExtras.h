@@ -23,7 +23,16 @@
 static inline int intake_malloc_set_thresholds(int mmap_threshold, int trim_threshold) {
     return mallopt(M_MMAP_THRESHOLD, mmap_threshold) && mallopt(M_TRIM_THRESHOLD, trim_threshold);
 }
+
+/// Caps the number of glibc's allocation arenas (M_ARENA_MAX). Returns 1 on success.
+static inline int intake_malloc_set_arena_max(int arenas) {
+    return mallopt(M_ARENA_MAX, arenas);
+}
 #else
+static inline int intake_malloc_set_arena_max(int arenas) {
+    (void)arenas;
+    return 0;
+}
 static inline int intake_malloc_set_thresholds(int mmap_threshold, int trim_threshold) {
     (void)mmap_threshold;
     (void)trim_threshold;
