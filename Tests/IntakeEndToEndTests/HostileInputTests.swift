@@ -165,6 +165,26 @@ import Testing
         await daemon.stop()
     }
 
+    /// The cap on sessions in total holds whatever the cap per address: the session over it gets
+    /// 421 and is closed, and a freed place is taken again.
+    @Test func connectionCapInTotal() async throws {
+        let daemon = try await Daemon(settings: ["smtp.max_connections": "2", "smtp.max_connections_per_ip": "50"])
+        let clients = try (0..<2).map { _ in try RawSMTPClient(port: daemon.port) }
+        for client in clients { #expect(try client.readReply().code == 220) }
+        let refused = try RawSMTPClient(port: daemon.port)
+        let refusal = try refused.readReply()
+        #expect(refusal.summary == "421 4.7.0")
+        #expect(refusal.description.contains("too many connections; try again later"))
+        #expect(refused.isClosedByServer())
+        _ = try clients[1].command("QUIT")
+        #expect(clients[1].isClosedByServer())
+        try await Task.sleep(for: .milliseconds(100))
+        let admitted = try RawSMTPClient(port: daemon.port)
+        #expect(try admitted.readReply().code == 220)
+        #expect(try clients[0].command("NOOP").code == 250)
+        await daemon.stop()
+    }
+
     @Test func largeMessageSpillsToDiskAndArrivesIntact() async throws {
         let daemon = try await Daemon(settings: ["smtp.memory_threshold": "65536"])
         let client = try RawSMTPClient.greeted(port: daemon.port, helo: "client.test")
