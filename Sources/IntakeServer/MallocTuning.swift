@@ -25,7 +25,8 @@ public enum MallocTuning {
     /// grows with the threads the daemon has run (event loops, the I/O pool, the concurrency
     /// pool, the commit threads), not with its work. One arena per processor is as many as can
     /// be in use at once. Measured with 2 processors, twenty 2 MB messages arriving after the
-    /// smaller shapes: 55.0 to 55.5 MiB at peak against 57.4 to 57.6, at the same rates.
+    /// smaller shapes: 55.5 to 56.5 MiB at peak against 57.2 to 57.6, at the same rates
+    /// (`bench/filing`, stop 28).
     public static func arenaLimit(processors: Int) -> Int { max(2, processors) }
 
     /// Caps glibc's arenas at ``arenaLimit(processors:)``, unless `MALLOC_ARENA_MAX` in the
