@@ -104,6 +104,46 @@ import Testing
         await daemon.stop()
     }
 
+    /// A TLS close (close_notify) ends the TCP connection: a command sent in plaintext after it
+    /// is never answered, let alone carried out (RFC 3207 §4.1 leaves no way back to plaintext).
+    @Test func aTLSCloseEndsTheConnection() async throws {
+        let certificate = try TestCertificate()
+        let daemon = try await Daemon(settings: [
+            "smtp.tls.certificate": certificate.certificatePath, "smtp.tls.private_key": certificate.keyPath,
+        ])
+        let script = """
+            import socket, ssl, sys
+            s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+            f = s.makefile("rb")
+            f.readline()
+            s.sendall(b"EHLO c.test\\r\\n")
+            while f.readline()[3:4] == b"-": pass
+            s.sendall(b"STARTTLS\\r\\n")
+            assert f.readline().startswith(b"220 2.0.0"), "no 220 to STARTTLS"
+            context = ssl.create_default_context(cafile=sys.argv[2])
+            context.check_hostname = False
+            t = context.wrap_socket(s)
+            t.sendall(b"EHLO c.test\\r\\n")
+            tf = t.makefile("rb")
+            while tf.readline()[3:4] == b"-": pass
+            print("ehlo over tls")
+            plain = t.unwrap()
+            print("close_notify answered")
+            try:
+                plain.sendall(b"MAIL FROM:<a@example.org>\\r\\n")
+                print("after the close:", plain.recv(100) or b"closed")
+            except (ConnectionResetError, BrokenPipeError):
+                print("after the close: b'closed'")
+            """
+        let result = try await runCommandDetached(
+            "/usr/bin/env", ["python3", "-c", script, String(daemon.port), certificate.certificatePath])
+        #expect(
+            result.output == "ehlo over tls\nclose_notify answered\nafter the close: b'closed'\n",
+            "\(result.output)\(result.error)")
+        #expect(daemon.isRunning)
+        await daemon.stop()
+    }
+
     @Test func swaksPlainPipelinedAndTLS() async throws {
         guard let swaks = requireTool("swaks", package: "swaks") else { return }
         let certificate = try TestCertificate()
