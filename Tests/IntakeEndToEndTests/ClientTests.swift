@@ -51,6 +51,22 @@ import Testing
         await daemon.stop()
     }
 
+    /// Python that defines `starttls()`: a session to the port in `sys.argv[1]` that has said
+    /// EHLO and STARTTLS and had its 220, its socket ready for the handshake.
+    static let startTLSPython = """
+        import socket, ssl, sys, time
+        def starttls():
+            s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+            f = s.makefile("rb")
+            f.readline()
+            s.sendall(b"EHLO c.test\\r\\n")
+            while f.readline()[3:4] == b"-": pass
+            s.sendall(b"STARTTLS\\r\\n")
+            assert f.readline().startswith(b"220 2.0.0"), "no 220 to STARTTLS"
+            return s
+
+        """
+
     /// The idle timeout holds from STARTTLS on: a handshake never finished ends the connection,
     /// and a session silent after its handshake gets `421 4.4.2` (both waited forever).
     @Test func idleTimeoutDuringAndAfterTheTLSHandshake() async throws {
@@ -59,30 +75,21 @@ import Testing
             "smtp.tls.certificate": certificate.certificatePath, "smtp.tls.private_key": certificate.keyPath,
             "smtp.idle_timeout_seconds": "1",
         ])
-        let script = """
-            import socket, ssl, sys, time
-            def starttls():
-                s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
-                f = s.makefile("rb")
-                f.readline()
-                s.sendall(b"EHLO c.test\\r\\n")
-                while f.readline()[3:4] == b"-": pass
-                s.sendall(b"STARTTLS\\r\\n")
-                assert f.readline().startswith(b"220 2.0.0"), "no 220 to STARTTLS"
-                return s
-            s = starttls()
-            s.sendall(b"\\x16\\x03\\x01\\x00\\x40")   # the start of a ClientHello, and no more
-            started = time.monotonic()
-            print("unfinished handshake closed" if s.recv(100) == b"" else "unfinished handshake got data",
-                  "within 5 s" if time.monotonic() - started < 5 else "late")
-            context = ssl.create_default_context(cafile=sys.argv[2])
-            context.check_hostname = False
-            t = context.wrap_socket(starttls())
-            started = time.monotonic()
-            reply = t.recv(200).decode()
-            print("after the handshake:", reply.split(" ")[0] + " " + reply.split(" ")[1],
-                  "within 5 s" if time.monotonic() - started < 5 else "late")
-            """
+        let script =
+            Self.startTLSPython + """
+                s = starttls()
+                s.sendall(b"\\x16\\x03\\x01\\x00\\x40")   # the start of a ClientHello, and no more
+                started = time.monotonic()
+                print("unfinished handshake closed" if s.recv(100) == b"" else "unfinished handshake got data",
+                      "within 5 s" if time.monotonic() - started < 5 else "late")
+                context = ssl.create_default_context(cafile=sys.argv[2])
+                context.check_hostname = False
+                t = context.wrap_socket(starttls())
+                started = time.monotonic()
+                reply = t.recv(200).decode()
+                print("after the handshake:", reply.split(" ")[0] + " " + reply.split(" ")[1],
+                      "within 5 s" if time.monotonic() - started < 5 else "late")
+                """
         let result = try await runCommandDetached(
             "/usr/bin/env", ["python3", "-c", script, String(daemon.port), certificate.certificatePath])
         #expect(
@@ -105,36 +112,29 @@ import Testing
     }
 
     /// A TLS close (close_notify) ends the TCP connection: a command sent in plaintext after it
-    /// is never answered, let alone carried out (RFC 3207 §4.1 leaves no way back to plaintext).
+    /// is never answered, let alone carried out (`spec/smtp.md`: never fall back to plaintext).
     @Test func aTLSCloseEndsTheConnection() async throws {
         let certificate = try TestCertificate()
         let daemon = try await Daemon(settings: [
             "smtp.tls.certificate": certificate.certificatePath, "smtp.tls.private_key": certificate.keyPath,
         ])
-        let script = """
-            import socket, ssl, sys
-            s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
-            f = s.makefile("rb")
-            f.readline()
-            s.sendall(b"EHLO c.test\\r\\n")
-            while f.readline()[3:4] == b"-": pass
-            s.sendall(b"STARTTLS\\r\\n")
-            assert f.readline().startswith(b"220 2.0.0"), "no 220 to STARTTLS"
-            context = ssl.create_default_context(cafile=sys.argv[2])
-            context.check_hostname = False
-            t = context.wrap_socket(s)
-            t.sendall(b"EHLO c.test\\r\\n")
-            tf = t.makefile("rb")
-            while tf.readline()[3:4] == b"-": pass
-            print("ehlo over tls")
-            plain = t.unwrap()
-            print("close_notify answered")
-            try:
-                plain.sendall(b"MAIL FROM:<a@example.org>\\r\\n")
-                print("after the close:", plain.recv(100) or b"closed")
-            except (ConnectionResetError, BrokenPipeError):
-                print("after the close: b'closed'")
-            """
+        let script =
+            Self.startTLSPython + """
+                context = ssl.create_default_context(cafile=sys.argv[2])
+                context.check_hostname = False
+                t = context.wrap_socket(starttls())
+                t.sendall(b"EHLO c.test\\r\\n")
+                tf = t.makefile("rb")
+                while tf.readline()[3:4] == b"-": pass
+                print("ehlo over tls")
+                plain = t.unwrap()
+                print("close_notify answered")
+                try:
+                    plain.sendall(b"MAIL FROM:<a@example.org>\\r\\n")
+                    print("after the close:", plain.recv(100) or b"closed")
+                except (ConnectionResetError, BrokenPipeError):
+                    print("after the close: b'closed'")
+                """
         let result = try await runCommandDetached(
             "/usr/bin/env", ["python3", "-c", script, String(daemon.port), certificate.certificatePath])
         #expect(
