@@ -197,13 +197,13 @@ extension SMTPCommand {
         }
     }
 
-    /// Parses `esmtp-param *(SP esmtp-param)` of MAIL FROM (RFC 5321 §4.1.2).
     /// `bytes` with ASCII letters in upper case and every other octet as it is, as text: verbs
     /// and parameter keywords are ASCII and case-insensitive in ASCII only (RFC 5321 §2.4).
     static func asciiUppercased(_ bytes: some Collection<UInt8>) -> String {
         String(decoding: bytes.map { (0x61...0x7A).contains($0) ? $0 - 0x20 : $0 }, as: UTF8.self)
     }
 
+    /// Parses `esmtp-param *(SP esmtp-param)` of MAIL FROM (RFC 5321 §4.1.2).
     private static func parseMailParameters(_ bytes: ArraySlice<UInt8>) throws(SMTPCommandError) -> MailParameters {
         var parameters = MailParameters()
         // A parameter given twice with the same value is taken once (Python's smtplib repeats

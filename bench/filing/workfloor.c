@@ -39,8 +39,8 @@
  *   workfloor -p PORT -f FOLDER [-w WRITEBACK] [-m | -d | -s [-P PAGE_SIZE]]   # until killed
  *
  * A message over 4 MiB gets 552 and ends the session; a connection lost mid-body ends it too. The
- * file is written through once when first made (128 MiB: 4 MiB for each of 32 sessions) and kept,
- * so that writes overwrite allocated blocks.
+ * file (none with -s) is written through once when first made (128 MiB: 4 MiB for each of 32
+ * sessions) and kept, so that writes overwrite allocated blocks.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -511,16 +511,19 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 64; i++) base64_value[(unsigned char)alphabet[i]] = (unsigned char)i;
 
     char path[4096];
-    snprintf(path, sizeof path, "%s/workfloor.data", folder);
-    data_fd = open(path, O_RDWR | O_CREAT, 0600);
-    if (data_fd < 0) fail(path);
-    off_t size = lseek(data_fd, 0, SEEK_END);
-    if (size < MAX_SESSIONS * MAX_MESSAGE) {
-        unsigned char *zeros = calloc(1, MAX_MESSAGE);
-        for (int i = 0; i < MAX_SESSIONS; i++)
-            if (!zeros || pwrite(data_fd, zeros, MAX_MESSAGE, (off_t)i * MAX_MESSAGE) != MAX_MESSAGE) fail("pwrite");
-        if (fsync(data_fd) < 0) fail("fsync");
-        free(zeros);
+    /* The sessions' file; -s keeps the messages in its database instead and needs none. */
+    if (!keep_in_sqlite) {
+        snprintf(path, sizeof path, "%s/workfloor.data", folder);
+        data_fd = open(path, O_RDWR | O_CREAT, 0600);
+        if (data_fd < 0) fail(path);
+        off_t size = lseek(data_fd, 0, SEEK_END);
+        if (size < MAX_SESSIONS * MAX_MESSAGE) {
+            unsigned char *zeros = calloc(1, MAX_MESSAGE);
+            for (int i = 0; i < MAX_SESSIONS; i++)
+                if (!zeros || pwrite(data_fd, zeros, MAX_MESSAGE, (off_t)i * MAX_MESSAGE) != MAX_MESSAGE) fail("pwrite");
+            if (fsync(data_fd) < 0) fail("fsync");
+            free(zeros);
+        }
     }
 
     int listener = socket(AF_INET, SOCK_STREAM, 0), one = 1;
